@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# aloop: out-of-tree alternate loop block driver and its tool aloopctl.
+#
+#   make                    module for $(KVER) (default: running kernel) + aloopctl
+#   make KVER=6.12.1-amd64  module for another installed kernel
+#   make KDIR=/path/headers module against a given headers/build tree
+#   make check              full test suite (host unit tests + guests)
+#   make demo               build, boot a guest, attach an image, use it
+#   make install            module, aloopctl, UAPI header (DESTDIR, PREFIX)
+
+VERSION   := $(shell cat $(CURDIR)/VERSION 2>/dev/null)
+KVER      ?= $(shell uname -r)
+KDIR      ?= /lib/modules/$(KVER)/build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= gcc
+CFLAGS    ?= -O2 -g
+SC_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
+SC_LIBS   := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
+USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
+	       -DALOOP_VERSION=\"$(VERSION)\" $(SC_CFLAGS)
+
+CTL_SRCS  := src/aloopctl.c src/aloopctl_util.c
+CTL_HDRS  := src/aloopctl.h include/uapi/linux/aloop.h
+
+.PHONY: all module aloopctl probes unit check demo install uninstall clean help
+
+all: module aloopctl
+
+help:
+	@sed -n '3,11p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
+
+have-kdir:
+	@if [ ! -e "$(KDIR)/Makefile" ]; then \
+		echo "aloop: no kernel headers for $(KVER) at $(KDIR)." >&2; \
+		echo "aloop: kernels with headers installed here:" >&2; \
+		found=0; for d in /lib/modules/*/build; do \
+			[ -e "$$d/Makefile" ] || continue; found=1; \
+			v=$${d#/lib/modules/}; echo "    make KVER=$${v%/build}" >&2; \
+		done; \
+		[ $$found = 1 ] || echo "    (none: apt-get install linux-headers-amd64)" >&2; \
+		exit 1; \
+	fi
+.PHONY: have-kdir
+
+# Kbuild-time probes: compile small snippets against the target headers
+# and record what compiled in src/aloop_probes.h (see scripts/probe.sh).
+probes: have-kdir
+	@scripts/probe.sh "$(KDIR)" src/aloop_probes.h
+
+module: probes
+	$(MAKE) -C $(KDIR) M=$(CURDIR) ALOOP_VERSION=$(VERSION) modules
+
+aloopctl: $(CTL_SRCS) $(CTL_HDRS)
+	$(CC) $(USER_CFLAGS) $(CFLAGS) -o $@ $(CTL_SRCS) $(SC_LIBS)
+
+tests/unit/test_aloopctl: tests/unit/test_aloopctl.c src/aloopctl_util.c $(CTL_HDRS)
+	$(CC) $(USER_CFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/test_aloopctl.c src/aloopctl_util.c $(SC_LIBS)
+
+unit: aloopctl tests/unit/test_aloopctl
+	tests/unit/run.sh
+
+check:
+	scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+install: all
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=updates modules_install
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+	install -D -m 0755 aloopctl $(DESTDIR)$(PREFIX)/sbin/aloopctl
+	install -D -m 0644 include/uapi/linux/aloop.h \
+		$(DESTDIR)$(PREFIX)/include/linux/aloop.h
+
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/aloop.ko
+	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+	rm -f $(DESTDIR)$(PREFIX)/sbin/aloopctl $(DESTDIR)$(PREFIX)/include/linux/aloop.h
+
+clean:
+	[ ! -e "$(KDIR)/Makefile" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -f aloopctl tests/unit/test_aloopctl src/aloop_probes.h
+	rm -rf build

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * aloop - alternate loop block driver: userspace ABI.
+ *
+ * /dev/aloop-control and /dev/aloopN speak the loop ioctl ABI of
+ * <linux/loop.h> unchanged (LOOP_CONFIGURE, LOOP_SET_STATUS64,
+ * LOOP_CTL_ADD, ...).  The ioctls below are aloop's own extensions; they
+ * live under their own magic so they can never collide with loop's.
+ * All structures use fixed-width fields and carry reserved space, which
+ * callers must zero and the kernel ignores on input and zeroes on output.
+ */
+#ifndef _UAPI_LINUX_ALOOP_H
+#define _UAPI_LINUX_ALOOP_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define ALOOP_IOC_MAGIC		0xA1
+
+/* Bits of aloop_features.features: what this build of the module does. */
+#define ALOOP_FEAT_LOOP_ABI	(1ULL << 0)	/* loop ioctls on aloopN */
+#define ALOOP_FEAT_CONTROL	(1ULL << 1)	/* LOOP_CTL_* on aloop-control */
+#define ALOOP_FEAT_BUFFERED	(1ULL << 2)	/* buffered data path */
+#define ALOOP_FEAT_DIO		(1ULL << 3)	/* direct I/O through kiocbs */
+#define ALOOP_FEAT_DIO_REASON	(1ULL << 4)	/* dio_reason reported */
+#define ALOOP_FEAT_DEV_INFO	(1ULL << 5)	/* ALOOP_GET_INFO */
+
+struct aloop_features {
+	__u32	size;		/* in: sizeof(struct aloop_features) */
+	__u32	version;	/* out: ALOOP_ABI_VERSION */
+	__u64	features;	/* out: ALOOP_FEAT_* */
+	__u64	reserved[6];
+};
+
+#define ALOOP_ABI_VERSION	1
+
+/* Bits of aloop_info.state */
+#define ALOOP_STATE_UNBOUND	0
+#define ALOOP_STATE_BOUND	1
+#define ALOOP_STATE_RUNDOWN	2
+
+#define ALOOP_NAME_SIZE		256
+#define ALOOP_REASON_SIZE	64
+
+struct aloop_info {
+	__u32	size;		/* in: sizeof(struct aloop_info) */
+	__u32	number;		/* out: N of aloopN */
+	__u32	state;		/* ALOOP_STATE_* */
+	__u32	flags;		/* LO_FLAGS_* as LOOP_GET_STATUS64 reports */
+	__u64	offset;
+	__u64	sizelimit;
+	__u64	size_bytes;	/* current device size */
+	__u32	block_size;	/* logical block size */
+	__u32	dio;		/* 1 when direct I/O is in use */
+	__u64	reqs_dio;	/* requests served by direct I/O */
+	__u64	reqs_buffered;	/* requests served by buffered I/O */
+	__u64	reqs_fallback;	/* dio requests retried buffered */
+	__u64	errors;		/* requests completed with an error */
+	char	dio_reason[ALOOP_REASON_SIZE];	/* why dio is off, or "" */
+	char	backing_file[ALOOP_NAME_SIZE];
+	__u64	reserved[8];
+};
+
+#define ALOOP_GET_FEATURES	_IOWR(ALOOP_IOC_MAGIC, 0x00, struct aloop_features)
+#define ALOOP_GET_INFO		_IOWR(ALOOP_IOC_MAGIC, 0x01, struct aloop_info)
+
+#endif /* _UAPI_LINUX_ALOOP_H */

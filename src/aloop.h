@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * aloop - alternate loop block driver: private definitions.
+ *
+ * Locking:
+ *  aloop_ctl_mutex   the device registry (idr) and visibility
+ *  lo->lock          configuration and state of one device
+ *  disk->open_mutex  held by the block layer around ->open/->release;
+ *                    the backing file is torn down from ->release
+ * Requests only run while the queue is not frozen; every change to what
+ * a request sees (backing file, dio, offset, block size) freezes it.
+ */
+#ifndef ALOOP_H
+#define ALOOP_H
+
+#include <linux/blk-mq.h>
+#include <linux/kthread.h>
+#include <linux/loop.h>
+#include <linux/mutex.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/aloop.h>
+#include "aloop_compat.h"
+
+#define ALOOP_NAME		"aloop"
+#define ALOOP_CONFIGURE_FLAGS	(LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | \
+				 LO_FLAGS_PARTSCAN | LO_FLAGS_DIRECT_IO)
+#define ALOOP_STATUS_SETTABLE	(LO_FLAGS_AUTOCLEAR | LO_FLAGS_PARTSCAN)
+#define ALOOP_STATUS_CLEARABLE	(LO_FLAGS_AUTOCLEAR)
+
+enum aloop_state {
+	ALOOP_UNBOUND,
+	ALOOP_BOUND,
+	ALOOP_RUNDOWN,
+	ALOOP_DELETING,
+};
+
+struct aloop_device {
+	int			number;
+	bool			visible;	/* under aloop_ctl_mutex */
+	enum aloop_state	state;
+	struct mutex		lock;
+
+	struct file		*backing;
+	loff_t			offset;
+	loff_t			sizelimit;
+	u32			flags;		/* LO_FLAGS_* */
+	unsigned int		block_size;
+	char			file_name[LO_NAME_SIZE];
+	gfp_t			old_gfp_mask;
+
+	bool			use_dio;	/* effective */
+	bool			dio_wanted;	/* asked for, or dio=Y */
+	bool			dio_off_by_user;
+	unsigned int		dio_align;	/* backing file DIO alignment */
+	unsigned int		dio_mem_align;
+	char			dio_reason[ALOOP_REASON_SIZE];
+	bool			no_discard;	/* backing said EOPNOTSUPP */
+	bool			no_write_zeroes;
+	struct work_struct	discard_work;
+
+	struct kthread_worker	*worker;
+	struct blk_mq_tag_set	tag_set;
+	struct gendisk		*disk;
+
+	atomic64_t		reqs_dio;
+	atomic64_t		reqs_buffered;
+	atomic64_t		reqs_fallback;
+	atomic64_t		errors;
+};
+
+/* Per-request data (the blk-mq PDU). */
+struct alo_cmd {
+	struct kthread_work	work;
+	struct kiocb		iocb;
+	struct bio_vec		*bvec;		/* when the request spans bios */
+	atomic_t		ref;		/* submitter + ki_complete */
+	long			ret;
+	unsigned int		done;		/* bytes already transferred */
+	bool			use_dio;
+	bool			zero_tail;	/* read hit EOF: zero the rest */
+};
+
+/* aloop_main.c */
+extern unsigned int aloop_queue_depth;
+extern bool aloop_dio_auto;
+extern int aloop_part_shift;
+extern const struct block_device_operations aloop_fops;
+
+/* aloop_dev.c */
+int aloop_add(int index);
+void aloop_remove(struct aloop_device *lo);
+int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
+		unsigned long arg);
+void aloop_release_disk(struct gendisk *disk);
+int aloop_open_disk(struct gendisk *disk, alo_mode_t mode);
+void aloop_free_disk(struct gendisk *disk);
+#ifdef CONFIG_COMPAT
+int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
+		       unsigned int cmd, unsigned long arg);
+#endif
+void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info);
+void aloop_disable_discard(struct work_struct *work);
+
+/* aloop_io.c */
+extern const struct blk_mq_ops aloop_mq_ops;
+
+/* aloop_sysfs.c */
+extern const struct attribute_group *aloop_disk_groups[];
+
+#endif /* ALOOP_H */

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * aloop - the one place where kernel API differences live.
+ *
+ * Each shim names the kernel release that changed the API.  The choice is
+ * made by Kbuild-time probes (scripts/probes/, result in aloop_probes.h);
+ * a kernel version number is used only where a probe cannot tell.  An API
+ * shape we do not know is a #error, never a guess.
+ */
+#ifndef ALOOP_COMPAT_H
+#define ALOOP_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/blkdev.h>
+#include <linux/blk-mq.h>
+#include <linux/fs.h>
+#include "aloop_probes.h"
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "aloop supports Linux 6.1 and later"
+#endif
+
+/* Queue limits as the driver wants them; applied by alo_apply_limits(). */
+struct alo_limits {
+	unsigned int	lbs;			/* logical = physical = io_min */
+	unsigned int	dma_alignment;		/* mask */
+	unsigned int	max_discard_sectors;	/* 0: no discard */
+	unsigned int	max_write_zeroes_sectors;
+	unsigned int	discard_granularity;
+	bool		write_cache;
+	bool		fua;
+};
+
+/*
+ * 6.9 made blk_mq_alloc_disk() take the initial queue_limits and added
+ * queue_limits_start_update()/queue_limits_commit_update(); before, each
+ * limit had its own setter.  6.11 moved write cache and FUA into
+ * queue_limits.features.  Callers freeze the queue around updates.
+ */
+#if defined(ALOOP_HAVE_ALLOC_DISK_LIMITS)
+static inline struct gendisk *alo_alloc_disk(struct blk_mq_tag_set *set,
+					     void *data)
+{
+	struct queue_limits lim = {
+		.logical_block_size	= SECTOR_SIZE,
+		.physical_block_size	= SECTOR_SIZE,
+		.io_min			= SECTOR_SIZE,
+	};
+
+	return blk_mq_alloc_disk(set, &lim, data);
+}
+
+static inline int alo_apply_limits(struct request_queue *q,
+				   const struct alo_limits *l)
+{
+	struct queue_limits lim = queue_limits_start_update(q);
+	int ret;
+
+	lim.logical_block_size = l->lbs;
+	lim.physical_block_size = l->lbs;
+	lim.io_min = l->lbs;
+	lim.dma_alignment = l->dma_alignment;
+	lim.max_hw_discard_sectors = l->max_discard_sectors;
+	lim.max_write_zeroes_sectors = l->max_write_zeroes_sectors;
+	lim.discard_granularity = l->discard_granularity;
+#if defined(ALOOP_HAVE_BLK_FEATURES)
+	lim.features &= ~(BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA);
+	if (l->write_cache)
+		lim.features |= BLK_FEAT_WRITE_CACHE;
+	if (l->write_cache && l->fua)
+		lim.features |= BLK_FEAT_FUA;
+	ret = queue_limits_commit_update(q, &lim);
+#else
+	ret = queue_limits_commit_update(q, &lim);
+	blk_queue_write_cache(q, l->write_cache, l->fua);
+#endif
+	return ret;
+}
+#elif defined(ALOOP_HAVE_ALLOC_DISK_NOLIMITS)
+static inline struct gendisk *alo_alloc_disk(struct blk_mq_tag_set *set,
+					     void *data)
+{
+	return blk_mq_alloc_disk(set, data);
+}
+
+static inline int alo_apply_limits(struct request_queue *q,
+				   const struct alo_limits *l)
+{
+	blk_queue_logical_block_size(q, l->lbs);
+	blk_queue_physical_block_size(q, l->lbs);
+	blk_queue_io_min(q, l->lbs);
+	blk_queue_dma_alignment(q, l->dma_alignment);
+	blk_queue_max_discard_sectors(q, l->max_discard_sectors);
+	blk_queue_max_write_zeroes_sectors(q, l->max_write_zeroes_sectors);
+	q->limits.discard_granularity = l->discard_granularity;
+	blk_queue_write_cache(q, l->write_cache, l->fua);
+	return 0;
+}
+#else
+#error "aloop: unknown blk_mq_alloc_disk()/queue limits API"
+#endif
+
+/*
+ * 6.5: ->open takes (struct gendisk *, blk_mode_t), ->release only the
+ * gendisk, and the open mode became blk_mode_t with BLK_OPEN_WRITE.
+ * The driver implements the new shape; ALO_FOPS_OPEN_RELEASE() wires it.
+ */
+#if defined(ALOOP_HAVE_OPEN_GENDISK)
+typedef blk_mode_t alo_mode_t;
+#define ALO_MODE_WRITE	BLK_OPEN_WRITE
+#define ALO_FOPS_OPEN_RELEASE(o, r)	.open = o, .release = r
+#define ALO_DEFINE_OPEN_RELEASE(o, r)
+#elif defined(ALOOP_HAVE_OPEN_BDEV)
+typedef fmode_t alo_mode_t;
+#define ALO_MODE_WRITE	FMODE_WRITE
+#define ALO_FOPS_OPEN_RELEASE(o, r)	.open = o##_bdev, .release = r##_mode
+#define ALO_DEFINE_OPEN_RELEASE(o, r)					\
+static int o##_bdev(struct block_device *bdev, fmode_t mode)		\
+{									\
+	return o(bdev->bd_disk, mode);					\
+}									\
+static void r##_mode(struct gendisk *disk, fmode_t mode)		\
+{									\
+	r(disk);							\
+}
+#else
+#error "aloop: unknown block_device_operations ->open/->release shape"
+#endif
+
+/* 6.15: blk_mq_freeze_queue() returns memflags for the unfreeze. */
+#if defined(ALOOP_HAVE_FREEZE_MEMFLAGS)
+typedef unsigned int alo_freeze_t;
+static inline alo_freeze_t alo_freeze(struct request_queue *q)
+{
+	return blk_mq_freeze_queue(q);
+}
+
+static inline void alo_unfreeze(struct request_queue *q, alo_freeze_t f)
+{
+	blk_mq_unfreeze_queue(q, f);
+}
+#else
+typedef int alo_freeze_t;
+static inline alo_freeze_t alo_freeze(struct request_queue *q)
+{
+	blk_mq_freeze_queue(q);
+	return 0;
+}
+
+static inline void alo_unfreeze(struct request_queue *q, alo_freeze_t f)
+{
+	blk_mq_unfreeze_queue(q);
+}
+#endif
+
+/* 6.14 made merging the default and removed BLK_MQ_F_SHOULD_MERGE. */
+#if defined(ALOOP_HAVE_SHOULD_MERGE)
+#define ALO_MQ_F_MERGE	BLK_MQ_F_SHOULD_MERGE
+#else
+#define ALO_MQ_F_MERGE	0
+#endif
+
+/* 6.6: disk_force_media_change() lost its events argument. */
+#if defined(ALOOP_HAVE_MEDIA_CHANGE_NOEVENTS)
+static inline void alo_media_changed(struct gendisk *disk)
+{
+	disk_force_media_change(disk);
+}
+#elif defined(ALOOP_HAVE_MEDIA_CHANGE_EVENTS)
+static inline void alo_media_changed(struct gendisk *disk)
+{
+	disk_force_media_change(disk, DISK_EVENT_MEDIA_CHANGE);
+}
+#else
+#error "aloop: unknown disk_force_media_change() shape"
+#endif
+
+/*
+ * 6.8 moved file_start_write() into vfs_iter_write(); before, the caller
+ * took freeze protection.  Same prototype either way, so no probe can
+ * tell: this one is decided by version.
+ */
+static inline ssize_t alo_iter_write(struct file *file, struct iov_iter *iter,
+				     loff_t *pos)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return vfs_iter_write(file, iter, pos, 0);
+#else
+	ssize_t ret;
+
+	file_start_write(file);
+	ret = vfs_iter_write(file, iter, pos, 0);
+	file_end_write(file);
+	return ret;
+#endif
+}
+
+#endif /* ALOOP_COMPAT_H */

@@ -1,0 +1,1004 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * aloop - device lifecycle: open/release, the loop ioctl ABI on aloopN
+ * (configure, clear, status, capacity, block size, direct I/O) and the
+ * rules that decide whether direct I/O is used.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/compat.h>
+#include <linux/file.h>
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/stat.h>
+#include "aloop.h"
+
+/* Serializes configure/change-fd, which walk chains of aloop devices. */
+static DEFINE_MUTEX(aloop_validate_mutex);
+
+static bool aloop_is_aloop_file(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	return S_ISBLK(inode->i_mode) &&
+	       I_BDEV(inode)->bd_disk->fops == &aloop_fops;
+}
+
+/*
+ * A backing file must be a regular file or a block device, and must not
+ * lead back to the device being configured through a chain of aloop
+ * devices.  Loop's errno values: EBADF for the device itself, EINVAL for
+ * the rest.  Called with aloop_validate_mutex held.
+ */
+static int aloop_validate_file(struct file *file, struct block_device *bdev)
+{
+	struct file *f = get_file(file);
+	int err = 0;
+
+	while (aloop_is_aloop_file(f)) {
+		struct aloop_device *l;
+		struct file *next;
+
+		l = I_BDEV(f->f_mapping->host)->bd_disk->private_data;
+		if (l->disk == bdev->bd_disk) {
+			err = -EBADF;
+			break;
+		}
+		mutex_lock(&l->lock);
+		next = l->state == ALOOP_BOUND ? get_file(l->backing) : NULL;
+		mutex_unlock(&l->lock);
+		if (!next) {
+			err = -EINVAL;
+			break;
+		}
+		fput(f);
+		f = next;
+	}
+	if (!err && !S_ISREG(file_inode(f)->i_mode) &&
+	    !S_ISBLK(file_inode(f)->i_mode))
+		err = -EINVAL;
+	fput(f);
+	if (!err && (!file->f_op->read_iter ||
+		     ((file->f_mode & FMODE_WRITE) && !file->f_op->write_iter)))
+		err = -EINVAL;
+	return err;
+}
+
+static loff_t aloop_backing_sectors(struct file *file, loff_t offset,
+				    loff_t sizelimit, unsigned int bsize)
+{
+	loff_t size = i_size_read(file->f_mapping->host);
+
+	if (offset > 0)
+		size -= offset;
+	if (size < 0)
+		return 0;
+	if (sizelimit > 0 && sizelimit < size)
+		size = sizelimit;
+	/* Whole logical blocks only. */
+	return round_down(size, bsize) >> SECTOR_SHIFT;
+}
+
+static void aloop_set_size(struct aloop_device *lo)
+{
+	sector_t sectors = aloop_backing_sectors(lo->backing, lo->offset,
+						 lo->sizelimit, lo->block_size);
+
+	if (!set_capacity_and_notify(lo->disk, sectors))
+		kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
+}
+
+/*
+ * The backing file's direct I/O alignment: STATX_DIOALIGN where the
+ * filesystem reports it, else the logical block size of the block device
+ * underneath.  0 means the file cannot do O_DIRECT at all.
+ */
+static void aloop_probe_dio_align(struct aloop_device *lo, struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct kstat st = {};
+
+	lo->dio_align = 0;
+	lo->dio_mem_align = 0;
+	if (!(file->f_mode & FMODE_CAN_ODIRECT))
+		return;
+	if (S_ISBLK(inode->i_mode)) {
+		struct block_device *b = I_BDEV(inode);
+
+		lo->dio_align = bdev_logical_block_size(b);
+		lo->dio_mem_align = bdev_dma_alignment(b) + 1;
+		return;
+	}
+	if (!vfs_getattr(&file->f_path, &st, STATX_DIOALIGN,
+			 AT_STATX_SYNC_AS_STAT) &&
+	    (st.result_mask & STATX_DIOALIGN)) {
+		lo->dio_align = st.dio_offset_align;
+		lo->dio_mem_align = st.dio_mem_align;
+		return;
+	}
+	if (inode->i_sb->s_bdev) {
+		lo->dio_align = bdev_logical_block_size(inode->i_sb->s_bdev);
+		lo->dio_mem_align = bdev_dma_alignment(inode->i_sb->s_bdev) + 1;
+	} else {
+		lo->dio_align = SECTOR_SIZE;
+		lo->dio_mem_align = SECTOR_SIZE;
+	}
+}
+
+/*
+ * May the current configuration use direct I/O?  If not, say why in
+ * lo->dio_reason.  Called with lo->lock held.
+ */
+static bool aloop_dio_allowed(struct aloop_device *lo)
+{
+	char *r = lo->dio_reason;
+	size_t n = sizeof(lo->dio_reason);
+	unsigned int a = lo->dio_align;
+
+	if (!a)
+		snprintf(r, n, "backing filesystem has no O_DIRECT");
+	else if (lo->offset & (a - 1))
+		snprintf(r, n, "offset %llu not aligned to %u",
+			 (unsigned long long)lo->offset, a);
+	else if (lo->block_size & (a - 1))
+		snprintf(r, n, "block size %u smaller than dio alignment %u",
+			 lo->block_size, a);
+	else if (lo->sizelimit & (a - 1))
+		snprintf(r, n, "sizelimit %llu not aligned to %u",
+			 (unsigned long long)lo->sizelimit, a);
+	else if (!lo->dio_wanted)
+		snprintf(r, n, "%s", lo->dio_off_by_user ? "turned off by user" :
+			 "not requested (module parameter dio=0)");
+	else
+		r[0] = '\0';
+	return !r[0];
+}
+
+static void aloop_build_limits(struct aloop_device *lo, struct alo_limits *l)
+{
+	bool ro = lo->flags & LO_FLAGS_READ_ONLY;
+	bool falloc = lo->backing && !ro && lo->backing->f_op->fallocate;
+
+	memset(l, 0, sizeof(*l));
+	l->lbs = lo->block_size;
+	l->dma_alignment = SECTOR_SIZE - 1;
+	if (lo->use_dio && lo->dio_mem_align > SECTOR_SIZE)
+		l->dma_alignment = lo->dio_mem_align - 1;
+	if (falloc && !lo->no_discard) {
+		l->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+		l->discard_granularity = max_t(unsigned int, lo->block_size,
+				i_blocksize(lo->backing->f_mapping->host));
+	}
+	if (falloc && !lo->no_write_zeroes)
+		l->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+	l->write_cache = lo->backing && !ro;
+	l->fua = l->write_cache;
+}
+
+/*
+ * Re-evaluate direct I/O and apply the queue limits.  The caller holds
+ * lo->lock and has frozen the queue, so no request sees a half-switched
+ * device.  Dirty page cache of the backing file is written back before
+ * requests start bypassing it.
+ */
+static int aloop_update_queue(struct aloop_device *lo)
+{
+	struct alo_limits l;
+	bool dio = aloop_dio_allowed(lo);
+
+	if (dio && !lo->use_dio && lo->backing)
+		vfs_fsync(lo->backing, 0);
+	lo->use_dio = dio;
+	if (dio)
+		lo->flags |= LO_FLAGS_DIRECT_IO;
+	else
+		lo->flags &= ~LO_FLAGS_DIRECT_IO;
+	aloop_build_limits(lo, &l);
+	return alo_apply_limits(lo->disk->queue, &l);
+}
+
+/*
+ * The backing file answered EOPNOTSUPP to a discard or write-zeroes
+ * (the I/O path set lo->no_discard / no_write_zeroes): stop advertising
+ * the operation instead of failing every such request.
+ */
+void aloop_disable_discard(struct work_struct *work)
+{
+	struct aloop_device *lo = container_of(work, struct aloop_device,
+					       discard_work);
+	alo_freeze_t memflags;
+
+	mutex_lock(&lo->lock);
+	if (lo->state == ALOOP_BOUND) {
+		memflags = alo_freeze(lo->disk->queue);
+		aloop_update_queue(lo);
+		alo_unfreeze(lo->disk->queue, memflags);
+		pr_info("%s: backing file lacks%s%s, no longer advertised\n",
+			lo->disk->disk_name,
+			lo->no_discard ? " discard" : "",
+			lo->no_write_zeroes ? " write-zeroes" : "");
+	}
+	mutex_unlock(&lo->lock);
+}
+
+static int aloop_check_info(const struct loop_info64 *info)
+{
+	if ((unsigned int)info->lo_encrypt_key_size > LO_KEY_SIZE)
+		return -EINVAL;
+	if (info->lo_encrypt_type != LO_CRYPT_NONE)
+		return -EINVAL;
+	if (info->lo_offset > LLONG_MAX || info->lo_sizelimit > LLONG_MAX)
+		return -EOVERFLOW;
+	return 0;
+}
+
+static void aloop_reread_partitions(struct aloop_device *lo)
+{
+	int err;
+
+	mutex_lock(&lo->disk->open_mutex);
+	err = bdev_disk_changed(lo->disk, false);
+	mutex_unlock(&lo->disk->open_mutex);
+	if (err)
+		pr_warn("%s: partition scan failed (rc=%d)\n",
+			lo->disk->disk_name, err);
+}
+
+static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
+			   struct block_device *bdev,
+			   const struct loop_config *config)
+{
+	const struct loop_info64 *info = &config->info;
+	struct kthread_worker *worker;
+	alo_freeze_t memflags;
+	struct file *file;
+	bool partscan;
+	int err;
+
+	file = fget(config->fd);
+	if (!file)
+		return -EBADF;
+
+	err = mutex_lock_killable(&aloop_validate_mutex);
+	if (err)
+		goto out_putf;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_unlock_validate;
+
+	err = -EBUSY;
+	if (lo->state != ALOOP_UNBOUND)
+		goto out_unlock;
+	err = aloop_validate_file(file, bdev);
+	if (err)
+		goto out_unlock;
+	err = -EINVAL;
+	if (info->lo_flags & ~ALOOP_CONFIGURE_FLAGS)
+		goto out_unlock;
+	if (config->block_size) {
+		err = blk_validate_block_size(config->block_size);
+		if (err)
+			goto out_unlock;
+	}
+	err = aloop_check_info(info);
+	if (err)
+		goto out_unlock;
+
+	worker = kthread_create_worker(0, ALOOP_NAME "%d", lo->number);
+	if (IS_ERR(worker)) {
+		err = PTR_ERR(worker);
+		goto out_unlock;
+	}
+	set_user_nice(worker->task, MIN_NICE);
+
+	/* Quiet until done, then one change event with the final state. */
+	dev_set_uevent_suppress(disk_to_dev(lo->disk), 1);
+	alo_media_changed(lo->disk);
+
+	lo->offset = info->lo_offset;
+	lo->sizelimit = info->lo_sizelimit;
+	memcpy(lo->file_name, info->lo_file_name, LO_NAME_SIZE);
+	lo->file_name[LO_NAME_SIZE - 1] = '\0';
+	lo->flags = info->lo_flags & ~LO_FLAGS_DIRECT_IO;
+	if (!(file->f_mode & FMODE_WRITE) || !(mode & ALO_MODE_WRITE) ||
+	    !file->f_op->write_iter)
+		lo->flags |= LO_FLAGS_READ_ONLY;
+	lo->dio_wanted = aloop_dio_auto || (info->lo_flags & LO_FLAGS_DIRECT_IO);
+	lo->dio_off_by_user = false;
+	lo->no_discard = false;
+	lo->no_write_zeroes = false;
+	aloop_probe_dio_align(lo, file);
+
+	/*
+	 * Block size: as asked, else the backing file's DIO alignment when
+	 * direct I/O is wanted (so dio is possible on 4K-sector backing),
+	 * else 512.
+	 */
+	lo->block_size = SECTOR_SIZE;
+	if (config->block_size)
+		lo->block_size = config->block_size;
+	else if (lo->dio_wanted && lo->dio_align > SECTOR_SIZE &&
+		 lo->dio_align <= PAGE_SIZE)
+		lo->block_size = lo->dio_align;
+
+	lo->backing = file;
+	lo->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
+	mapping_set_gfp_mask(file->f_mapping,
+			     lo->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
+	lo->worker = worker;
+
+	memflags = alo_freeze(lo->disk->queue);
+	err = aloop_update_queue(lo);
+	alo_unfreeze(lo->disk->queue, memflags);
+	if (err)
+		goto out_undo;
+
+	set_disk_ro(lo->disk, (lo->flags & LO_FLAGS_READ_ONLY) != 0);
+	aloop_set_size(lo);
+	lo->state = ALOOP_BOUND;
+	/* A bound device keeps the module; open() holds it meanwhile. */
+	__module_get(THIS_MODULE);
+
+	partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	if (partscan)
+		clear_bit(GD_SUPPRESS_PART_SCAN, &lo->disk->state);
+	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
+	kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
+
+	mutex_unlock(&lo->lock);
+	mutex_unlock(&aloop_validate_mutex);
+	if (partscan)
+		aloop_reread_partitions(lo);
+	return 0;
+
+out_undo:
+	mapping_set_gfp_mask(file->f_mapping, lo->old_gfp_mask);
+	lo->backing = NULL;
+	lo->worker = NULL;
+	lo->flags = 0;
+	lo->offset = 0;
+	lo->sizelimit = 0;
+	lo->block_size = SECTOR_SIZE;
+	lo->use_dio = false;
+	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
+	kthread_destroy_worker(worker);
+out_unlock:
+	mutex_unlock(&lo->lock);
+out_unlock_validate:
+	mutex_unlock(&aloop_validate_mutex);
+out_putf:
+	fput(file);
+	return err;
+}
+
+/*
+ * Tear the backing file down.  Runs from ->release, with the disk's
+ * open_mutex held, once the last opener of a device in rundown is gone.
+ */
+static void aloop_clear(struct aloop_device *lo)
+{
+	struct gendisk *disk = lo->disk;
+	struct kthread_worker *worker;
+	alo_freeze_t memflags;
+	struct file *filp;
+	bool partscan;
+
+	cancel_work_sync(&lo->discard_work);
+
+	memflags = alo_freeze(disk->queue);
+	mutex_lock(&lo->lock);
+	filp = lo->backing;
+	worker = lo->worker;
+	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
+	lo->backing = NULL;
+	lo->worker = NULL;
+	lo->offset = 0;
+	lo->sizelimit = 0;
+	lo->block_size = SECTOR_SIZE;
+	lo->file_name[0] = '\0';
+	lo->dio_align = 0;
+	aloop_update_queue(lo);
+	lo->dio_reason[0] = '\0';
+	partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	mutex_unlock(&lo->lock);
+	/* Nothing is in flight: the queue is frozen. */
+	kthread_destroy_worker(worker);
+	invalidate_disk(disk);
+	alo_unfreeze(disk->queue, memflags);
+
+	set_disk_ro(disk, false);
+	alo_media_changed(disk);
+	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
+	if (partscan) {
+		/* open_mutex is held by our caller, ->release. */
+		int err = bdev_disk_changed(disk, false);
+
+		if (err)
+			pr_warn("%s: partition rescan failed (rc=%d)\n",
+				disk->disk_name, err);
+	}
+
+	mutex_lock(&lo->lock);
+	lo->flags = 0;
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	lo->state = ALOOP_UNBOUND;
+	mutex_unlock(&lo->lock);
+
+	/* Outside lo->lock: fput may take another disk's open_mutex. */
+	fput(filp);
+	module_put(THIS_MODULE);
+}
+
+static int aloop_clr_fd(struct aloop_device *lo)
+{
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != ALOOP_BOUND) {
+		mutex_unlock(&lo->lock);
+		return -ENXIO;
+	}
+	/*
+	 * Detach on last close.  If the caller is the only opener, enter
+	 * rundown now so nobody new can open the device meanwhile.
+	 */
+	lo->flags |= LO_FLAGS_AUTOCLEAR;
+	if (disk_openers(lo->disk) == 1)
+		lo->state = ALOOP_RUNDOWN;
+	mutex_unlock(&lo->lock);
+	return 0;
+}
+
+static int aloop_set_status(struct aloop_device *lo,
+			    const struct loop_info64 *info)
+{
+	struct block_device *bdev = lo->disk->part0;
+	alo_freeze_t memflags;
+	bool size_changed, partscan = false;
+	u32 prev;
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state != ALOOP_BOUND) {
+		err = -ENXIO;
+		goto out_unlock;
+	}
+	err = aloop_check_info(info);
+	if (err)
+		goto out_unlock;
+
+	size_changed = lo->offset != info->lo_offset ||
+		       lo->sizelimit != info->lo_sizelimit;
+	if (size_changed) {
+		sync_blockdev(bdev);
+		invalidate_bdev(bdev);
+	}
+
+	memflags = alo_freeze(lo->disk->queue);
+	prev = lo->flags;
+	lo->offset = info->lo_offset;
+	lo->sizelimit = info->lo_sizelimit;
+	memcpy(lo->file_name, info->lo_file_name, LO_NAME_SIZE);
+	lo->file_name[LO_NAME_SIZE - 1] = '\0';
+	/* Only AUTOCLEAR and PARTSCAN may change, and only AUTOCLEAR clear. */
+	lo->flags = (info->lo_flags & ALOOP_STATUS_SETTABLE) |
+		    (prev & ~ALOOP_STATUS_SETTABLE) |
+		    (prev & ~ALOOP_STATUS_CLEARABLE);
+	if (size_changed) {
+		err = aloop_update_queue(lo);
+		aloop_set_size(lo);
+	}
+	alo_unfreeze(lo->disk->queue, memflags);
+
+	if (!err && (lo->flags & LO_FLAGS_PARTSCAN) &&
+	    !(prev & LO_FLAGS_PARTSCAN)) {
+		clear_bit(GD_SUPPRESS_PART_SCAN, &lo->disk->state);
+		partscan = true;
+	}
+out_unlock:
+	mutex_unlock(&lo->lock);
+	if (partscan)
+		aloop_reread_partitions(lo);
+	return err;
+}
+
+static int aloop_get_status(struct aloop_device *lo, struct loop_info64 *info)
+{
+	struct path path;
+	struct kstat stat;
+	int ret;
+
+	ret = mutex_lock_killable(&lo->lock);
+	if (ret)
+		return ret;
+	if (lo->state != ALOOP_BOUND) {
+		mutex_unlock(&lo->lock);
+		return -ENXIO;
+	}
+	memset(info, 0, sizeof(*info));
+	info->lo_number = lo->number;
+	info->lo_offset = lo->offset;
+	info->lo_sizelimit = lo->sizelimit;
+	info->lo_flags = lo->flags;
+	memcpy(info->lo_file_name, lo->file_name, LO_NAME_SIZE);
+	path = lo->backing->f_path;
+	path_get(&path);
+	mutex_unlock(&lo->lock);
+
+	/* Not under lo->lock: this calls into the backing filesystem. */
+	ret = vfs_getattr(&path, &stat, STATX_INO, AT_STATX_SYNC_AS_STAT);
+	if (!ret) {
+		info->lo_device = huge_encode_dev(stat.dev);
+		info->lo_inode = stat.ino;
+		info->lo_rdevice = huge_encode_dev(stat.rdev);
+	}
+	path_put(&path);
+	return ret;
+}
+
+static void aloop_info_from_old(const struct loop_info *info,
+				struct loop_info64 *info64)
+{
+	memset(info64, 0, sizeof(*info64));
+	info64->lo_number = info->lo_number;
+	info64->lo_device = info->lo_device;
+	info64->lo_inode = info->lo_inode;
+	info64->lo_rdevice = info->lo_rdevice;
+	info64->lo_offset = info->lo_offset;
+	info64->lo_encrypt_type = info->lo_encrypt_type;
+	info64->lo_encrypt_key_size = info->lo_encrypt_key_size;
+	info64->lo_flags = info->lo_flags;
+	info64->lo_init[0] = info->lo_init[0];
+	info64->lo_init[1] = info->lo_init[1];
+	memcpy(info64->lo_file_name, info->lo_name, LO_NAME_SIZE);
+	memcpy(info64->lo_encrypt_key, info->lo_encrypt_key, LO_KEY_SIZE);
+}
+
+static int aloop_info_to_old(const struct loop_info64 *info64,
+			     struct loop_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->lo_number = info64->lo_number;
+	info->lo_device = info64->lo_device;
+	info->lo_inode = info64->lo_inode;
+	info->lo_rdevice = info64->lo_rdevice;
+	info->lo_offset = info64->lo_offset;
+	info->lo_encrypt_type = info64->lo_encrypt_type;
+	info->lo_encrypt_key_size = info64->lo_encrypt_key_size;
+	info->lo_flags = info64->lo_flags;
+	info->lo_init[0] = info64->lo_init[0];
+	info->lo_init[1] = info64->lo_init[1];
+	memcpy(info->lo_name, info64->lo_file_name, LO_NAME_SIZE);
+	memcpy(info->lo_encrypt_key, info64->lo_encrypt_key, LO_KEY_SIZE);
+
+	/* Values that did not fit. */
+	if (info->lo_device != info64->lo_device ||
+	    info->lo_rdevice != info64->lo_rdevice ||
+	    info->lo_inode != info64->lo_inode ||
+	    info->lo_offset != info64->lo_offset)
+		return -EOVERFLOW;
+	return 0;
+}
+
+static int aloop_set_capacity(struct aloop_device *lo)
+{
+	if (lo->state != ALOOP_BOUND)
+		return -ENXIO;
+	aloop_set_size(lo);
+	return 0;
+}
+
+static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
+{
+	alo_freeze_t memflags;
+	int err;
+
+	if (lo->state != ALOOP_BOUND)
+		return -ENXIO;
+	memflags = alo_freeze(lo->disk->queue);
+	lo->dio_wanted = !!arg;
+	lo->dio_off_by_user = !arg;
+	err = aloop_update_queue(lo);
+	alo_unfreeze(lo->disk->queue, memflags);
+	if (err)
+		return err;
+	return lo->use_dio == !!arg ? 0 : -EINVAL;
+}
+
+static int aloop_set_block_size(struct aloop_device *lo, unsigned long arg)
+{
+	alo_freeze_t memflags;
+	unsigned int old;
+	int err;
+
+	if (lo->state != ALOOP_BOUND)
+		return -ENXIO;
+	err = blk_validate_block_size(arg);
+	if (err)
+		return err;
+	if (lo->block_size == arg)
+		return 0;
+
+	sync_blockdev(lo->disk->part0);
+	invalidate_bdev(lo->disk->part0);
+	memflags = alo_freeze(lo->disk->queue);
+	old = lo->block_size;
+	lo->block_size = arg;
+	err = aloop_update_queue(lo);
+	if (err) {
+		lo->block_size = old;
+		aloop_update_queue(lo);
+	} else {
+		aloop_set_size(lo);
+	}
+	alo_unfreeze(lo->disk->queue, memflags);
+	return err;
+}
+
+static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
+			   unsigned int fd)
+{
+	struct file *file, *old_file;
+	alo_freeze_t memflags;
+	bool partscan;
+	int err;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	err = mutex_lock_killable(&aloop_validate_mutex);
+	if (err)
+		goto out_putf;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_unlock_validate;
+
+	err = -ENXIO;
+	if (lo->state != ALOOP_BOUND)
+		goto out_unlock;
+	/* Only a read-only device may change its backing file... */
+	err = -EINVAL;
+	if (!(lo->flags & LO_FLAGS_READ_ONLY))
+		goto out_unlock;
+	err = aloop_validate_file(file, bdev);
+	if (err)
+		goto out_unlock;
+	/* ... and only for one of the same size. */
+	err = -EINVAL;
+	old_file = lo->backing;
+	if (aloop_backing_sectors(file, lo->offset, lo->sizelimit, SECTOR_SIZE) !=
+	    aloop_backing_sectors(old_file, lo->offset, lo->sizelimit, SECTOR_SIZE))
+		goto out_unlock;
+
+	alo_media_changed(lo->disk);
+	memflags = alo_freeze(lo->disk->queue);
+	mapping_set_gfp_mask(old_file->f_mapping, lo->old_gfp_mask);
+	lo->backing = file;
+	lo->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
+	mapping_set_gfp_mask(file->f_mapping,
+			     lo->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
+	aloop_probe_dio_align(lo, file);
+	aloop_update_queue(lo);
+	alo_unfreeze(lo->disk->queue, memflags);
+	partscan = lo->flags & LO_FLAGS_PARTSCAN;
+	mutex_unlock(&lo->lock);
+	mutex_unlock(&aloop_validate_mutex);
+
+	fput(old_file);
+	if (partscan)
+		aloop_reread_partitions(lo);
+	return 0;
+
+out_unlock:
+	mutex_unlock(&lo->lock);
+out_unlock_validate:
+	mutex_unlock(&aloop_validate_mutex);
+out_putf:
+	fput(file);
+	return err;
+}
+
+void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info)
+{
+	char *buf, *p;
+
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->number = lo->number;
+	info->state = lo->state == ALOOP_BOUND ? ALOOP_STATE_BOUND :
+		      lo->state == ALOOP_RUNDOWN ? ALOOP_STATE_RUNDOWN :
+		      ALOOP_STATE_UNBOUND;
+	info->flags = lo->flags;
+	info->offset = lo->offset;
+	info->sizelimit = lo->sizelimit;
+	info->size_bytes = (u64)get_capacity(lo->disk) << SECTOR_SHIFT;
+	info->block_size = lo->block_size;
+	info->dio = lo->use_dio;
+	info->reqs_dio = atomic64_read(&lo->reqs_dio);
+	info->reqs_buffered = atomic64_read(&lo->reqs_buffered);
+	info->reqs_fallback = atomic64_read(&lo->reqs_fallback);
+	info->errors = atomic64_read(&lo->errors);
+	strscpy(info->dio_reason, lo->dio_reason, sizeof(info->dio_reason));
+	if (!lo->backing)
+		return;
+	buf = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return;
+	p = file_path(lo->backing, buf, PATH_MAX);
+	if (!IS_ERR(p))
+		strscpy(info->backing_file, p, sizeof(info->backing_file));
+	kfree(buf);
+}
+
+static int aloop_get_info(struct aloop_device *lo, void __user *argp)
+{
+	struct aloop_info *info;
+	int err;
+
+	info = kmalloc(sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_free;
+	aloop_fill_info(lo, info);
+	mutex_unlock(&lo->lock);
+	err = copy_to_user(argp, info, sizeof(*info)) ? -EFAULT : 0;
+out_free:
+	kfree(info);
+	return err;
+}
+
+/* The ioctls that only need lo->lock. */
+static int aloop_simple_ioctl(struct aloop_device *lo, unsigned int cmd,
+			      unsigned long arg)
+{
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	switch (cmd) {
+	case LOOP_SET_CAPACITY:
+		err = aloop_set_capacity(lo);
+		break;
+	case LOOP_SET_DIRECT_IO:
+		err = aloop_set_dio(lo, arg);
+		break;
+	case LOOP_SET_BLOCK_SIZE:
+		err = aloop_set_block_size(lo, arg);
+		break;
+	default:
+		err = -EINVAL;
+	}
+	mutex_unlock(&lo->lock);
+	return err;
+}
+
+int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
+		unsigned long arg)
+{
+	struct aloop_device *lo = bdev->bd_disk->private_data;
+	void __user *argp = (void __user *)arg;
+	struct loop_config config;
+	struct loop_info64 info64;
+	struct loop_info info;
+	int err;
+
+	switch (cmd) {
+	case LOOP_SET_FD:
+		/* Legacy: LOOP_CONFIGURE with only the fd set. */
+		memset(&config, 0, sizeof(config));
+		config.fd = arg;
+		return aloop_configure(lo, mode, bdev, &config);
+	case LOOP_CONFIGURE:
+		if (copy_from_user(&config, argp, sizeof(config)))
+			return -EFAULT;
+		return aloop_configure(lo, mode, bdev, &config);
+	case LOOP_CHANGE_FD:
+		return aloop_change_fd(lo, bdev, arg);
+	case LOOP_CLR_FD:
+		return aloop_clr_fd(lo);
+	case LOOP_SET_STATUS:
+		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		if (copy_from_user(&info, argp, sizeof(info)))
+			return -EFAULT;
+		aloop_info_from_old(&info, &info64);
+		return aloop_set_status(lo, &info64);
+	case LOOP_GET_STATUS:
+		if (!argp)
+			return -EINVAL;
+		err = aloop_get_status(lo, &info64);
+		if (!err)
+			err = aloop_info_to_old(&info64, &info);
+		if (!err && copy_to_user(argp, &info, sizeof(info)))
+			err = -EFAULT;
+		return err;
+	case LOOP_SET_STATUS64:
+		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		if (copy_from_user(&info64, argp, sizeof(info64)))
+			return -EFAULT;
+		return aloop_set_status(lo, &info64);
+	case LOOP_GET_STATUS64:
+		if (!argp)
+			return -EINVAL;
+		err = aloop_get_status(lo, &info64);
+		if (!err && copy_to_user(argp, &info64, sizeof(info64)))
+			err = -EFAULT;
+		return err;
+	case ALOOP_GET_INFO:
+		return aloop_get_info(lo, argp);
+	case LOOP_SET_CAPACITY:
+	case LOOP_SET_DIRECT_IO:
+	case LOOP_SET_BLOCK_SIZE:
+		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		fallthrough;
+	default:
+		return aloop_simple_ioctl(lo, cmd, arg);
+	}
+}
+
+#ifdef CONFIG_COMPAT
+/* struct loop_info as a 32-bit program lays it out. */
+struct compat_loop_info {
+	compat_int_t	lo_number;
+	compat_dev_t	lo_device;
+	compat_ulong_t	lo_inode;
+	compat_dev_t	lo_rdevice;
+	compat_int_t	lo_offset;
+	compat_int_t	lo_encrypt_type;
+	compat_int_t	lo_encrypt_key_size;
+	compat_int_t	lo_flags;
+	char		lo_name[LO_NAME_SIZE];
+	unsigned char	lo_encrypt_key[LO_KEY_SIZE];
+	compat_ulong_t	lo_init[2];
+	char		reserved[4];
+};
+
+static int aloop_compat_set_status(struct aloop_device *lo,
+				   const struct compat_loop_info __user *arg)
+{
+	struct compat_loop_info ci;
+	struct loop_info64 info64;
+
+	if (copy_from_user(&ci, arg, sizeof(ci)))
+		return -EFAULT;
+	memset(&info64, 0, sizeof(info64));
+	info64.lo_number = ci.lo_number;
+	info64.lo_device = ci.lo_device;
+	info64.lo_inode = ci.lo_inode;
+	info64.lo_rdevice = ci.lo_rdevice;
+	info64.lo_offset = ci.lo_offset;
+	info64.lo_encrypt_type = ci.lo_encrypt_type;
+	info64.lo_encrypt_key_size = ci.lo_encrypt_key_size;
+	info64.lo_flags = ci.lo_flags;
+	info64.lo_init[0] = ci.lo_init[0];
+	info64.lo_init[1] = ci.lo_init[1];
+	memcpy(info64.lo_file_name, ci.lo_name, LO_NAME_SIZE);
+	memcpy(info64.lo_encrypt_key, ci.lo_encrypt_key, LO_KEY_SIZE);
+	return aloop_set_status(lo, &info64);
+}
+
+static int aloop_compat_get_status(struct aloop_device *lo,
+				   struct compat_loop_info __user *arg)
+{
+	struct compat_loop_info ci;
+	struct loop_info64 info64;
+	int err;
+
+	if (!arg)
+		return -EINVAL;
+	err = aloop_get_status(lo, &info64);
+	if (err)
+		return err;
+	memset(&ci, 0, sizeof(ci));
+	ci.lo_number = info64.lo_number;
+	ci.lo_device = info64.lo_device;
+	ci.lo_inode = info64.lo_inode;
+	ci.lo_rdevice = info64.lo_rdevice;
+	ci.lo_offset = info64.lo_offset;
+	ci.lo_encrypt_type = info64.lo_encrypt_type;
+	ci.lo_encrypt_key_size = info64.lo_encrypt_key_size;
+	ci.lo_flags = info64.lo_flags;
+	ci.lo_init[0] = info64.lo_init[0];
+	ci.lo_init[1] = info64.lo_init[1];
+	memcpy(ci.lo_name, info64.lo_file_name, LO_NAME_SIZE);
+	memcpy(ci.lo_encrypt_key, info64.lo_encrypt_key, LO_KEY_SIZE);
+	if (ci.lo_device != info64.lo_device ||
+	    ci.lo_rdevice != info64.lo_rdevice ||
+	    ci.lo_inode != info64.lo_inode ||
+	    ci.lo_offset != info64.lo_offset ||
+	    ci.lo_init[0] != info64.lo_init[0] ||
+	    ci.lo_init[1] != info64.lo_init[1])
+		return -EOVERFLOW;
+	return copy_to_user(arg, &ci, sizeof(ci)) ? -EFAULT : 0;
+}
+
+int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
+		       unsigned int cmd, unsigned long arg)
+{
+	struct aloop_device *lo = bdev->bd_disk->private_data;
+
+	switch (cmd) {
+	case LOOP_SET_STATUS:
+		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		return aloop_compat_set_status(lo, compat_ptr(arg));
+	case LOOP_GET_STATUS:
+		return aloop_compat_get_status(lo, compat_ptr(arg));
+	case LOOP_SET_CAPACITY:
+	case LOOP_CLR_FD:
+	case LOOP_GET_STATUS64:
+	case LOOP_SET_STATUS64:
+	case LOOP_CONFIGURE:
+	case ALOOP_GET_INFO:
+		arg = (unsigned long)compat_ptr(arg);
+		fallthrough;
+	case LOOP_SET_FD:
+	case LOOP_CHANGE_FD:
+	case LOOP_SET_BLOCK_SIZE:
+	case LOOP_SET_DIRECT_IO:
+		return aloop_ioctl(bdev, mode, cmd, arg);
+	default:
+		return -ENOIOCTLCMD;
+	}
+}
+#endif
+
+int aloop_open_disk(struct gendisk *disk, alo_mode_t mode)
+{
+	struct aloop_device *lo = disk->private_data;
+	int err;
+
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		return err;
+	if (lo->state == ALOOP_DELETING || lo->state == ALOOP_RUNDOWN)
+		err = -ENXIO;
+	mutex_unlock(&lo->lock);
+	return err;
+}
+
+void aloop_release_disk(struct gendisk *disk)
+{
+	struct aloop_device *lo = disk->private_data;
+	bool clear;
+
+	if (disk_openers(disk) > 0)
+		return;
+	mutex_lock(&lo->lock);
+	if (lo->state == ALOOP_BOUND && (lo->flags & LO_FLAGS_AUTOCLEAR))
+		lo->state = ALOOP_RUNDOWN;
+	clear = lo->state == ALOOP_RUNDOWN;
+	mutex_unlock(&lo->lock);
+	if (clear)
+		aloop_clear(lo);
+}
+
+void aloop_free_disk(struct gendisk *disk)
+{
+	struct aloop_device *lo = disk->private_data;
+
+	mutex_destroy(&lo->lock);
+	kfree(lo);
+}
+
+ALO_DEFINE_OPEN_RELEASE(aloop_open_disk, aloop_release_disk)
+
+const struct block_device_operations aloop_fops = {
+	.owner		= THIS_MODULE,
+	ALO_FOPS_OPEN_RELEASE(aloop_open_disk, aloop_release_disk),
+	.ioctl		= aloop_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= aloop_compat_ioctl,
+#endif
+	.free_disk	= aloop_free_disk,
+};

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * aloop - alternate loop block driver: module, device registry and the
+ * /dev/aloop-control misc device (loop's LOOP_CTL_* ABI).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include "aloop.h"
+
+static DEFINE_IDR(aloop_index_idr);
+static DEFINE_MUTEX(aloop_ctl_mutex);
+static int aloop_major;
+int aloop_part_shift;
+
+static unsigned int max_aloop;
+module_param(max_aloop, uint, 0444);
+MODULE_PARM_DESC(max_aloop, "Number of aloop devices created at load (default 0)");
+
+static unsigned int max_part;
+module_param(max_part, uint, 0444);
+MODULE_PARM_DESC(max_part, "Maximum partitions per aloop device (default 0: dynamic minors)");
+
+unsigned int aloop_queue_depth = 128;
+module_param_named(queue_depth, aloop_queue_depth, uint, 0444);
+MODULE_PARM_DESC(queue_depth, "Queue depth of each device's tag set (default 128)");
+
+bool aloop_dio_auto = true;
+module_param_named(dio, aloop_dio_auto, bool, 0644);
+MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (default Y)");
+
+/* Allocate aloopN (index < 0: the first free number). */
+int aloop_add(int index)
+{
+	struct aloop_device *lo;
+	struct gendisk *disk;
+	int err;
+
+	lo = kzalloc(sizeof(*lo), GFP_KERNEL);
+	if (!lo)
+		return -ENOMEM;
+	lo->state = ALOOP_UNBOUND;
+	mutex_init(&lo->lock);
+	INIT_WORK(&lo->discard_work, aloop_disable_discard);
+	atomic64_set(&lo->reqs_dio, 0);
+	atomic64_set(&lo->reqs_buffered, 0);
+	atomic64_set(&lo->reqs_fallback, 0);
+	atomic64_set(&lo->errors, 0);
+
+	err = mutex_lock_killable(&aloop_ctl_mutex);
+	if (err)
+		goto out_free_dev;
+	if (index >= 0) {
+		err = idr_alloc(&aloop_index_idr, lo, index, index + 1,
+				GFP_KERNEL);
+		if (err == -ENOSPC)
+			err = -EEXIST;
+	} else {
+		err = idr_alloc(&aloop_index_idr, lo, 0, 0, GFP_KERNEL);
+	}
+	mutex_unlock(&aloop_ctl_mutex);
+	if (err < 0)
+		goto out_free_dev;
+	lo->number = err;
+
+	lo->tag_set.ops = &aloop_mq_ops;
+	lo->tag_set.nr_hw_queues = 1;
+	lo->tag_set.queue_depth = aloop_queue_depth;
+	lo->tag_set.numa_node = NUMA_NO_NODE;
+	lo->tag_set.cmd_size = sizeof(struct alo_cmd);
+	lo->tag_set.flags = ALO_MQ_F_MERGE;
+	lo->tag_set.driver_data = lo;
+	err = blk_mq_alloc_tag_set(&lo->tag_set);
+	if (err)
+		goto out_remove_idr;
+
+	disk = alo_alloc_disk(&lo->tag_set, lo);
+	if (IS_ERR(disk)) {
+		err = PTR_ERR(disk);
+		goto out_free_tags;
+	}
+	lo->disk = disk;
+	lo->block_size = SECTOR_SIZE;
+
+	/* Partitions are scanned only when PARTSCAN asks for it. */
+	set_bit(GD_SUPPRESS_PART_SCAN, &disk->state);
+	disk->major = aloop_major;
+	disk->first_minor = lo->number << aloop_part_shift;
+	disk->minors = 1 << aloop_part_shift;
+	disk->fops = &aloop_fops;
+	disk->private_data = lo;
+	disk->queue->queuedata = lo;
+	sprintf(disk->disk_name, ALOOP_NAME "%d", lo->number);
+	/* No media until configured. */
+	set_capacity(disk, 0);
+
+	err = device_add_disk(NULL, disk, aloop_disk_groups);
+	if (err)
+		goto out_put_disk;
+
+	mutex_lock(&aloop_ctl_mutex);
+	lo->visible = true;
+	mutex_unlock(&aloop_ctl_mutex);
+	return lo->number;
+
+out_put_disk:
+	put_disk(disk);
+out_free_tags:
+	blk_mq_free_tag_set(&lo->tag_set);
+out_remove_idr:
+	mutex_lock(&aloop_ctl_mutex);
+	idr_remove(&aloop_index_idr, lo->number);
+	mutex_unlock(&aloop_ctl_mutex);
+out_free_dev:
+	kfree(lo);
+	return err;
+}
+
+/* The disk is unbound, closed and marked deleting. */
+void aloop_remove(struct aloop_device *lo)
+{
+	del_gendisk(lo->disk);
+	blk_mq_free_tag_set(&lo->tag_set);
+	mutex_lock(&aloop_ctl_mutex);
+	idr_remove(&aloop_index_idr, lo->number);
+	mutex_unlock(&aloop_ctl_mutex);
+	put_disk(lo->disk);	/* frees lo from ->free_disk */
+}
+
+static int aloop_control_remove(int index)
+{
+	struct aloop_device *lo;
+	int ret;
+
+	if (index < 0)
+		return -EINVAL;
+
+	/* Hide the device while we decide, so GET_FREE skips it. */
+	ret = mutex_lock_killable(&aloop_ctl_mutex);
+	if (ret)
+		return ret;
+	lo = idr_find(&aloop_index_idr, index);
+	if (!lo || !lo->visible)
+		ret = -ENODEV;
+	else
+		lo->visible = false;
+	mutex_unlock(&aloop_ctl_mutex);
+	if (ret)
+		return ret;
+
+	ret = mutex_lock_killable(&lo->lock);
+	if (ret)
+		goto out_mark_visible;
+	if (lo->state != ALOOP_UNBOUND || disk_openers(lo->disk) > 0) {
+		mutex_unlock(&lo->lock);
+		ret = -EBUSY;
+		goto out_mark_visible;
+	}
+	lo->state = ALOOP_DELETING;
+	mutex_unlock(&lo->lock);
+
+	aloop_remove(lo);
+	return 0;
+
+out_mark_visible:
+	mutex_lock(&aloop_ctl_mutex);
+	lo->visible = true;
+	mutex_unlock(&aloop_ctl_mutex);
+	return ret;
+}
+
+static int aloop_control_get_free(void)
+{
+	struct aloop_device *lo;
+	int id, ret;
+
+	ret = mutex_lock_killable(&aloop_ctl_mutex);
+	if (ret)
+		return ret;
+	idr_for_each_entry(&aloop_index_idr, lo, id) {
+		/* A lost race only creates one more device. */
+		if (lo->visible && data_race(lo->state) == ALOOP_UNBOUND) {
+			mutex_unlock(&aloop_ctl_mutex);
+			return id;
+		}
+	}
+	mutex_unlock(&aloop_ctl_mutex);
+	return aloop_add(-1);
+}
+
+static long aloop_control_ioctl(struct file *file, unsigned int cmd,
+				unsigned long parm)
+{
+	struct aloop_features feat;
+
+	switch (cmd) {
+	case LOOP_CTL_ADD:
+		return aloop_add(parm);
+	case LOOP_CTL_REMOVE:
+		return aloop_control_remove(parm);
+	case LOOP_CTL_GET_FREE:
+		return aloop_control_get_free();
+	case ALOOP_GET_FEATURES:
+		memset(&feat, 0, sizeof(feat));
+		feat.size = sizeof(feat);
+		feat.version = ALOOP_ABI_VERSION;
+		feat.features = ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL |
+				ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO |
+				ALOOP_FEAT_DIO_REASON | ALOOP_FEAT_DEV_INFO;
+		if (copy_to_user((void __user *)parm, &feat, sizeof(feat)))
+			return -EFAULT;
+		return 0;
+	default:
+		return -ENOSYS;
+	}
+}
+
+static const struct file_operations aloop_ctl_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.unlocked_ioctl	= aloop_control_ioctl,
+	.compat_ioctl	= aloop_control_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice aloop_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "aloop-control",
+	.fops		= &aloop_ctl_fops,
+	.mode		= 0600,
+};
+
+static int __init aloop_init(void)
+{
+	unsigned int i;
+	int err;
+
+	if (max_part > 0) {
+		aloop_part_shift = fls(max_part);
+		if ((1U << aloop_part_shift) > DISK_MAX_PARTS ||
+		    aloop_part_shift > MINORBITS) {
+			pr_err("max_part %u too large\n", max_part);
+			return -EINVAL;
+		}
+	}
+	if (!aloop_queue_depth || aloop_queue_depth > BLK_MQ_MAX_DEPTH) {
+		pr_err("queue_depth must be 1..%d\n", BLK_MQ_MAX_DEPTH);
+		return -EINVAL;
+	}
+
+	aloop_major = register_blkdev(0, ALOOP_NAME);
+	if (aloop_major < 0)
+		return aloop_major;
+
+	err = misc_register(&aloop_misc);
+	if (err)
+		goto out_unregister_blkdev;
+
+	for (i = 0; i < max_aloop; i++) {
+		err = aloop_add(i);
+		if (err < 0)
+			pr_warn("cannot create aloop%u: %d\n", i, err);
+	}
+	pr_info("version %s loaded, major %d\n", ALOOP_VERSION, aloop_major);
+	return 0;
+
+out_unregister_blkdev:
+	unregister_blkdev(aloop_major, ALOOP_NAME);
+	return err;
+}
+
+static void __exit aloop_exit(void)
+{
+	struct aloop_device *lo;
+	int id;
+
+	misc_deregister(&aloop_misc);
+	/*
+	 * Every device is unbound and closed: a bound device holds a module
+	 * reference and an open one is owned by fops, so we cannot get here
+	 * otherwise.
+	 */
+	idr_for_each_entry(&aloop_index_idr, lo, id)
+		aloop_remove(lo);
+	idr_destroy(&aloop_index_idr);
+	unregister_blkdev(aloop_major, ALOOP_NAME);
+}
+
+module_init(aloop_init);
+module_exit(aloop_exit);
+MODULE_DESCRIPTION("Alternate loop block driver with direct I/O through kiocbs");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(ALOOP_VERSION);

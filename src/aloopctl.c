@@ -1,0 +1,987 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * aloopctl - set up and control aloop devices.
+ *
+ * aloop devices speak the loop ioctl ABI of <linux/loop.h>, but live on
+ * their own block major, so losetup does not see them; this is their
+ * losetup.  Option names follow losetup where the two overlap.
+ *
+ * Errors are one line on stderr, object first ("aloopctl: /x/img: No such
+ * file or directory"); the exit status is 0 or 1.
+ *
+ * Environment: ALOOPCTL_SYSFS replaces "/sys" (for tests against a fake
+ * sysfs tree; device nodes are always looked up in /dev).
+ */
+#define _GNU_SOURCE
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <linux/loop.h>
+#include <linux/aloop.h>
+
+#include "aloopctl.h"
+
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+#define ATTACH_TRIES		5	/* LOOP_CTL_GET_FREE races */
+#define NODE_WAIT_TRIES		80	/* x 25 ms for udev to create a node */
+#define NODE_WAIT_USEC		25000
+#define DEVNAME_LEN		32
+
+/* Options that only some verbs take. */
+enum {
+	O_READ_ONLY,
+	O_OFFSET,
+	O_SIZELIMIT,
+	O_BLOCK_SIZE,
+	O_AUTOCLEAR,
+	O_PARTSCAN,
+	O_DIRECT_IO,
+	O_DEVICE,
+	O_FIND,
+	O_SHOW,
+	O_JSON,
+	O_RAW,
+	O_NOHEADINGS,
+	O_OUTPUT,
+	O_ALL,
+	O_NOPTS
+};
+
+#define F(o)			(1U << (o))
+
+static const char *const opt_names[O_NOPTS] = {
+	[O_READ_ONLY]	= "--read-only",
+	[O_OFFSET]	= "--offset",
+	[O_SIZELIMIT]	= "--sizelimit",
+	[O_BLOCK_SIZE]	= "--block-size",
+	[O_AUTOCLEAR]	= "--autoclear",
+	[O_PARTSCAN]	= "--partscan",
+	[O_DIRECT_IO]	= "--direct-io",
+	[O_DEVICE]	= "--device",
+	[O_FIND]	= "--find",
+	[O_SHOW]	= "--show",
+	[O_JSON]	= "--json",
+	[O_RAW]		= "--raw",
+	[O_NOHEADINGS]	= "--noheadings",
+	[O_OUTPUT]	= "--output",
+	[O_ALL]		= "--all",
+};
+
+struct ctl;
+
+struct verb {
+	const char	*name;
+	int		(*fn)(struct ctl *ctl);
+	unsigned int	opts;		/* F(O_*) accepted */
+	int		min_args;
+	int		max_args;	/* -1: no limit */
+	const char	*args;		/* for "missing ..." */
+};
+
+struct ctl {
+	const struct verb *verb;
+	char		**args;		/* after the verb */
+	int		nargs;
+	unsigned int	seen;		/* F(O_*) given */
+	const char	*sysfs;
+
+	/* attach, set */
+	bool		ro;
+	bool		partscan;
+	int		autoclear;	/* -1 unset, 0 off, 1 on */
+	int		dio;		/* -1 unset, 0 off, 1 on */
+	uint64_t	offset;
+	uint64_t	sizelimit;
+	uint32_t	block_size;
+	const char	*device;
+
+	/* list, status, features */
+	bool		all;
+	unsigned int	tflags;		/* ALOOP_TB_* */
+	int		cols[ALOOP_MAX_COLS];
+	size_t		ncols;
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Like util-linux close_stdout(): a failed write to stdout fails us. */
+static void close_stdout(void)
+{
+	bool prev_fail = ferror(stdout);
+	bool close_fail;
+
+	errno = 0;
+	close_fail = fclose(stdout) != 0;
+	if (!prev_fail && !close_fail)
+		return;
+	if (errno == EPIPE)
+		return;
+	if (close_fail && errno)
+		warn("write error");
+	else
+		warnx("write error");
+	_exit(EXIT_FAILURE);
+}
+
+static void dev_name(char *buf, size_t len, unsigned int nr)
+{
+	snprintf(buf, len, ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u", nr);
+}
+
+/* Open read-write, or read-only when that is all we may do. */
+static int open_node(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
+/* A device just made by the kernel: udev may still be creating its node. */
+static int open_new_node(const char *path)
+{
+	int i, fd;
+
+	for (i = 0; ; i++) {
+		fd = open_node(path);
+		if (fd >= 0 || errno != ENOENT || i == NODE_WAIT_TRIES)
+			return fd;
+		usleep(NODE_WAIT_USEC);
+	}
+}
+
+static int open_control(const struct ctl *ctl)
+{
+	int fd = open_node(ALOOP_CONTROL);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT && !aloop_module_loaded(ctl->sysfs))
+		errx(EXIT_FAILURE, "%s: %s (aloop module not loaded?)",
+		     ALOOP_CONTROL, strerror(ENOENT));
+	err(EXIT_FAILURE, "%s", ALOOP_CONTROL);
+}
+
+static void require_module(const struct ctl *ctl)
+{
+	if (!aloop_module_loaded(ctl->sysfs))
+		errx(EXIT_FAILURE, "aloop module is not loaded");
+}
+
+/*
+ * Kernel name ("sda", "aloop3") of the block device node @path, found
+ * through /sys/dev/block/MAJ:MIN; @buf holds the link target.
+ */
+static const char *blkdev_kname(const struct ctl *ctl, const char *path,
+				char *buf, size_t len)
+{
+	char link[PATH_MAX];
+	struct stat st;
+	const char *base;
+	ssize_t n;
+
+	if (stat(path, &st) || !S_ISBLK(st.st_mode))
+		return NULL;
+	snprintf(link, sizeof(link), "%s/dev/block/%u:%u", ctl->sysfs,
+		 major(st.st_rdev), minor(st.st_rdev));
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	base = strrchr(buf, '/');
+	return base ? base + 1 : buf;
+}
+
+/*
+ * DEV argument to device number: "aloopN", "/dev/aloopN", or another
+ * node (e.g. a udev symlink) of an aloop device.  Warns and returns -1
+ * for anything else.
+ */
+static int resolve_dev(const struct ctl *ctl, const char *arg,
+		       unsigned int *nr)
+{
+	char buf[PATH_MAX];
+	const char *kname;
+
+	if (!aloop_parse_devname(arg, nr))
+		return 0;
+	kname = blkdev_kname(ctl, arg, buf, sizeof(buf));
+	if (kname && !aloop_parse_devname(kname, nr))
+		return 0;
+	warnx("%s: not an aloop device", arg);
+	return -1;
+}
+
+static unsigned int get_dev(const struct ctl *ctl, const char *arg,
+			    char *path, size_t len)
+{
+	unsigned int nr;
+
+	if (resolve_dev(ctl, arg, &nr))
+		exit(EXIT_FAILURE);
+	dev_name(path, len, nr);
+	return nr;
+}
+
+static int open_dev_or_die(const char *path)
+{
+	int fd = open_node(path);
+
+	if (fd < 0)
+		err(EXIT_FAILURE, "%s", path);
+	return fd;
+}
+
+static void print_table(const struct aloop_dev *devs, size_t ndevs,
+			const int *cols, size_t ncols, unsigned int flags)
+{
+	struct libscols_table *tb;
+	int rc;
+
+	tb = scols_new_table();
+	if (!tb)
+		err(EXIT_FAILURE, "cannot create output table");
+	rc = aloop_table_fill(tb, devs, ndevs, cols, ncols, flags);
+	if (rc) {
+		errno = -rc;
+		err(EXIT_FAILURE, "cannot fill output table");
+	}
+	scols_print_table(tb);
+	scols_unref_table(tb);
+}
+
+/* ------------------------------------------------------------------ */
+/* attach                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Open FILE read-write, falling back to read-only like losetup does. */
+static int open_backing(const char *file, bool *ro)
+{
+	struct stat st;
+	int fd = -1;
+
+	if (!*ro) {
+		fd = open(file, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno != EROFS && errno != EACCES)
+			err(EXIT_FAILURE, "%s", file);
+		if (fd < 0)
+			*ro = true;
+	}
+	if (fd < 0)
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		err(EXIT_FAILURE, "%s", file);
+
+	if (fstat(fd, &st))
+		err(EXIT_FAILURE, "%s", file);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		errx(EXIT_FAILURE, "%s: not a regular file or block device",
+		     file);
+	return fd;
+}
+
+static void build_config(const struct ctl *ctl, const char *file, int fd,
+			 bool ro, struct loop_config *cfg)
+{
+	char *path = realpath(file, NULL);
+	const char *name = path ? path : file;
+	size_t len = strnlen(name, LO_NAME_SIZE - 1);
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fd = fd;
+	cfg->block_size = ctl->block_size;
+	cfg->info.lo_offset = ctl->offset;
+	cfg->info.lo_sizelimit = ctl->sizelimit;
+	if (ro)
+		cfg->info.lo_flags |= LO_FLAGS_READ_ONLY;
+	if (ctl->autoclear > 0)
+		cfg->info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+	if (ctl->partscan)
+		cfg->info.lo_flags |= LO_FLAGS_PARTSCAN;
+	if (ctl->dio > 0)
+		cfg->info.lo_flags |= LO_FLAGS_DIRECT_IO;
+	memcpy(cfg->info.lo_file_name, name, len);
+	free(path);
+}
+
+/* --device: like losetup, create the device if it does not exist yet. */
+static int attach_given(const struct ctl *ctl, const struct loop_config *cfg,
+			char *path, size_t len)
+{
+	unsigned int nr = get_dev(ctl, ctl->device, path, len);
+	int fd = open_node(path);
+
+	if (fd < 0 && errno == ENOENT) {
+		int cfd = open_control(ctl);
+
+		if (ioctl(cfd, LOOP_CTL_ADD, nr) < 0 && errno != EEXIST)
+			err(EXIT_FAILURE, "%s", path);
+		close(cfd);
+		fd = open_new_node(path);
+	}
+	if (fd < 0)
+		err(EXIT_FAILURE, "%s", path);
+	if (ioctl(fd, LOOP_CONFIGURE, cfg) < 0)
+		err(EXIT_FAILURE, "%s", path);
+	return fd;
+}
+
+/* Take a free device; retry when another process configures it first. */
+static int attach_free(const struct ctl *ctl, const struct loop_config *cfg,
+		       char *path, size_t len)
+{
+	int cfd = open_control(ctl);
+	int try, fd;
+
+	for (try = 1; ; try++) {
+		int nr = ioctl(cfd, LOOP_CTL_GET_FREE);
+
+		if (nr < 0)
+			err(EXIT_FAILURE, "%s: cannot get a free device",
+			    ALOOP_CONTROL);
+		dev_name(path, len, nr);
+		fd = open_new_node(path);
+		if (fd < 0)
+			err(EXIT_FAILURE, "%s", path);
+		if (!ioctl(fd, LOOP_CONFIGURE, cfg))
+			break;
+		if (errno != EBUSY || try == ATTACH_TRIES)
+			err(EXIT_FAILURE, "%s", path);
+		close(fd);
+	}
+	close(cfd);
+	return fd;
+}
+
+static int do_attach(struct ctl *ctl)
+{
+	const char *file = ctl->args[0];
+	char path[DEVNAME_LEN];
+	struct loop_config cfg;
+	bool ro = ctl->ro;
+	int ffd, dfd;
+
+	ffd = open_backing(file, &ro);
+	build_config(ctl, file, ffd, ro, &cfg);
+	if (ctl->device)
+		dfd = attach_given(ctl, &cfg, path, sizeof(path));
+	else
+		dfd = attach_free(ctl, &cfg, path, sizeof(path));
+	close(ffd);
+
+	printf("%s\n", path);
+	fflush(stdout);
+	close(dfd);		/* with --autoclear this detaches */
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* detach, detach-all                                                  */
+/* ------------------------------------------------------------------ */
+
+static int detach_one(const char *path, bool ignore_unbound)
+{
+	int fd = open_node(path);
+
+	if (fd < 0) {
+		warn("%s", path);
+		return -1;
+	}
+	if (ioctl(fd, LOOP_CLR_FD, 0) < 0 &&
+	    !(ignore_unbound && errno == ENXIO)) {
+		warn("%s", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int do_detach(struct ctl *ctl)
+{
+	char path[DEVNAME_LEN];
+	unsigned int nr;
+	int i, rc = 0;
+
+	for (i = 0; i < ctl->nargs; i++) {
+		if (resolve_dev(ctl, ctl->args[i], &nr)) {
+			rc = -1;
+			continue;
+		}
+		dev_name(path, sizeof(path), nr);
+		if (detach_one(path, false))
+			rc = -1;
+	}
+	return rc;
+}
+
+static void scan_or_die(const struct ctl *ctl, bool all,
+			struct aloop_dev **devs, size_t *ndevs)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	require_module(ctl);
+	rc = aloop_sysfs_scan(ctl->sysfs, all, devs, ndevs);
+	if (rc) {
+		snprintf(path, sizeof(path), "%s/block", ctl->sysfs);
+		errno = -rc;
+		err(EXIT_FAILURE, "%s", path);
+	}
+}
+
+static int do_detach_all(struct ctl *ctl)
+{
+	struct aloop_dev *devs;
+	char path[DEVNAME_LEN];
+	size_t i, ndevs;
+	int rc = 0;
+
+	scan_or_die(ctl, false, &devs, &ndevs);
+	for (i = 0; i < ndevs; i++) {
+		dev_name(path, sizeof(path), devs[i].nr);
+		if (detach_one(path, true))
+			rc = -1;
+	}
+	free(devs);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* list, status                                                        */
+/* ------------------------------------------------------------------ */
+
+/* list DEV...: the named devices, bound or not, in argument order. */
+static int read_named(const struct ctl *ctl, struct aloop_dev **devs,
+		      size_t *ndevs)
+{
+	struct aloop_dev *arr;
+	char path[DEVNAME_LEN];
+	size_t n = 0;
+	int i, rc = 0;
+
+	arr = calloc(ctl->nargs, sizeof(*arr));
+	if (!arr)
+		err(EXIT_FAILURE, "cannot allocate memory");
+	for (i = 0; i < ctl->nargs; i++) {
+		unsigned int nr;
+		int ret;
+
+		if (resolve_dev(ctl, ctl->args[i], &nr)) {
+			rc = -1;
+			continue;
+		}
+		ret = aloop_sysfs_read_dev(ctl->sysfs, nr, &arr[n]);
+		if (ret) {
+			dev_name(path, sizeof(path), nr);
+			warnx("%s: %s", path, strerror(-ret));
+			rc = -1;
+			continue;
+		}
+		n++;
+	}
+	*devs = arr;
+	*ndevs = n;
+	return rc;
+}
+
+static int do_list(struct ctl *ctl)
+{
+	struct aloop_dev *devs;
+	size_t ndevs;
+	int rc = 0;
+
+	if (ctl->nargs) {
+		require_module(ctl);
+		rc = read_named(ctl, &devs, &ndevs);
+	} else {
+		scan_or_die(ctl, ctl->all, &devs, &ndevs);
+	}
+	print_table(devs, ndevs, ctl->cols, ctl->ncols, ctl->tflags);
+	free(devs);
+	return rc;
+}
+
+/* What the loop ABI tells about a bound device; sysfs knows more. */
+static void dev_from_ioctl(int fd, unsigned int nr,
+			   const struct loop_info64 *info, struct aloop_dev *d)
+{
+	uint64_t size = 0;
+	int ssz = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->nr = nr;
+	d->bound = true;
+	snprintf(d->backing_file, sizeof(d->backing_file), "%.*s",
+		 LO_NAME_SIZE, (const char *)info->lo_file_name);
+	d->offset = info->lo_offset;
+	d->sizelimit = info->lo_sizelimit;
+	d->ro = info->lo_flags & LO_FLAGS_READ_ONLY;
+	d->autoclear = info->lo_flags & LO_FLAGS_AUTOCLEAR;
+	d->partscan = info->lo_flags & LO_FLAGS_PARTSCAN;
+	d->dio = info->lo_flags & LO_FLAGS_DIRECT_IO;
+	if (!ioctl(fd, BLKGETSIZE64, &size))
+		d->size = size;
+	if (!ioctl(fd, BLKSSZGET, &ssz) && ssz > 0)
+		d->log_sec = ssz;
+}
+
+static int do_status(struct ctl *ctl)
+{
+	static const int all_cols[] = {
+		COL_NAME, COL_BACK_FILE, COL_SIZE, COL_OFFSET, COL_SIZELIMIT,
+		COL_RO, COL_AUTOCLEAR, COL_PARTSCAN, COL_LOG_SEC, COL_DIO,
+		COL_DIO_REASON,
+	};
+	struct loop_info64 info;
+	struct aloop_dev d, sys;
+	char path[DEVNAME_LEN];
+	unsigned int nr;
+	int fd;
+
+	nr = get_dev(ctl, ctl->args[0], path, sizeof(path));
+	fd = open_dev_or_die(path);
+	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
+		err(EXIT_FAILURE, "%s", path);
+	dev_from_ioctl(fd, nr, &info, &d);
+	close(fd);
+
+	if (!aloop_sysfs_read_dev(ctl->sysfs, nr, &sys) && sys.bound)
+		d = sys;
+
+	if (ctl->tflags & ALOOP_TB_JSON)
+		print_table(&d, 1, all_cols, ARRAY_SIZE(all_cols),
+			    ALOOP_TB_JSON);
+	else
+		aloop_print_status(stdout, &d);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* resize, set, features, version                                      */
+/* ------------------------------------------------------------------ */
+
+static int do_resize(struct ctl *ctl)
+{
+	char path[DEVNAME_LEN];
+	int fd;
+
+	get_dev(ctl, ctl->args[0], path, sizeof(path));
+	fd = open_dev_or_die(path);
+	if (ioctl(fd, LOOP_SET_CAPACITY, 0) < 0)
+		err(EXIT_FAILURE, "%s", path);
+	close(fd);
+	return 0;
+}
+
+static void set_autoclear(int fd, const char *path, bool on)
+{
+	struct loop_info64 info;
+
+	if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
+		err(EXIT_FAILURE, "%s", path);
+	if (on)
+		info.lo_flags |= LO_FLAGS_AUTOCLEAR;
+	else
+		info.lo_flags &= ~LO_FLAGS_AUTOCLEAR;
+	if (ioctl(fd, LOOP_SET_STATUS64, &info) < 0)
+		err(EXIT_FAILURE, "%s: cannot set autoclear", path);
+}
+
+static int do_set(struct ctl *ctl)
+{
+	char path[DEVNAME_LEN];
+	int fd;
+
+	if (!(ctl->seen & (F(O_BLOCK_SIZE) | F(O_DIRECT_IO) | F(O_AUTOCLEAR))))
+		errx(EXIT_FAILURE, "set: nothing to change "
+		     "(use --direct-io, --block-size or --autoclear)");
+
+	get_dev(ctl, ctl->args[0], path, sizeof(path));
+	fd = open_dev_or_die(path);
+	if (ctl->block_size &&
+	    ioctl(fd, LOOP_SET_BLOCK_SIZE, (unsigned long)ctl->block_size) < 0)
+		err(EXIT_FAILURE, "%s: cannot set block size", path);
+	if (ctl->dio >= 0 &&
+	    ioctl(fd, LOOP_SET_DIRECT_IO, (unsigned long)ctl->dio) < 0)
+		err(EXIT_FAILURE, "%s: cannot set direct I/O", path);
+	if (ctl->autoclear >= 0)
+		set_autoclear(fd, path, ctl->autoclear);
+	close(fd);
+	return 0;
+}
+
+static int do_features(struct ctl *ctl)
+{
+	struct aloop_features f;
+	int fd;
+
+	memset(&f, 0, sizeof(f));
+	f.size = sizeof(f);
+	fd = open_control(ctl);
+	if (ioctl(fd, ALOOP_GET_FEATURES, &f) < 0)
+		err(EXIT_FAILURE, "%s", ALOOP_CONTROL);
+	close(fd);
+	aloop_print_features(stdout, f.version, f.features,
+			     ctl->tflags & ALOOP_TB_JSON);
+	return 0;
+}
+
+static int do_version(struct ctl *ctl)
+{
+	char buf[64];
+
+	printf("aloopctl %s\n", ALOOP_VERSION);
+	if (!aloop_read_module_version(ctl->sysfs, buf, sizeof(buf)) && *buf)
+		printf("aloop module %s\n", buf);
+	return 0;
+}
+
+static void __attribute__((noreturn)) usage(void)
+{
+	FILE *out = stdout;
+	int i;
+
+	fputs("Usage:\n"
+	      " aloopctl attach [options] FILE     attach FILE to a free (or the given) device\n"
+	      " aloopctl detach DEV...             detach devices\n"
+	      " aloopctl detach-all                detach all bound aloop devices\n"
+	      " aloopctl list [options] [DEV...]   list bound devices, or the given ones\n"
+	      " aloopctl status [--json] DEV       show one bound device\n"
+	      " aloopctl resize DEV                re-read the size of the backing file\n"
+	      " aloopctl set DEV [options]         change a bound device\n"
+	      " aloopctl features [--json]         features of the loaded aloop module\n"
+	      " aloopctl version                   print the tool and module versions\n"
+	      "\nSet up and control aloop devices (/dev/aloopN).\n", out);
+
+	fputs("\nAttach options:\n"
+	      " -r, --read-only               set up a read-only device\n"
+	      " -o, --offset <size>           start at <size> bytes into FILE\n"
+	      "     --sizelimit <size>        use at most <size> bytes of FILE\n"
+	      " -b, --block-size <size>       logical block size (also --sector-size)\n"
+	      "     --autoclear               detach when the last user closes the device\n"
+	      " -P, --partscan                scan the device for partitions\n"
+	      "     --direct-io[=on|off]      access FILE with direct I/O\n"
+	      " -d, --device <dev>            use <dev> instead of a free device\n"
+	      " -f, --find                    use a free device (the default)\n"
+	      "     --show                    accepted; the device name is always printed\n", out);
+
+	fputs("\nSet options:\n"
+	      "     --direct-io[=on|off]      switch direct I/O\n"
+	      " -b, --block-size <size>       change the logical block size\n"
+	      "     --autoclear[=on|off]      switch autoclear\n", out);
+
+	fputs("\nList options:\n"
+	      " -a, --all                     also list unbound devices\n"
+	      " -J, --json                    use JSON output format (also status, features)\n"
+	      "     --raw                     use raw output format\n"
+	      " -n, --noheadings              don't print headings\n"
+	      " -O, --output <list>           columns to show (+<list> adds to the default)\n", out);
+
+	fputs("\n -h, --help                    display this help\n"
+	      " -V, --version                 display version\n"
+	      "\nSizes are bytes, or take a K, M, G or T suffix (also KiB, MiB, GiB, TiB;\n"
+	      "powers of 1024).  DEV is /dev/aloopN or aloopN.\n"
+	      "\nAvailable output columns:\n", out);
+	for (i = 0; i < ALOOP_NCOLUMNS; i++)
+		fprintf(out, " %11s  %s\n", aloop_columns[i].name,
+			aloop_columns[i].help);
+	exit(EXIT_SUCCESS);
+}
+
+static int do_help(struct ctl *ctl)
+{
+	(void)ctl;
+	usage();
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line                                                        */
+/* ------------------------------------------------------------------ */
+
+static const struct verb verbs[] = {
+	{ "attach", do_attach,
+	  F(O_READ_ONLY) | F(O_OFFSET) | F(O_SIZELIMIT) | F(O_BLOCK_SIZE) |
+	  F(O_AUTOCLEAR) | F(O_PARTSCAN) | F(O_DIRECT_IO) | F(O_DEVICE) |
+	  F(O_FIND) | F(O_SHOW), 1, 1, "FILE" },
+	{ "detach", do_detach, 0, 1, -1, "DEV" },
+	{ "detach-all", do_detach_all, 0, 0, 0, NULL },
+	{ "list", do_list,
+	  F(O_JSON) | F(O_RAW) | F(O_NOHEADINGS) | F(O_OUTPUT) | F(O_ALL),
+	  0, -1, NULL },
+	{ "status", do_status, F(O_JSON), 1, 1, "DEV" },
+	{ "resize", do_resize, 0, 1, 1, "DEV" },
+	{ "set", do_set, F(O_DIRECT_IO) | F(O_BLOCK_SIZE) | F(O_AUTOCLEAR),
+	  1, 1, "DEV" },
+	{ "features", do_features, F(O_JSON), 0, 0, NULL },
+	{ "version", do_version, 0, 0, 0, NULL },
+	{ "help", do_help, 0, 0, 0, NULL },
+};
+
+enum {
+	OPT_SIZELIMIT = 0x100,
+	OPT_AUTOCLEAR,
+	OPT_DIRECT_IO,
+	OPT_SHOW,
+	OPT_RAW,
+};
+
+static const struct option longopts[] = {
+	{ "read-only",	 no_argument,	    NULL, 'r' },
+	{ "offset",	 required_argument, NULL, 'o' },
+	{ "sizelimit",	 required_argument, NULL, OPT_SIZELIMIT },
+	{ "block-size",	 required_argument, NULL, 'b' },
+	{ "sector-size", required_argument, NULL, 'b' },
+	{ "autoclear",	 optional_argument, NULL, OPT_AUTOCLEAR },
+	{ "partscan",	 no_argument,	    NULL, 'P' },
+	{ "direct-io",	 optional_argument, NULL, OPT_DIRECT_IO },
+	{ "device",	 required_argument, NULL, 'd' },
+	{ "find",	 no_argument,	    NULL, 'f' },
+	{ "show",	 no_argument,	    NULL, OPT_SHOW },
+	{ "json",	 no_argument,	    NULL, 'J' },
+	{ "raw",	 no_argument,	    NULL, OPT_RAW },
+	{ "noheadings",	 no_argument,	    NULL, 'n' },
+	{ "output",	 required_argument, NULL, 'O' },
+	{ "all",	 no_argument,	    NULL, 'a' },
+	{ "help",	 no_argument,	    NULL, 'h' },
+	{ "version",	 no_argument,	    NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* '-': non-options come back in order as 1; ':': missing argument is ':' */
+static const char shortopts[] = "-:ro:b:Pd:fJnO:ahV";
+
+static uint64_t size_arg(const char *opt, const char *arg)
+{
+	uint64_t val;
+	int rc = aloop_parse_size(arg, &val);
+
+	if (rc == -ERANGE)
+		errx(EXIT_FAILURE, "%s: invalid size '%s' (too large)", opt, arg);
+	if (rc)
+		errx(EXIT_FAILURE, "%s: invalid size '%s'", opt, arg);
+	return val;
+}
+
+static uint32_t block_size_arg(const char *arg)
+{
+	uint64_t val = size_arg("--block-size", arg);
+
+	if (val < 512 || val > 65536 || (val & (val - 1)))
+		errx(EXIT_FAILURE, "--block-size: invalid block size '%s' "
+		     "(a power of 2 from 512 to 64K)", arg);
+	return val;
+}
+
+/* Optional on/off argument; a bare option means on. */
+static int onoff_arg(const char *opt, const char *arg)
+{
+	bool on = true;
+
+	if (arg && aloop_parse_onoff(arg, &on))
+		errx(EXIT_FAILURE, "%s: invalid value '%s' (use on or off)",
+		     opt, arg);
+	return on;
+}
+
+static void output_arg(struct ctl *ctl, const char *arg)
+{
+	char *bad = NULL;
+	int rc;
+
+	rc = aloop_parse_columns(arg, ctl->cols, ALOOP_MAX_COLS, &ctl->ncols,
+				 &bad);
+	if (rc == -E2BIG)
+		errx(EXIT_FAILURE, "--output: too many columns");
+	if (rc)
+		errx(EXIT_FAILURE, "--output: unknown column '%s'",
+		     bad ? bad : arg);
+}
+
+static void __attribute__((noreturn)) bad_option(int c, char *const *argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':') {
+		if (!strncmp(arg, "--", 2))
+			errx(EXIT_FAILURE, "option '%s' requires an argument",
+			     arg);
+		errx(EXIT_FAILURE, "option requires an argument -- '%c'",
+		     optopt);
+	}
+	if (!strncmp(arg, "--", 2) && optopt)
+		errx(EXIT_FAILURE, "option '%s' doesn't allow an argument", arg);
+	if (optopt)
+		errx(EXIT_FAILURE, "invalid option -- '%c'", optopt);
+	errx(EXIT_FAILURE, "unrecognized option '%s'", arg);
+}
+
+static void handle_option(struct ctl *ctl, int c, char *const *argv)
+{
+	switch (c) {
+	case 'r':
+		ctl->seen |= F(O_READ_ONLY);
+		ctl->ro = true;
+		break;
+	case 'o':
+		ctl->seen |= F(O_OFFSET);
+		ctl->offset = size_arg("--offset", optarg);
+		break;
+	case OPT_SIZELIMIT:
+		ctl->seen |= F(O_SIZELIMIT);
+		ctl->sizelimit = size_arg("--sizelimit", optarg);
+		break;
+	case 'b':
+		ctl->seen |= F(O_BLOCK_SIZE);
+		ctl->block_size = block_size_arg(optarg);
+		break;
+	case OPT_AUTOCLEAR:
+		ctl->seen |= F(O_AUTOCLEAR);
+		ctl->autoclear = onoff_arg("--autoclear", optarg);
+		break;
+	case 'P':
+		ctl->seen |= F(O_PARTSCAN);
+		ctl->partscan = true;
+		break;
+	case OPT_DIRECT_IO:
+		ctl->seen |= F(O_DIRECT_IO);
+		ctl->dio = onoff_arg("--direct-io", optarg);
+		break;
+	case 'd':
+		ctl->seen |= F(O_DEVICE);
+		ctl->device = optarg;
+		break;
+	case 'f':
+		ctl->seen |= F(O_FIND);
+		break;
+	case OPT_SHOW:
+		ctl->seen |= F(O_SHOW);
+		break;
+	case 'J':
+		ctl->seen |= F(O_JSON);
+		ctl->tflags |= ALOOP_TB_JSON;
+		break;
+	case OPT_RAW:
+		ctl->seen |= F(O_RAW);
+		ctl->tflags |= ALOOP_TB_RAW;
+		break;
+	case 'n':
+		ctl->seen |= F(O_NOHEADINGS);
+		ctl->tflags |= ALOOP_TB_NOHEADINGS;
+		break;
+	case 'O':
+		ctl->seen |= F(O_OUTPUT);
+		output_arg(ctl, optarg);
+		break;
+	case 'a':
+		ctl->seen |= F(O_ALL);
+		ctl->all = true;
+		break;
+	case 'h':
+		usage();
+	case 'V':
+		exit(do_version(ctl) ? EXIT_FAILURE : EXIT_SUCCESS);
+	default:
+		bad_option(c, argv);
+	}
+}
+
+static const struct verb *find_verb(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(verbs); i++)
+		if (!strcmp(name, verbs[i].name))
+			return &verbs[i];
+	errx(EXIT_FAILURE, "unknown command '%s'", name);
+}
+
+/*
+ * Options may come before or after the verb: collect every non-option
+ * argument in order; the first one is the verb.
+ */
+static void parse_args(struct ctl *ctl, int argc, char **argv)
+{
+	char **pos;
+	int c, npos = 0;
+
+	pos = calloc(argc, sizeof(*pos));
+	if (!pos)
+		err(EXIT_FAILURE, "cannot allocate memory");
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (c == 1)
+			pos[npos++] = optarg;
+		else
+			handle_option(ctl, c, argv);
+	}
+	while (optind < argc)
+		pos[npos++] = argv[optind++];
+
+	if (!npos)
+		errx(EXIT_FAILURE, "no command given (try 'aloopctl --help')");
+	ctl->verb = find_verb(pos[0]);
+	ctl->args = pos + 1;
+	ctl->nargs = npos - 1;
+}
+
+static void check_args(const struct ctl *ctl)
+{
+	const struct verb *v = ctl->verb;
+	unsigned int bad = ctl->seen & ~v->opts;
+
+	if (bad)
+		errx(EXIT_FAILURE, "%s: not valid with '%s'",
+		     opt_names[ffs(bad) - 1], v->name);
+	if ((ctl->seen & F(O_JSON)) && (ctl->seen & F(O_RAW)))
+		errx(EXIT_FAILURE, "--json and --raw are mutually exclusive");
+	if ((ctl->seen & F(O_DEVICE)) && (ctl->seen & F(O_FIND)))
+		errx(EXIT_FAILURE, "--device and --find are mutually exclusive");
+	if (ctl->nargs < v->min_args)
+		errx(EXIT_FAILURE, "%s: missing %s", v->name, v->args);
+	if (v->max_args >= 0 && ctl->nargs > v->max_args)
+		errx(EXIT_FAILURE, "%s: unexpected argument '%s'", v->name,
+		     ctl->args[v->max_args]);
+}
+
+static void init_ctl(struct ctl *ctl)
+{
+	const char *sysfs = secure_getenv("ALOOPCTL_SYSFS");
+
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->sysfs = sysfs && *sysfs ? sysfs : ALOOP_SYSFS;
+	ctl->autoclear = -1;
+	ctl->dio = -1;
+	memcpy(ctl->cols, aloop_default_columns,
+	       aloop_ndefault_columns * sizeof(*ctl->cols));
+	ctl->ncols = aloop_ndefault_columns;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl;
+
+	atexit(close_stdout);
+	init_ctl(&ctl);
+	scols_init_debug(0);
+
+	parse_args(&ctl, argc, argv);
+	check_args(&ctl);
+	return ctl.verb->fn(&ctl) ? EXIT_FAILURE : EXIT_SUCCESS;
+}

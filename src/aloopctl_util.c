@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * aloopctl - helpers without ioctls: parsing, sysfs reading and output
+ * formatting.  Linked into aloopctl and into the host unit tests.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/aloop.h>
+
+#include "aloopctl.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ------------------------------------------------------------------ */
+/* Command line values                                                 */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+	const char	*suffix;
+	unsigned int	shift;
+} size_units[] = {
+	{ "",	 0 },
+	{ "K",	10 }, { "KiB", 10 },
+	{ "M",	20 }, { "MiB", 20 },
+	{ "G",	30 }, { "GiB", 30 },
+	{ "T",	40 }, { "TiB", 40 },
+};
+
+static int size_shift(const char *suffix)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(size_units); i++)
+		if (!strcasecmp(suffix, size_units[i].suffix))
+			return size_units[i].shift;
+	return -1;
+}
+
+/*
+ * Decimal digits with an optional binary suffix: K, M, G, T or KiB, MiB,
+ * GiB, TiB, in any case.  No sign, no blanks, no fractions.  Returns 0,
+ * -EINVAL for malformed input or -ERANGE when the value exceeds 64 bits.
+ */
+int aloop_parse_size(const char *str, uint64_t *res)
+{
+	const char *p = str;
+	uint64_t val = 0;
+	bool overflow = false;
+	int shift;
+
+	if (!str || !is_digit(*p))
+		return -EINVAL;
+
+	for (; is_digit(*p); p++) {
+		unsigned int digit = *p - '0';
+
+		if (val > (UINT64_MAX - digit) / 10)
+			overflow = true;
+		else
+			val = val * 10 + digit;
+	}
+
+	shift = size_shift(p);
+	if (shift < 0)
+		return -EINVAL;
+	if (overflow || val > (UINT64_MAX >> shift))
+		return -ERANGE;
+
+	*res = val << shift;
+	return 0;
+}
+
+/* on/off, yes/no, 1/0 in any case. */
+int aloop_parse_onoff(const char *str, bool *res)
+{
+	static const char *const on[] = { "on", "yes", "1" };
+	static const char *const off[] = { "off", "no", "0" };
+	size_t i;
+
+	if (!str)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(on); i++) {
+		if (!strcasecmp(str, on[i])) {
+			*res = true;
+			return 0;
+		}
+		if (!strcasecmp(str, off[i])) {
+			*res = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * "aloopN" or "/dev/aloopN", N without leading zeros (the kernel never
+ * names a device "aloop03").  Bare numbers are refused: "3" could just
+ * as well be a file name.
+ */
+int aloop_parse_devname(const char *str, unsigned int *nr)
+{
+	const char *p = str;
+	unsigned long val = 0;
+
+	if (!str)
+		return -EINVAL;
+	if (!strncmp(p, ALOOP_DEV_PREFIX, strlen(ALOOP_DEV_PREFIX)))
+		p += strlen(ALOOP_DEV_PREFIX);
+	if (strncmp(p, ALOOP_NAME_PREFIX, strlen(ALOOP_NAME_PREFIX)))
+		return -EINVAL;
+	p += strlen(ALOOP_NAME_PREFIX);
+
+	if (!is_digit(*p) || (p[0] == '0' && p[1]))
+		return -EINVAL;
+	for (; is_digit(*p); p++) {
+		val = val * 10 + (*p - '0');
+		if (val > INT_MAX)
+			return -EINVAL;
+	}
+	if (*p)
+		return -EINVAL;
+
+	*nr = val;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Columns                                                             */
+/* ------------------------------------------------------------------ */
+
+const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS] = {
+	[COL_NAME]	 = { "NAME",	   0.25, 0,
+			     SCOLS_JSON_STRING,  "aloop device name" },
+	[COL_BACK_FILE]	 = { "BACK-FILE",  0.3,	 SCOLS_FL_NOEXTREMES,
+			     SCOLS_JSON_STRING,  "device backing file" },
+	[COL_OFFSET]	 = { "OFFSET",	   5,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "offset from the beginning" },
+	[COL_SIZELIMIT]	 = { "SIZELIMIT",  5,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "size limit of the file in bytes" },
+	[COL_SIZE]	 = { "SIZE",	   5,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "device size in bytes" },
+	[COL_AUTOCLEAR]	 = { "AUTOCLEAR",  1,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_BOOLEAN, "autoclear flag set" },
+	[COL_RO]	 = { "RO",	   1,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_BOOLEAN, "read-only device" },
+	[COL_PARTSCAN]	 = { "PARTSCAN",   1,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_BOOLEAN, "partscan flag set" },
+	[COL_DIO]	 = { "DIO",	   1,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_BOOLEAN, "access backing file with direct I/O" },
+	[COL_LOG_SEC]	 = { "LOG-SEC",	   4,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "logical sector size in bytes" },
+	[COL_DIO_REASON] = { "DIO-REASON", 0.2,	 0,
+			     SCOLS_JSON_STRING,  "why direct I/O is not in use" },
+};
+
+const int aloop_default_columns[] = {
+	COL_NAME, COL_SIZELIMIT, COL_OFFSET, COL_AUTOCLEAR, COL_RO,
+	COL_BACK_FILE, COL_DIO, COL_LOG_SEC, COL_DIO_REASON,
+};
+const size_t aloop_ndefault_columns = ARRAY_SIZE(aloop_default_columns);
+
+/* Column id for the first @len characters of @name, case-insensitive. */
+int aloop_column_by_name(const char *name, size_t len)
+{
+	int i;
+
+	for (i = 0; i < ALOOP_NCOLUMNS; i++) {
+		const char *cn = aloop_columns[i].name;
+
+		if (len && !strncasecmp(name, cn, len) && !cn[len])
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Parse a comma separated column list into @cols.  A leading '+' appends
+ * to the @ncols columns already there (losetup's "--output +COL").
+ * On an unknown name returns -EINVAL and, if @unknown is not NULL, a
+ * malloc'ed copy of the name; -E2BIG when more than @max columns.
+ * @cols and @ncols are only updated on success.
+ */
+int aloop_parse_columns(const char *list, int *cols, size_t max,
+			size_t *ncols, char **unknown)
+{
+	int tmp[ALOOP_MAX_COLS];
+	const char *p, *end;
+	size_t n = 0;
+
+	if (unknown)
+		*unknown = NULL;
+	if (!list)
+		return -EINVAL;
+	if (max > ALOOP_MAX_COLS)
+		max = ALOOP_MAX_COLS;
+	if (*list == '+') {
+		list++;
+		n = *ncols < max ? *ncols : max;
+		memcpy(tmp, cols, n * sizeof(*tmp));
+	}
+
+	for (p = list; ; p = end + 1) {
+		int id;
+
+		end = strchrnul(p, ',');
+		id = aloop_column_by_name(p, end - p);
+		if (id < 0) {
+			if (unknown)
+				*unknown = strndup(p, end - p);
+			return -EINVAL;
+		}
+		if (n >= max)
+			return -E2BIG;
+		tmp[n++] = id;
+		if (!*end)
+			break;
+	}
+
+	memcpy(cols, tmp, n * sizeof(*tmp));
+	*ncols = n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+static const char *cell_data(const struct aloop_dev *d, int col,
+			     char *buf, size_t len)
+{
+	switch (col) {
+	case COL_NAME:
+		snprintf(buf, len, ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u",
+			 d->nr);
+		return buf;
+	case COL_BACK_FILE:
+		return d->backing_file;
+	case COL_OFFSET:
+		snprintf(buf, len, "%" PRIu64, d->offset);
+		return buf;
+	case COL_SIZELIMIT:
+		snprintf(buf, len, "%" PRIu64, d->sizelimit);
+		return buf;
+	case COL_SIZE:
+		snprintf(buf, len, "%" PRIu64, d->size);
+		return buf;
+	case COL_AUTOCLEAR:
+		return d->autoclear ? "1" : "0";
+	case COL_RO:
+		return d->ro ? "1" : "0";
+	case COL_PARTSCAN:
+		return d->partscan ? "1" : "0";
+	case COL_DIO:
+		return d->dio ? "1" : "0";
+	case COL_LOG_SEC:
+		snprintf(buf, len, "%u", d->log_sec);
+		return buf;
+	case COL_DIO_REASON:
+		return d->dio_reason;
+	}
+	return NULL;
+}
+
+static int add_columns(struct libscols_table *tb, const int *cols,
+		       size_t ncols)
+{
+	size_t i;
+
+	for (i = 0; i < ncols; i++) {
+		const struct aloop_colinfo *ci;
+		struct libscols_column *cl;
+
+		if (cols[i] < 0 || cols[i] >= ALOOP_NCOLUMNS)
+			return -EINVAL;
+		ci = &aloop_columns[cols[i]];
+		cl = scols_table_new_column(tb, ci->name, ci->whint, ci->flags);
+		if (!cl || scols_column_set_json_type(cl, ci->json_type))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_line(struct libscols_table *tb, const struct aloop_dev *d,
+		    const int *cols, size_t ncols)
+{
+	struct libscols_line *ln;
+	char buf[32];
+	size_t i;
+
+	ln = scols_table_new_line(tb, NULL);
+	if (!ln)
+		return -ENOMEM;
+	for (i = 0; i < ncols; i++) {
+		const char *data = cell_data(d, cols[i], buf, sizeof(buf));
+
+		if (data && scols_line_set_data(ln, i, data))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Set up @tb (a fresh table) for @flags (ALOOP_TB_*), add columns @cols
+ * and one line per device.  Returns 0 or a negative errno.
+ */
+int aloop_table_fill(struct libscols_table *tb, const struct aloop_dev *devs,
+		     size_t ndevs, const int *cols, size_t ncols,
+		     unsigned int flags)
+{
+	size_t i;
+	int rc;
+
+	if (scols_table_set_name(tb, ALOOP_JSON_NAME))
+		return -ENOMEM;
+	if (flags & ALOOP_TB_JSON)
+		scols_table_enable_json(tb, 1);
+	if (flags & ALOOP_TB_RAW)
+		scols_table_enable_raw(tb, 1);
+	if (flags & ALOOP_TB_NOHEADINGS)
+		scols_table_enable_noheadings(tb, 1);
+
+	rc = add_columns(tb, cols, ncols);
+	for (i = 0; !rc && i < ndevs; i++)
+		rc = add_line(tb, &devs[i], cols, ncols);
+	return rc;
+}
+
+static void status_line(FILE *out, const char *key, const char *val)
+{
+	fprintf(out, "%s:%s%s\n", key, *val ? " " : "", val);
+}
+
+static void status_u64(FILE *out, const char *key, uint64_t val)
+{
+	fprintf(out, "%s: %" PRIu64 "\n", key, val);
+}
+
+/* "key: value" lines for "aloopctl status". */
+int aloop_print_status(FILE *out, const struct aloop_dev *d)
+{
+	fprintf(out, "device: " ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u\n",
+		d->nr);
+	status_line(out, "backing file", d->backing_file);
+	status_u64(out, "size", d->size);
+	status_u64(out, "offset", d->offset);
+	status_u64(out, "sizelimit", d->sizelimit);
+	status_line(out, "read-only", d->ro ? "yes" : "no");
+	status_line(out, "autoclear", d->autoclear ? "yes" : "no");
+	status_line(out, "partscan", d->partscan ? "yes" : "no");
+	status_u64(out, "block size", d->log_sec);
+	status_line(out, "dio", d->dio ? "on" : "off");
+	status_line(out, "dio reason", d->dio_reason);
+	return ferror(out) ? -EIO : 0;
+}
+
+static const struct {
+	uint64_t	bit;
+	const char	*name;
+} feature_names[] = {
+	{ ALOOP_FEAT_LOOP_ABI,	 "loop-abi" },
+	{ ALOOP_FEAT_CONTROL,	 "control" },
+	{ ALOOP_FEAT_BUFFERED,	 "buffered" },
+	{ ALOOP_FEAT_DIO,	 "dio" },
+	{ ALOOP_FEAT_DIO_REASON, "dio-reason" },
+	{ ALOOP_FEAT_DEV_INFO,	 "dev-info" },
+};
+
+/* Name of feature bit @bit (0..63), or NULL when this tool doesn't know. */
+const char *aloop_feature_name(unsigned int bit)
+{
+	size_t i;
+
+	if (bit > 63)
+		return NULL;
+	for (i = 0; i < ARRAY_SIZE(feature_names); i++)
+		if (feature_names[i].bit == 1ULL << bit)
+			return feature_names[i].name;
+	return NULL;
+}
+
+static void print_feature(FILE *out, unsigned int bit, bool json)
+{
+	const char *name = aloop_feature_name(bit);
+	const char *quote = json ? "\"" : "";
+
+	if (name)
+		fprintf(out, "%s%s%s", quote, name, quote);
+	else
+		fprintf(out, "%sbit%u%s", quote, bit, quote);
+}
+
+/*
+ * One feature name per line, or a JSON object
+ * { "abi_version": N, "features": [ "name", ... ] }.
+ * Bits this tool has no name for are shown as "bitN".
+ */
+int aloop_print_features(FILE *out, uint32_t version, uint64_t features,
+			 bool json)
+{
+	const char *sep = "";
+	unsigned int bit;
+
+	if (json)
+		fprintf(out, "{\n   \"abi_version\": %" PRIu32 ",\n"
+			"   \"features\": [", version);
+	for (bit = 0; bit < 64; bit++) {
+		if (!(features & (1ULL << bit)))
+			continue;
+		if (json)
+			fprintf(out, "%s\n      ", sep);
+		print_feature(out, bit, json);
+		if (!json)
+			fputc('\n', out);
+		sep = ",";
+	}
+	if (json)
+		fprintf(out, "%s]\n}\n", *sep ? "\n   " : "");
+	return ferror(out) ? -EIO : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* sysfs                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Read a small file into @buf, NUL terminated, trailing newline cut. */
+static int read_file(const char *path, char *buf, size_t len)
+{
+	size_t done = 0;
+	int fd;
+
+	buf[0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (done < len - 1) {
+		ssize_t n = read(fd, buf + done, len - 1 - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int rc = -errno;
+
+			close(fd);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	close(fd);
+
+	buf[done] = '\0';
+	if (done && buf[done - 1] == '\n')
+		buf[done - 1] = '\0';
+	return 0;
+}
+
+static int dev_path(char *path, size_t len, const char *sysfs,
+		    unsigned int nr, const char *attr)
+{
+	int n = snprintf(path, len, "%s/block/" ALOOP_NAME_PREFIX "%u%s%s",
+			 sysfs, nr, *attr ? "/" : "", attr);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int read_attr(const char *sysfs, unsigned int nr, const char *attr,
+		     char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	rc = dev_path(path, sizeof(path), sysfs, nr, attr);
+	return rc ? rc : read_file(path, buf, len);
+}
+
+static int parse_u64(const char *str, uint64_t *val)
+{
+	char *end;
+
+	if (!is_digit(*str))
+		return -EINVAL;
+	errno = 0;
+	*val = strtoull(str, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	return 0;
+}
+
+/* Optional numeric attribute: left at 0 when missing or unreadable. */
+static uint64_t attr_u64(const char *sysfs, unsigned int nr, const char *attr)
+{
+	char buf[32];
+	uint64_t val;
+
+	if (read_attr(sysfs, nr, attr, buf, sizeof(buf)) ||
+	    parse_u64(buf, &val))
+		return 0;
+	return val;
+}
+
+static void attr_str(const char *sysfs, unsigned int nr, const char *attr,
+		     char *buf, size_t len)
+{
+	if (read_attr(sysfs, nr, attr, buf, len))
+		buf[0] = '\0';
+}
+
+bool aloop_module_loaded(const char *sysfs)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/module/aloop", sysfs);
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+int aloop_read_module_version(const char *sysfs, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/module/aloop/version", sysfs);
+	return read_file(path, buf, len);
+}
+
+/*
+ * Fill @d from /sys/block/aloopN.  Returns -ENODEV when the device does
+ * not exist; the aloop/backing_file attribute is required, the others
+ * read as 0 or "" when missing (e.g. dio_reason from an older module).
+ */
+int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
+			 struct aloop_dev *d)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->nr = nr;
+
+	rc = dev_path(path, sizeof(path), sysfs, nr, "");
+	if (rc)
+		return rc;
+	if (stat(path, &st))
+		return errno == ENOENT ? -ENODEV : -errno;
+
+	rc = read_attr(sysfs, nr, "aloop/backing_file", d->backing_file,
+		       sizeof(d->backing_file));
+	if (rc)
+		return rc == -ENOENT ? -ENODEV : rc;
+
+	d->bound = d->backing_file[0] != '\0';
+	d->offset = attr_u64(sysfs, nr, "aloop/offset");
+	d->sizelimit = attr_u64(sysfs, nr, "aloop/sizelimit");
+	d->autoclear = attr_u64(sysfs, nr, "aloop/autoclear");
+	d->partscan = attr_u64(sysfs, nr, "aloop/partscan");
+	d->dio = attr_u64(sysfs, nr, "aloop/dio");
+	d->ro = attr_u64(sysfs, nr, "ro");
+	d->size = attr_u64(sysfs, nr, "size") * 512;
+	d->log_sec = attr_u64(sysfs, nr, "queue/logical_block_size");
+	attr_str(sysfs, nr, "aloop/dio_reason", d->dio_reason,
+		 sizeof(d->dio_reason));
+	return 0;
+}
+
+static int cmp_dev(const void *a, const void *b)
+{
+	const struct aloop_dev *x = a, *y = b;
+
+	return (x->nr > y->nr) - (x->nr < y->nr);
+}
+
+static int scan_dir(const char *sysfs, DIR *dir, bool all,
+		    struct aloop_dev **devs, size_t *ndevs)
+{
+	struct aloop_dev *arr = NULL;
+	size_t n = 0, alloc = 0;
+	struct dirent *de;
+	int rc = 0;
+
+	while ((de = readdir(dir))) {
+		unsigned int nr;
+
+		if (aloop_parse_devname(de->d_name, &nr))
+			continue;
+		if (n == alloc) {
+			struct aloop_dev *tmp;
+
+			alloc = alloc ? alloc * 2 : 8;
+			tmp = realloc(arr, alloc * sizeof(*arr));
+			if (!tmp) {
+				rc = -ENOMEM;
+				break;
+			}
+			arr = tmp;
+		}
+		rc = aloop_sysfs_read_dev(sysfs, nr, &arr[n]);
+		if (rc == -ENODEV) {		/* removed while we looked */
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		if (all || arr[n].bound)
+			n++;
+	}
+
+	if (rc) {
+		free(arr);
+		return rc;
+	}
+	if (n)
+		qsort(arr, n, sizeof(*arr), cmp_dev);
+	*devs = arr;
+	*ndevs = n;
+	return 0;
+}
+
+/*
+ * All aloop devices under @sysfs/block, sorted by number; only bound
+ * ones unless @all.  *@devs is malloc'ed (may be NULL when *@ndevs is 0).
+ */
+int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
+		     size_t *ndevs)
+{
+	char path[PATH_MAX];
+	DIR *dir;
+	int rc;
+
+	*devs = NULL;
+	*ndevs = 0;
+	snprintf(path, sizeof(path), "%s/block", sysfs);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	rc = scan_dir(sysfs, dir, all, devs, ndevs);
+	closedir(dir);
+	return rc;
+}
