@@ -92,6 +92,7 @@ struct verb {
 
 struct ctl {
 	const struct verb *verb;
+	char		**argv;		/* non-option arguments, verb first */
 	char		**args;		/* after the verb */
 	int		nargs;
 	unsigned int	seen;		/* F(O_*) given */
@@ -155,10 +156,11 @@ static int open_node(const char *path)
 /* A device just made by the kernel: udev may still be creating its node. */
 static int open_new_node(const char *path)
 {
-	int i, fd;
+	int i;
 
 	for (i = 0; ; i++) {
-		fd = open_node(path);
+		int fd = open_node(path);
+
 		if (fd >= 0 || errno != ENOENT || i == NODE_WAIT_TRIES)
 			return fd;
 		usleep(NODE_WAIT_USEC);
@@ -329,7 +331,8 @@ static int attach_given(const struct ctl *ctl, const struct loop_config *cfg,
 	if (fd < 0 && errno == ENOENT) {
 		int cfd = open_control(ctl);
 
-		if (ioctl(cfd, LOOP_CTL_ADD, nr) < 0 && errno != EEXIST)
+		if (ioctl(cfd, LOOP_CTL_ADD, (unsigned long)nr) < 0 &&
+		    errno != EEXIST)
 			err(EXIT_FAILURE, "%s", path);
 		close(cfd);
 		fd = open_new_node(path);
@@ -433,15 +436,13 @@ static int do_detach(struct ctl *ctl)
 static void scan_or_die(const struct ctl *ctl, bool all,
 			struct aloop_dev **devs, size_t *ndevs)
 {
-	char path[PATH_MAX];
 	int rc;
 
 	require_module(ctl);
 	rc = aloop_sysfs_scan(ctl->sysfs, all, devs, ndevs);
 	if (rc) {
-		snprintf(path, sizeof(path), "%s/block", ctl->sysfs);
 		errno = -rc;
-		err(EXIT_FAILURE, "%s", path);
+		err(EXIT_FAILURE, "%s/block", ctl->sysfs);
 	}
 }
 
@@ -603,23 +604,39 @@ static void set_autoclear(int fd, const char *path, bool on)
 		err(EXIT_FAILURE, "%s: cannot set autoclear", path);
 }
 
+/* The kernel says EINVAL when direct I/O cannot be used; sysfs says why. */
+static void __attribute__((noreturn))
+dio_failed(const struct ctl *ctl, unsigned int nr, const char *path)
+{
+	struct aloop_dev d;
+	int e = errno;
+
+	if (e == EINVAL && ctl->dio > 0 &&
+	    !aloop_sysfs_read_dev(ctl->sysfs, nr, &d) && *d.dio_reason)
+		errx(EXIT_FAILURE, "%s: cannot use direct I/O: %s", path,
+		     d.dio_reason);
+	errno = e;
+	err(EXIT_FAILURE, "%s: cannot set direct I/O", path);
+}
+
 static int do_set(struct ctl *ctl)
 {
 	char path[DEVNAME_LEN];
+	unsigned int nr;
 	int fd;
 
 	if (!(ctl->seen & (F(O_BLOCK_SIZE) | F(O_DIRECT_IO) | F(O_AUTOCLEAR))))
 		errx(EXIT_FAILURE, "set: nothing to change "
 		     "(use --direct-io, --block-size or --autoclear)");
 
-	get_dev(ctl, ctl->args[0], path, sizeof(path));
+	nr = get_dev(ctl, ctl->args[0], path, sizeof(path));
 	fd = open_dev_or_die(path);
 	if (ctl->block_size &&
 	    ioctl(fd, LOOP_SET_BLOCK_SIZE, (unsigned long)ctl->block_size) < 0)
 		err(EXIT_FAILURE, "%s: cannot set block size", path);
 	if (ctl->dio >= 0 &&
 	    ioctl(fd, LOOP_SET_DIRECT_IO, (unsigned long)ctl->dio) < 0)
-		err(EXIT_FAILURE, "%s: cannot set direct I/O", path);
+		dio_failed(ctl, nr, path);
 	if (ctl->autoclear >= 0)
 		set_autoclear(fd, path, ctl->autoclear);
 	close(fd);
@@ -937,6 +954,7 @@ static void parse_args(struct ctl *ctl, int argc, char **argv)
 	if (!npos)
 		errx(EXIT_FAILURE, "no command given (try 'aloopctl --help')");
 	ctl->verb = find_verb(pos[0]);
+	ctl->argv = pos;
 	ctl->args = pos + 1;
 	ctl->nargs = npos - 1;
 }
@@ -976,6 +994,7 @@ static void init_ctl(struct ctl *ctl)
 int main(int argc, char **argv)
 {
 	struct ctl ctl;
+	int rc;
 
 	atexit(close_stdout);
 	init_ctl(&ctl);
@@ -983,5 +1002,7 @@ int main(int argc, char **argv)
 
 	parse_args(&ctl, argc, argv);
 	check_args(&ctl);
-	return ctl.verb->fn(&ctl) ? EXIT_FAILURE : EXIT_SUCCESS;
+	rc = ctl.verb->fn(&ctl);
+	free(ctl.argv);
+	return rc ? EXIT_FAILURE : EXIT_SUCCESS;
 }

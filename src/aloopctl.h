@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * aloopctl - control tool for the aloop block driver.
+ *
+ * Declarations shared by the tool (aloopctl.c), its helpers
+ * (aloopctl_util.c) and the host unit tests (tests/unit/test_aloopctl.c).
+ * Everything declared here is free of ioctls, so it can be tested without
+ * the kernel module.
+ */
+#ifndef ALOOPCTL_H
+#define ALOOPCTL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <libsmartcols.h>
+
+#ifndef ALOOP_VERSION
+#define ALOOP_VERSION		"unknown"
+#endif
+
+#define ALOOP_DEV_PREFIX	"/dev/"
+#define ALOOP_NAME_PREFIX	"aloop"
+#define ALOOP_CONTROL		"/dev/aloop-control"
+#define ALOOP_SYSFS		"/sys"
+#define ALOOP_JSON_NAME		"aloopdevices"
+
+/* Sizes and booleans parsed from the command line. */
+int aloop_parse_size(const char *str, uint64_t *res);
+int aloop_parse_onoff(const char *str, bool *res);
+
+/* "aloopN" or "/dev/aloopN" -> N; anything else is -EINVAL. */
+int aloop_parse_devname(const char *str, unsigned int *nr);
+
+/* One aloop device, as read from sysfs. */
+struct aloop_dev {
+	unsigned int	nr;
+	bool		bound;		/* backing_file is not empty */
+	char		backing_file[PATH_MAX];
+	uint64_t	offset;
+	uint64_t	sizelimit;
+	uint64_t	size;		/* bytes */
+	unsigned int	log_sec;	/* logical block size */
+	bool		autoclear;
+	bool		ro;
+	bool		partscan;
+	bool		dio;
+	char		dio_reason[256];
+};
+
+/* Columns of "aloopctl list". */
+enum {
+	COL_NAME = 0,
+	COL_BACK_FILE,
+	COL_OFFSET,
+	COL_SIZELIMIT,
+	COL_SIZE,
+	COL_AUTOCLEAR,
+	COL_RO,
+	COL_PARTSCAN,
+	COL_DIO,
+	COL_LOG_SEC,
+	COL_DIO_REASON,
+	ALOOP_NCOLUMNS
+};
+
+struct aloop_colinfo {
+	const char	*name;
+	double		whint;		/* width hint, see scols_table_new_column() */
+	int		flags;		/* SCOLS_FL_* */
+	int		json_type;	/* SCOLS_JSON_* */
+	const char	*help;
+};
+
+#define ALOOP_MAX_COLS		64
+
+extern const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS];
+extern const int aloop_default_columns[];
+extern const size_t aloop_ndefault_columns;
+
+int aloop_column_by_name(const char *name, size_t len);
+int aloop_parse_columns(const char *list, int *cols, size_t max,
+			size_t *ncols, char **unknown);
+
+/* Table output. */
+#define ALOOP_TB_JSON		(1U << 0)
+#define ALOOP_TB_RAW		(1U << 1)
+#define ALOOP_TB_NOHEADINGS	(1U << 2)
+
+int aloop_table_fill(struct libscols_table *tb, const struct aloop_dev *devs,
+		     size_t ndevs, const int *cols, size_t ncols,
+		     unsigned int flags);
+int aloop_print_status(FILE *out, const struct aloop_dev *d);
+const char *aloop_feature_name(unsigned int bit);
+int aloop_print_features(FILE *out, uint32_t version, uint64_t features,
+			 bool json);
+
+/* sysfs: @sysfs is normally "/sys"; tests point it at a fake tree. */
+bool aloop_module_loaded(const char *sysfs);
+int aloop_read_module_version(const char *sysfs, char *buf, size_t len);
+int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
+			 struct aloop_dev *d);
+int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
+		     size_t *ndevs);
+
+#endif /* ALOOPCTL_H */
