@@ -24,7 +24,8 @@ USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 CTL_SRCS  := src/aloopctl.c src/aloopctl_util.c
 CTL_HDRS  := src/aloopctl.h include/uapi/linux/aloop.h
 
-.PHONY: all module aloopctl probes unit check demo install uninstall clean help
+.PHONY: all module probes unit check demo install uninstall clean help \
+	dkms-install dkms-uninstall
 
 all: module aloopctl
 
@@ -79,6 +80,21 @@ uninstall:
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/aloop.ko
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	rm -f $(DESTDIR)$(PREFIX)/sbin/aloopctl $(DESTDIR)$(PREFIX)/include/linux/aloop.h
+
+DKMS_SRC := $(DESTDIR)/usr/src/aloop-$(VERSION)
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r Kbuild Makefile VERSION dkms.conf LICENSE src include scripts $(DKMS_SRC)/
+	rm -f $(DKMS_SRC)/src/*.o $(DKMS_SRC)/src/.*.cmd $(DKMS_SRC)/src/aloop_probes.h
+	dkms add aloop/$(VERSION)
+	dkms build aloop/$(VERSION) -k $(KVER)
+	dkms install aloop/$(VERSION) -k $(KVER)
+
+dkms-uninstall:
+	dkms remove aloop/$(VERSION) --all || true
+	rm -rf $(DKMS_SRC)
 
 clean:
 	[ ! -e "$(KDIR)/Makefile" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean

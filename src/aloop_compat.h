@@ -16,7 +16,7 @@
 #include <linux/fs.h>
 #include "aloop_probes.h"
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
 #error "aloop supports Linux 6.1 and later"
 #endif
 
@@ -129,25 +129,23 @@ static void r##_mode(struct gendisk *disk, fmode_t mode)		\
 
 /* 6.15: blk_mq_freeze_queue() returns memflags for the unfreeze. */
 #if defined(ALOOP_HAVE_FREEZE_MEMFLAGS)
-typedef unsigned int alo_freeze_t;
-static inline alo_freeze_t alo_freeze(struct request_queue *q)
+static inline unsigned int alo_freeze(struct request_queue *q)
 {
 	return blk_mq_freeze_queue(q);
 }
 
-static inline void alo_unfreeze(struct request_queue *q, alo_freeze_t f)
+static inline void alo_unfreeze(struct request_queue *q, unsigned int memflags)
 {
-	blk_mq_unfreeze_queue(q, f);
+	blk_mq_unfreeze_queue(q, memflags);
 }
 #else
-typedef int alo_freeze_t;
-static inline alo_freeze_t alo_freeze(struct request_queue *q)
+static inline unsigned int alo_freeze(struct request_queue *q)
 {
 	blk_mq_freeze_queue(q);
 	return 0;
 }
 
-static inline void alo_unfreeze(struct request_queue *q, alo_freeze_t f)
+static inline void alo_unfreeze(struct request_queue *q, unsigned int memflags)
 {
 	blk_mq_unfreeze_queue(q);
 }
@@ -183,7 +181,7 @@ static inline void alo_media_changed(struct gendisk *disk)
 static inline ssize_t alo_iter_write(struct file *file, struct iov_iter *iter,
 				     loff_t *pos)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#if KERNEL_VERSION(6, 8, 0) <= LINUX_VERSION_CODE
 	return vfs_iter_write(file, iter, pos, 0);
 #else
 	ssize_t ret;

@@ -207,7 +207,7 @@ void aloop_disable_discard(struct work_struct *work)
 {
 	struct aloop_device *lo = container_of(work, struct aloop_device,
 					       discard_work);
-	alo_freeze_t memflags;
+	unsigned int memflags;
 
 	mutex_lock(&lo->lock);
 	if (lo->state == ALOOP_BOUND) {
@@ -251,7 +251,7 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 {
 	const struct loop_info64 *info = &config->info;
 	struct kthread_worker *worker;
-	alo_freeze_t memflags;
+	unsigned int memflags;
 	struct file *file;
 	bool partscan;
 	int err;
@@ -380,14 +380,15 @@ static void aloop_clear(struct aloop_device *lo)
 {
 	struct gendisk *disk = lo->disk;
 	struct kthread_worker *worker;
-	alo_freeze_t memflags;
+	unsigned int memflags;
 	struct file *filp;
 	bool partscan;
 
 	cancel_work_sync(&lo->discard_work);
 
-	memflags = alo_freeze(disk->queue);
+	/* Same order as everywhere else: lo->lock, then freeze. */
 	mutex_lock(&lo->lock);
+	memflags = alo_freeze(disk->queue);
 	filp = lo->backing;
 	worker = lo->worker;
 	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
@@ -401,11 +402,11 @@ static void aloop_clear(struct aloop_device *lo)
 	aloop_update_queue(lo);
 	lo->dio_reason[0] = '\0';
 	partscan = lo->flags & LO_FLAGS_PARTSCAN;
-	mutex_unlock(&lo->lock);
 	/* Nothing is in flight: the queue is frozen. */
 	kthread_destroy_worker(worker);
 	invalidate_disk(disk);
 	alo_unfreeze(disk->queue, memflags);
+	mutex_unlock(&lo->lock);
 
 	set_disk_ro(disk, false);
 	alo_media_changed(disk);
@@ -456,7 +457,7 @@ static int aloop_set_status(struct aloop_device *lo,
 			    const struct loop_info64 *info)
 {
 	struct block_device *bdev = lo->disk->part0;
-	alo_freeze_t memflags;
+	unsigned int memflags;
 	bool size_changed, partscan = false;
 	u32 prev;
 	int err;
@@ -595,7 +596,7 @@ static int aloop_set_capacity(struct aloop_device *lo)
 
 static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
 {
-	alo_freeze_t memflags;
+	unsigned int memflags;
 	int err;
 
 	if (lo->state != ALOOP_BOUND)
@@ -612,7 +613,7 @@ static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
 
 static int aloop_set_block_size(struct aloop_device *lo, unsigned long arg)
 {
-	alo_freeze_t memflags;
+	unsigned int memflags;
 	unsigned int old;
 	int err;
 
@@ -644,7 +645,7 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 			   unsigned int fd)
 {
 	struct file *file, *old_file;
-	alo_freeze_t memflags;
+	unsigned int memflags;
 	bool partscan;
 	int err;
 

@@ -213,6 +213,7 @@ static long aloop_control_ioctl(struct file *file, unsigned int cmd,
 			return -EFAULT;
 		return 0;
 	default:
+		/* loop's answer to an unknown control ioctl: keep the ABI */
 		return -ENOSYS;
 	}
 }
