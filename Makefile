@@ -68,18 +68,40 @@ check:
 demo:
 	scripts/demo.sh
 
-install: all
+# install = the module + install-user.  install-user is everything that
+# needs no kernel headers: aloopctl, its man page and bash completion, the
+# udev rules and the UAPI header.  udev rules go to /lib/udev/rules.d
+# whatever PREFIX is, as udev reads no other place of a package's rules.
+MODDIR     = $(DESTDIR)/lib/modules/$(KVER)/updates
+MANDIR     = $(DESTDIR)$(PREFIX)/share/man/man8
+COMPDIR    = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+UDEVDIR    = $(DESTDIR)/lib/udev/rules.d
+UDEV_RELOAD = if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null 2>&1; \
+	then udevadm control --reload 2>/dev/null || true; fi
+
+install: all install-user
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
 		INSTALL_MOD_DIR=updates modules_install
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
+
+install-user: aloopctl
 	install -D -m 0755 aloopctl $(DESTDIR)$(PREFIX)/sbin/aloopctl
+	install -D -m 0644 man/aloopctl.8 $(MANDIR)/aloopctl.8
+	install -D -m 0644 contrib/bash-completion/aloopctl $(COMPDIR)/aloopctl
+	install -D -m 0644 udev/60-aloop.rules $(UDEVDIR)/60-aloop.rules
 	install -D -m 0644 include/uapi/linux/aloop.h \
 		$(DESTDIR)$(PREFIX)/include/linux/aloop.h
+	@$(UDEV_RELOAD)
+.PHONY: install-user
 
+# The module may have been installed compressed (CONFIG_MODULE_COMPRESS_*).
 uninstall:
-	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/aloop.ko
+	rm -f $(MODDIR)/aloop.ko $(MODDIR)/aloop.ko.xz $(MODDIR)/aloop.ko.gz \
+		$(MODDIR)/aloop.ko.zst
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	rm -f $(DESTDIR)$(PREFIX)/sbin/aloopctl $(DESTDIR)$(PREFIX)/include/linux/aloop.h
+	rm -f $(MANDIR)/aloopctl.8 $(COMPDIR)/aloopctl $(UDEVDIR)/60-aloop.rules
+	@$(UDEV_RELOAD)
 
 DKMS_SRC := $(DESTDIR)/usr/src/aloop-$(VERSION)
 

@@ -386,6 +386,9 @@ static int do_attach(struct ctl *ctl)
 	else
 		dfd = attach_free(ctl, &cfg, path, sizeof(path));
 	close(ffd);
+	/* dio=Y makes direct I/O the default: --direct-io=off turns it off. */
+	if (ctl->dio == 0 && ioctl(dfd, LOOP_SET_DIRECT_IO, 0UL) < 0)
+		err(EXIT_FAILURE, "%s: cannot turn direct I/O off", path);
 
 	printf("%s\n", path);
 	fflush(stdout);
