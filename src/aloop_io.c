@@ -287,6 +287,11 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 		     (lo->flags & LO_FLAGS_READ_ONLY)))
 		return BLK_STS_IOERR;
 
+	/*
+	 * A kthread_work remembers its last worker and must not be queued on
+	 * another; the worker is new after every configure, so start afresh.
+	 */
+	kthread_init_work(&cmd->work, alo_work_fn);
 	cmd->use_dio = lo->use_dio;
 	cmd->done = 0;
 	cmd->ret = 0;
@@ -325,17 +330,7 @@ static void alo_complete_rq(struct request *rq)
 	blk_mq_end_request(rq, sts);
 }
 
-static int alo_init_request(struct blk_mq_tag_set *set, struct request *rq,
-			    unsigned int hctx_idx, unsigned int numa_node)
-{
-	struct alo_cmd *cmd = blk_mq_rq_to_pdu(rq);
-
-	kthread_init_work(&cmd->work, alo_work_fn);
-	return 0;
-}
-
 const struct blk_mq_ops aloop_mq_ops = {
 	.queue_rq	= alo_queue_rq,
 	.complete	= alo_complete_rq,
-	.init_request	= alo_init_request,
 };
