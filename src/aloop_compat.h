@@ -173,6 +173,21 @@ static inline void alo_media_changed(struct gendisk *disk)
 #error "aloop: unknown disk_force_media_change() shape"
 #endif
 
+/* Offset into the current bio_vec: bi_bvec_done, renamed bi_offset in 7.x. */
+#if defined(ALOOP_HAVE_BVEC_ITER_BI_OFFSET)
+static inline unsigned int alo_bvec_iter_offset(const struct bvec_iter *it)
+{
+	return it->bi_offset;
+}
+#elif defined(ALOOP_HAVE_BVEC_ITER_BI_BVEC_DONE)
+static inline unsigned int alo_bvec_iter_offset(const struct bvec_iter *it)
+{
+	return it->bi_bvec_done;
+}
+#else
+#error "aloop: unknown struct bvec_iter layout"
+#endif
+
 /*
  * 6.8 moved file_start_write() into vfs_iter_write(); before, the caller
  * took freeze protection.  Same prototype either way, so no probe can

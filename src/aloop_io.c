@@ -31,7 +31,8 @@ static int alo_init_iter(struct alo_cmd *cmd, struct request *rq,
 			 unsigned int dir, struct iov_iter *iter)
 {
 	struct req_iterator rq_iter;
-	struct bio_vec tmp, *bvec;
+	const struct bio_vec *bvec;
+	struct bio_vec tmp, *copy;
 	unsigned int offset = 0;
 	int nr_bvec = 0;
 
@@ -39,18 +40,18 @@ static int alo_init_iter(struct alo_cmd *cmd, struct request *rq,
 		nr_bvec++;
 
 	if (rq->bio != rq->biotail) {
-		bvec = kmalloc_array(nr_bvec, sizeof(*bvec), GFP_NOIO);
-		if (!bvec)
+		copy = kmalloc_array(nr_bvec, sizeof(*copy), GFP_NOIO);
+		if (!copy)
 			return -ENOMEM;
-		cmd->bvec = bvec;
+		cmd->bvec = copy;
 		rq_for_each_bvec(tmp, rq, rq_iter)
-			*bvec++ = tmp;
+			*copy++ = tmp;
 		bvec = cmd->bvec;
 	} else {
 		/* A single bio: use its own bio_vec table, no copy. */
 		struct bio *bio = rq->bio;
 
-		offset = bio->bi_iter.bi_bvec_done;
+		offset = alo_bvec_iter_offset(&bio->bi_iter);
 		bvec = __bvec_iter_bvec(bio->bi_io_vec, bio->bi_iter);
 	}
 	iov_iter_bvec(iter, dir, bvec, nr_bvec, blk_rq_bytes(rq));
