@@ -34,6 +34,7 @@ MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (defau
 /* Allocate aloopN (index < 0: the first free number). */
 int aloop_add(int index)
 {
+	int max_index = (MINORMASK + 1) >> aloop_part_shift;
 	struct aloop_device *lo;
 	struct gendisk *disk;
 	int err;
@@ -52,13 +53,16 @@ int aloop_add(int index)
 	err = mutex_lock_killable(&aloop_ctl_mutex);
 	if (err)
 		goto out_free_dev;
-	if (index >= 0) {
+	if (index >= max_index) {
+		/* Its minor numbers would not fit in a dev_t. */
+		err = -EINVAL;
+	} else if (index >= 0) {
 		err = idr_alloc(&aloop_index_idr, lo, index, index + 1,
 				GFP_KERNEL);
 		if (err == -ENOSPC)
 			err = -EEXIST;
 	} else {
-		err = idr_alloc(&aloop_index_idr, lo, 0, 0, GFP_KERNEL);
+		err = idr_alloc(&aloop_index_idr, lo, 0, max_index, GFP_KERNEL);
 	}
 	mutex_unlock(&aloop_ctl_mutex);
 	if (err < 0)
