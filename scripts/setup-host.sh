@@ -39,7 +39,7 @@ need=()
 for p in qemu-system-x86 qemu-utils fio e2fsprogs xfsprogs util-linux \
 	 libsmartcols-dev pkg-config make gcc bc kmod udev python3 \
 	 linux-image-amd64 linux-headers-amd64 busybox-static fdisk \
-	 dkms debootstrap rsync; do
+	 dkms debootstrap rsync libc6-dev linux-libc-dev gnuplot-nox; do
 	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 have_vng=0; command -v vng >/dev/null 2>&1 && have_vng=1

@@ -1,0 +1,182 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs INSIDE the virtme-ng guest booted by scripts/check.sh:
+#
+#   guest-run.sh ALOOP_KO RESULTS_DIR
+#
+# Prepares the guest (tmpfs scratch, ext4 on /dev/vda and xfs on /dev/vdb
+# as backing filesystems), runs every tests/guest/NN-*.sh in order with a
+# per-test timeout and stores, in RESULTS_DIR (a --rwdir shared with the
+# host):
+#   tests.list            the tests that were going to run, in order
+#   NAME.ktap/.stderr     each test's KTAP output and stderr
+#   NAME.rc / NAME.time   exit status (124 = timeout) and seconds taken
+#   NAME.cleanup          problems found while cleaning up after NAME
+#   dmesg.txt             the kernel log at the end (dmesg-live.txt is
+#                         streamed during the run, for hangs)
+#   taint-start/taint-end /proc/sys/kernel/tainted before and after
+#   done                  written last, always: the host checks for it
+#
+# Environment: ALOOP_TESTS (space-separated names/globs, e.g. "00-env
+# 30-*"; default all), ALOOP_TEST_TIMEOUT (seconds per test, default
+# 600), DUT (aloop, or loop to self-test the tests on stock loop).
+set -u
+
+KO=${1:-}
+RES=${2:?usage: guest-run.sh ALOOP_KO RESULTS_DIR}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+export REPO RESULTS_DIR=$RES ALOOP_KO=$KO
+export PATH="$REPO:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export LC_ALL=C
+: "${DUT:=aloop}"
+: "${ALOOP_TESTS:=}"
+: "${ALOOP_TEST_TIMEOUT:=600}"
+export DUT ALOOP_TESTS
+
+mkdir -p "$RES"
+log() { echo "[guest $(date +%T)] $*"; }
+
+DMESG_PID=
+final() {
+	[ -z "$DMESG_PID" ] || kill "$DMESG_PID" 2>/dev/null
+	cat /proc/sys/kernel/tainted >"$RES/taint-end" 2>/dev/null
+	dmesg >"$RES/dmesg.txt" 2>&1
+	sync
+	echo "done $(date -u +%FT%TZ)" >"$RES/done"
+	sync
+}
+trap final EXIT
+
+uname -r >"$RES/uname.txt"
+cat /proc/sys/kernel/tainted >"$RES/taint-start" 2>/dev/null
+dmesg -w >"$RES/dmesg-live.txt" 2>&1 &
+DMESG_PID=$!
+log "kernel $(uname -r), DUT=$DUT, module '${KO:-none}'"
+
+# ----------------------------------------------------------- scratch
+export SCRATCH=/run/aloop/scratch
+mkdir -p "$SCRATCH"
+mount -t tmpfs -o size=512M aloop-scratch "$SCRATCH" || log "WARNING: cannot mount tmpfs on $SCRATCH"
+
+# ------------------------------------------------ backing filesystems
+# The host gives three virtio disks, told apart by serial (fallback: order):
+#   aloop-ext4 (vda)  ext4 at $BACKING              - the main backing fs
+#   aloop-xfs  (vdb)  vdb1: xfs at $XFSDIR, vdb2: raw partition $RAWDEV
+#   aloop-4k   (vdc)  4096-byte logical sectors, ext4 at $BACK4K
+modprobe -q ext4 2>/dev/null
+modprobe -q xfs 2>/dev/null
+export BACKING=/run/aloop/ext4 XFSDIR= RAWDEV= BACK4K=
+disk() {	# SERIAL FALLBACK: the disk with that serial
+	local d
+	for d in /sys/block/vd*; do
+		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return; }
+	done
+	[ -b "$2" ] && echo "$2"
+}
+wait_blk() { local i; for i in $(seq 50); do [ -b "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+mkdir -p "$BACKING"
+d=$(disk aloop-ext4 /dev/vda)
+if [ -n "$d" ]; then
+	if mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 -L aloop-back "$d" >"$RES/mkfs-ext4.log" 2>&1 &&
+	   mount -t ext4 "$d" "$BACKING"; then
+		log "ext4 backing filesystem on $d at $BACKING"
+	else
+		log "ERROR: could not make/mount ext4 on $d (see mkfs-ext4.log)"
+	fi
+else
+	log "ERROR: no /dev/vda: tests needing a backing filesystem will fail"
+fi
+
+d=$(disk aloop-xfs /dev/vdb)
+if [ -n "$d" ]; then
+	printf 'label: dos\n,1G,83\n,,83\n' | sfdisk -q "$d" >"$RES/sfdisk-xfs.log" 2>&1
+	p1=${d}1 p2=${d}2
+	if wait_blk "$p1" && mkdir -p /run/aloop/xfs &&
+	   mkfs.xfs -q -f -L aloop-xfs "$p1" >"$RES/mkfs-xfs.log" 2>&1 &&
+	   mount -t xfs "$p1" /run/aloop/xfs; then
+		XFSDIR=/run/aloop/xfs
+		log "xfs backing filesystem on $p1 at $XFSDIR"
+	else
+		log "WARNING: could not make/mount xfs on $p1 (see mkfs-xfs.log, sfdisk-xfs.log)"
+	fi
+	if wait_blk "$p2"; then
+		RAWDEV=$p2
+		log "raw partition backing device $RAWDEV"
+	fi
+fi
+
+d=$(disk aloop-4k /dev/vdc)
+if [ -n "$d" ]; then
+	mkdir -p /run/aloop/ext4-4k
+	if mkfs.ext4 -q -F -L aloop-4k "$d" >"$RES/mkfs-4k.log" 2>&1 &&
+	   mount -t ext4 "$d" /run/aloop/ext4-4k; then
+		BACK4K=/run/aloop/ext4-4k
+		log "ext4 on 4096-byte-sector disk $d (lbs $(blockdev --getss "$d")) at $BACK4K"
+	else
+		log "WARNING: could not make/mount ext4 on $d (see mkfs-4k.log)"
+	fi
+fi
+
+# --------------------------------------------------------- the tests
+tests=()
+for t in "$REPO"/tests/guest/[0-9][0-9]-*.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .sh)
+	if [ -n "$ALOOP_TESTS" ]; then
+		want=0
+		for pat in $ALOOP_TESTS; do
+			# shellcheck disable=SC2254
+			case $name in $pat|$pat.sh) want=1 ;; esac
+		done
+		[ $want = 1 ] || continue
+	fi
+	tests+=("$name")
+done
+printf '%s\n' "${tests[@]}" >"$RES/tests.list"
+log "running ${#tests[@]} test files: ${tests[*]}"
+
+cleanup_after() {	# NAME: leave a clean slate for the next test
+	local name=$1 msgs=
+	(
+		# shellcheck source=../tests/guest/lib.sh
+		. "$REPO/tests/guest/lib.sh"
+		trap - EXIT
+		awk '$2 ~ "^/run/aloop/mnt/" {print $2}' /proc/mounts | sort -r |
+			while read -r m; do umount -l "$m"; done
+		dut_unload_all || echo "could not unload $DUT after $name"
+		if [ "$DUT" = aloop ]; then
+			losetup -D 2>/dev/null
+		fi
+		rm -rf "${BACKING:?}"/* "${XFSDIR:-/nonexistent}"/* "${BACK4K:-/nonexistent}"/* "${SCRATCH:?}"/* 2>/dev/null
+		true
+	) >"$RES/$name.cleanup" 2>&1
+	msgs=$(cat "$RES/$name.cleanup")
+	[ -n "$msgs" ] || rm -f "$RES/$name.cleanup"
+	[ -z "$msgs" ] || log "cleanup after $name: $msgs"
+}
+
+for name in "${tests[@]}"; do
+	log "=== $name"
+	echo "aloop-test: === start $name" >/dev/kmsg 2>/dev/null
+	start=$(date +%s)
+	# Each test runs in its own process group so timeout kills it all.
+	timeout -k 20 "$ALOOP_TEST_TIMEOUT" bash "$REPO/tests/guest/$name.sh" \
+		>"$RES/$name.ktap" 2>"$RES/$name.stderr" </dev/null
+	rc=$?
+	end=$(date +%s)
+	echo "aloop-test: === end $name (exit $rc)" >/dev/kmsg 2>/dev/null
+	echo "$rc" >"$RES/$name.rc"
+	echo "$((end - start))" >"$RES/$name.time"
+	summary=$(grep -E '^# [0-9]+ passed, [0-9]+ failed' "$RES/$name.ktap" | tail -n 1)
+	case $rc in
+	124|137) log "$name: TIMEOUT after $((end - start))s ${summary#\# }" ;;
+	*) log "$name: exit $rc in $((end - start))s: ${summary#\# }" ;;
+	esac
+	grep -E '^not ok' "$RES/$name.ktap" | sed 's/^/    /'
+	cleanup_after "$name"
+	sync
+done
+log "all tests finished"
+exit 0

@@ -1,0 +1,478 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared helpers for the aloop guest tests (tests/guest/NN-topic.sh).
+# Sourced by every test; runs inside the virtme-ng guest as root.
+#
+# Environment (exported by scripts/guest-run.sh, defaults for manual use):
+#   REPO       top of the source tree (visible read-only in the guest)
+#   ALOOP_KO   the aloop.ko to insmod
+#   BACKING    directory on an ext4 fs made on /dev/vda: backing files
+#   XFSDIR     directory on an xfs fs on /dev/vdb1 ("" when there is none)
+#   RAWDEV     a raw partition (/dev/vdb2) for block-device backing ("" if none)
+#   BACK4K     directory on ext4 on a 4096-byte-sector disk ("" if none)
+#   SCRATCH    tmpfs scratch directory (reference data, never backing)
+#   ALO_IOCTL  the ioctl helper (build/tools/alo-ioctl)
+#   DUT        device under test: "aloop" (default) or "loop" (self-test
+#              of this harness against the stock loop driver; aloopctl is
+#              then emulated by a shell function, see below)
+#
+# Output is KTAP: "KTAP version 1", "1..N", one "ok/not ok N - desc"
+# per result, "# ..." diagnostics, and a final "# P passed, F failed".
+
+: "${REPO:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${DUT:=aloop}"
+: "${ALOOP_KO:=$REPO/aloop.ko}"
+: "${ALO_IOCTL:=$REPO/build/tools/alo-ioctl}"
+: "${BACKING:=/run/aloop/ext4}"
+: "${XFSDIR:=}"
+: "${RAWDEV:=}"
+: "${BACK4K:=}"
+: "${SCRATCH:=/run/aloop/scratch}"
+export REPO DUT ALOOP_KO ALO_IOCTL BACKING XFSDIR RAWDEV BACK4K SCRATCH
+export PATH="$REPO:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export LC_ALL=C
+
+DUT_CTL=/dev/$DUT-control
+MNTROOT=/run/aloop/mnt
+STOCK_CTL=/dev/loop-control
+MiB=$((1024 * 1024))
+
+# ---------------------------------------------------------------- KTAP
+_T_PLAN=0 _T_N=0 _T_PASS=0 _T_FAIL=0 _T_SKIP=0 _T_FINISHED=0
+_T_CLEANUP=()
+
+plan() {
+	_T_PLAN=$1
+	echo "KTAP version 1"
+	echo "1..$1"
+	trap _t_exit EXIT
+}
+
+# Print diagnostics: every line of every argument becomes a "# " line.
+diag() {
+	local l
+	while IFS= read -r l; do
+		printf '# %s\n' "$l"
+	done <<<"$*"
+}
+
+_t_desc() {	# a '#' in a description would start a KTAP directive
+	local d=${1//#/no.}
+	printf '%s' "${d//$'\n'/ }"
+}
+
+ok() {
+	_T_N=$((_T_N + 1)); _T_PASS=$((_T_PASS + 1))
+	echo "ok $_T_N - $(_t_desc "$1")"
+}
+
+# fail DESC [diagnostic text...]
+fail() {
+	local d=$1; shift
+	_T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1))
+	echo "not ok $_T_N - $(_t_desc "$d")"
+	[ $# -eq 0 ] || diag "$*"
+}
+
+# skip DESC REASON: a result that could not be obtained (never a pass)
+skip() {
+	_T_N=$((_T_N + 1)); _T_SKIP=$((_T_SKIP + 1))
+	echo "ok $_T_N - $(_t_desc "$1") # SKIP $(_t_desc "$2")"
+}
+
+# skip_n COUNT REASON DESC...: skip several planned results at once
+skip_n() {
+	local n=$1 reason=$2 i; shift 2
+	for ((i = 0; i < n; i++)); do
+		skip "${1:-skipped}" "$reason"
+		[ $# -eq 0 ] || shift
+	done
+}
+
+# result DESC STATUS [diag...]: ok when STATUS is 0
+result() {
+	local d=$1 st=$2; shift 2
+	if [ "$st" = 0 ]; then ok "$d"; else fail "$d" "$@"; fi
+}
+
+# Register a cleanup command, run (LIFO) at exit even after a failure.
+on_exit() { _T_CLEANUP+=("$*"); }
+
+_t_run_cleanup() {
+	local i
+	for ((i = ${#_T_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${_T_CLEANUP[$i]}" >/dev/null 2>&1 || true
+	done
+	_T_CLEANUP=()
+}
+
+finish() {
+	_t_run_cleanup
+	local done_n=$_T_N
+	while [ "$_T_N" -lt "$_T_PLAN" ]; do
+		fail "missing result (test ended after $done_n of $_T_PLAN results)"
+	done
+	[ "$_T_N" -eq "$_T_PLAN" ] ||
+		diag "plan mismatch: planned $_T_PLAN, reported $_T_N"
+	_T_FINISHED=1
+	[ "$_T_SKIP" -eq 0 ] || echo "# $_T_SKIP skipped"
+	echo "# $_T_PASS passed, $_T_FAIL failed"
+	[ "$_T_FAIL" -eq 0 ] && [ "$_T_N" -eq "$_T_PLAN" ] && exit 0
+	exit 1
+}
+
+_t_exit() {
+	local rc=$?
+	[ "$_T_FINISHED" = 1 ] && return
+	diag "test script exited early (status $rc)"
+	finish
+}
+
+# Abort the whole test file: the remaining planned results become failures.
+bail() {
+	diag "bailing out: $*"
+	finish
+}
+
+# check DESC CMD...: ok when CMD succeeds; its output is the diagnostic
+check() {
+	local d=$1 out rc; shift
+	out=$("$@" 2>&1); rc=$?
+	if [ $rc = 0 ]; then ok "$d"; else fail "$d" "command: $*" "exit $rc" "$out"; fi
+}
+
+# check_fails DESC CMD...: ok when CMD fails
+check_fails() {
+	local d=$1 out rc; shift
+	out=$("$@" 2>&1); rc=$?
+	if [ $rc != 0 ]; then ok "$d"; else fail "$d" "command unexpectedly succeeded: $*" "$out"; fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected: '$2'" "actual:   '$3'"; fi
+}
+
+# ------------------------------------------------------------ waiting
+# wait_for SECONDS CMD...: poll CMD every 0.1 s
+wait_for() {
+	local t=$(( $1 * 10 )); shift
+	while ! "$@" >/dev/null 2>&1; do
+		t=$((t - 1))
+		[ $t -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# No udevd in the guest: nodes come from devtmpfs; give them a moment.
+wait_dev() { wait_for "${2:-10}" test -b "$1"; }
+wait_chr() { wait_for "${2:-10}" test -c "$1"; }
+_absent() { [ ! -e "$1" ]; }
+wait_gone() { wait_for "${2:-10}" _absent "$1"; }
+
+# ------------------------------------------------------- ioctl helper
+# ioc ARGS...: run the helper, print its whole output
+ioc() { "$ALO_IOCTL" "$@" 2>&1; }
+# ioc1 ARGS...: only the first word of the first line (OK / errno name)
+ioc1() { local o; o=$("$ALO_IOCTL" "$@" 2>&1); o=${o%%$'\n'*}; echo "${o%% *}"; }
+# kv KEY TEXT: value of a "key=value" line in helper output
+kv() { sed -n "s/^$1=//p" <<<"$2" | head -n 1; }
+
+ioc1_of() { local o=${1%%$'\n'*}; echo "${o%% *}"; }
+
+# expect_errno DESC EXPECTED HELPER-ARGS...: first word must be EXPECTED
+expect_errno() {
+	local d=$1 exp=$2 out; shift 2
+	out=$(ioc "$@")
+	if [ "$(ioc1_of "$out")" = "$exp" ]; then
+		ok "$d"
+	else
+		fail "$d" "alo-ioctl $*" "expected $exp, got: $out"
+	fi
+}
+
+# like_stock EXPECTED "DUT-HELPER-ARGS" "STOCK-HELPER-ARGS"
+# Runs the same operation against the DUT and stock loop; sets
+#   LS_DUT, LS_STOCK (first words) and LS_MSG; returns 0 when the DUT
+# matches stock loop and (unless EXPECTED is "*") stock matches EXPECTED.
+# When stock loop itself differs from EXPECTED, stock is authoritative
+# (the ABI is "unchanged"): the result still passes, with a note.
+like_stock() {
+	local exp=$1 dut_args=$2 stock_args=$3 od os
+	# shellcheck disable=SC2086
+	od=$(ioc $dut_args); os=$(ioc $stock_args)
+	LS_DUT=$(ioc1_of "$od"); LS_STOCK=$(ioc1_of "$os")
+	LS_MSG="$DUT: $LS_DUT, stock loop: $LS_STOCK, expected: $exp"
+	LS_NOTE=
+	if [ "$LS_DUT" != "$LS_STOCK" ]; then
+		LS_MSG="$LS_MSG"$'\n'"$DUT output: $od"$'\n'"stock output: $os"
+		return 1
+	fi
+	case $LS_DUT in SETUP) LS_MSG="$LS_MSG"$'\n'"$od"; return 1;; esac
+	if [ "$exp" != "*" ] && [ "$LS_STOCK" != "$exp" ]; then
+		LS_NOTE="note: stock loop returns $LS_STOCK here, not $exp; $DUT matches stock"
+	fi
+	return 0
+}
+
+# expect_like_stock DESC EXPECTED "DUT-ARGS" "STOCK-ARGS"
+expect_like_stock() {
+	local d=$1
+	if like_stock "$2" "$3" "$4"; then
+		ok "$d ($LS_DUT, stock loop $LS_STOCK)"
+		[ -z "$LS_NOTE" ] || diag "$LS_NOTE"
+	else
+		fail "$d" "$LS_MSG"
+	fi
+}
+
+# dev_state DEV: "unbound", or "bound <offset> <sizelimit> <file>"
+dev_state() {
+	local o; o=$(ioc get-status "$1")
+	case $(ioc1_of "$o") in
+	ENXIO) echo unbound ;;
+	OK) echo "bound $(kv offset "$o") $(kv sizelimit "$o") $(kv file "$o")" ;;
+	*) echo "error: $o" ;;
+	esac
+}
+
+# ------------------------------------------------------------ devices
+dutdev() { echo "/dev/$DUT$1"; }
+stockdev() { echo "/dev/loop$1"; }
+devname() { basename "$1"; }
+devnum() { local n; n=$(basename "$1"); echo "${n##*[!0-9]}"; }
+# dut_attr DEV NAME: /sys/block/aloopN/aloop/NAME (empty if absent)
+dut_attr() { cat "/sys/block/$(devname "$1")/$DUT/$2" 2>/dev/null; }
+blk_attr() { cat "/sys/block/$(devname "$1")/$2" 2>/dev/null; }
+devsize() { blockdev --getsize64 "$1" 2>/dev/null; }
+
+# Kernel thread named aloopN present?
+kthread_present() {
+	local c
+	for c in /proc/[0-9]*/comm; do
+		[ "$(cat "$c" 2>/dev/null)" = "$1" ] && return 0
+	done
+	return 1
+}
+kthread_absent() { ! kthread_present "$1"; }
+
+# ------------------------------------------------------------ modules
+mod_is_loaded() { grep -q "^$1 " /proc/modules; }
+dut_loaded() { mod_is_loaded "$DUT"; }
+
+# mod_load [PARAM=VALUE...]: load the module under test
+mod_load() {
+	local out rc p args=()
+	if [ "$DUT" = loop ]; then
+		for p in "$@"; do
+			case $p in
+			max_aloop=*) args+=("max_loop=${p#*=}") ;;
+			queue_depth=*) args+=("hw_queue_depth=${p#*=}") ;;
+			*) args+=("$p") ;;
+			esac
+		done
+		mod_is_loaded loop && { rmmod loop 2>/dev/null || true; }
+		mod_is_loaded loop && return 0
+		out=$(modprobe loop "${args[@]}" 2>&1); rc=$?
+	else
+		out=$(insmod "$ALOOP_KO" "$@" 2>&1); rc=$?
+	fi
+	[ $rc = 0 ] || { echo "$out"; return $rc; }
+	wait_chr "$DUT_CTL" 10 || { echo "$DUT_CTL did not appear"; return 1; }
+}
+
+# mod_unload: rmmod the module under test (prints rmmod's message)
+mod_unload() { rmmod "$DUT" 2>&1; }
+
+stock_load() {
+	mod_is_loaded loop || modprobe loop >/dev/null 2>&1 || return 1
+	wait_chr "$STOCK_CTL" 10
+}
+
+# Detach every DUT device (unmounting first) - used for cleanup.
+dut_detach_all() {
+	local d m
+	for d in /sys/block/"$DUT"[0-9]*; do
+		[ -e "$d" ] || continue
+		d=/dev/$(basename "$d")
+		while read -r m; do umount -l "$m" 2>/dev/null; done < <(awk -v d="$d" '$1 ~ "^"d {print $2}' /proc/mounts)
+		"$ALO_IOCTL" clr-fd "$d" >/dev/null 2>&1
+	done
+}
+
+# Remove the DUT module if loaded (cleanup); returns rmmod's status.
+dut_unload_all() {
+	dut_loaded || return 0
+	dut_detach_all
+	sleep 0.2
+	rmmod "$DUT" 2>/dev/null || { sleep 1; rmmod "$DUT" 2>/dev/null; }
+}
+
+# stock_free: an unbound stock loop device.  With DUT=loop the DUT and
+# the reference share one driver, so hand out indices 200+ created on
+# demand instead of "losetup -f" (which could pick the DUT's device).
+stock_free() {
+	local i
+	if [ "$DUT" != loop ]; then
+		i=$(losetup -f) && wait_dev "$i" && echo "$i"
+		return
+	fi
+	for ((i = 200; i < 260; i++)); do
+		[ -e "/sys/block/loop$i" ] && continue
+		[ "$(ioc1 ctl-add "$STOCK_CTL" $i)" = OK ] && wait_dev "/dev/loop$i" && { echo "/dev/loop$i"; return 0; }
+	done
+	return 1
+}
+
+# stock_attach [LOSETUP-OPTIONS] FILE: bind a free stock loop device
+stock_attach() {
+	local d
+	d=$(losetup -f --show "$@" 2>"$SCRATCH/losetup.err") || { echo "losetup: $d $(cat "$SCRATCH/losetup.err")"; return 1; }
+	wait_dev "$d" || { echo "$d did not appear"; return 1; }
+	echo "$d"
+}
+
+# Detach a stock loop device (cleanup)
+stock_detach() { losetup -d "$1" >/dev/null 2>&1 || true; }
+
+# ---------------------------------------------------------- data/sums
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+# sha_range FILE OFFSET LEN
+sha_range() {
+	dd if="$1" bs=64K iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none |
+		sha256sum | cut -d' ' -f1
+}
+# sha_dev DEV [LEN]: checksum of a device read with O_DIRECT
+sha_dev() {
+	if [ -n "${2:-}" ]; then
+		dd if="$1" bs=64K iflag=direct,count_bytes count="$2" status=none | sha256sum | cut -d' ' -f1
+	else
+		dd if="$1" bs=64K iflag=direct status=none | sha256sum | cut -d' ' -f1
+	fi
+}
+# mkrand FILE BYTES: random content
+mkrand() { head -c "$2" /dev/urandom >"$1"; }
+# mkpattern FILE BYTES BYTEVALUE(octal, e.g. 125 for 'U')
+mkpattern() { head -c "$2" /dev/zero | tr '\0' "\\$3" >"$1"; }
+# write_dev SRC DEV [SEEK_BYTES]: write SRC through DEV with O_DIRECT
+write_dev() {
+	dd if="$1" of="$2" bs=64K oflag=direct,seek_bytes seek="${3:-0}" conv=notrunc,fsync status=none
+}
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# Sizes: to_bytes 4M -> 4194304
+to_bytes() {
+	local v=$1 m=1
+	case $v in
+	*[kK]) m=1024; v=${v%?} ;;
+	*[mM]) m=$MiB; v=${v%?} ;;
+	*[gG]) m=$((1024 * MiB)); v=${v%?} ;;
+	esac
+	echo $((v * m))
+}
+
+# ------------------------------------------------------------ tools
+have() { command -v "$1" >/dev/null 2>&1; }
+have_aloopctl() { [ "$DUT" = loop ] || have aloopctl; }
+PYTHON=$(command -v python3 || echo /usr/bin/python3)
+
+# Require environment pieces; prints why not.
+need_env() {
+	local m
+	[ -x "$ALO_IOCTL" ] || { echo "ioctl helper $ALO_IOCTL not built"; return 1; }
+	m=$(awk -v d="$BACKING" '$2 == d {print $3}' /proc/mounts)
+	case $m in ext4|xfs) ;; *) echo "backing dir $BACKING is not an ext4/xfs mount"; return 1 ;; esac
+	if [ "$DUT" = aloop ] && [ ! -f "$ALOOP_KO" ]; then
+		echo "module $ALOOP_KO not found"; return 1
+	fi
+	return 0
+}
+
+# mkmnt NAME: a mount point (the guest's /mnt is read-only)
+mkmnt() { mkdir -p "$MNTROOT/$1" && echo "$MNTROOT/$1"; }
+
+# Make a per-test directory on the backing filesystem.
+test_dir() {
+	local d=$BACKING/$1
+	rm -rf "$d"; mkdir -p "$d"; echo "$d"
+}
+
+# ---------------------------------------------- aloopctl for DUT=loop
+# Self-test mode only: emulate the aloopctl CLI on top of the stock loop
+# driver and the ioctl helper, so the test logic itself can be validated
+# before (or independently of) aloop.  Never used when DUT=aloop.
+if [ "$DUT" = loop ]; then
+aloopctl() {
+	local cmd=${1:-}; shift
+	case $cmd in
+	attach)
+		local ro=0 off=0 lim=0 bs=0 flags=0 dev= file o n
+		while [ $# -gt 0 ]; do
+			case $1 in
+			--read-only) ro=1 ;;
+			--offset) off=$(to_bytes "$2"); shift ;;
+			--sizelimit) lim=$(to_bytes "$2"); shift ;;
+			--block-size) bs=$(to_bytes "$2"); shift ;;
+			--autoclear) flags=$((flags | 4)) ;;
+			--partscan) flags=$((flags | 8)) ;;
+			--device) dev=$2; shift ;;
+			-*) echo "aloopctl: $1: unknown option" >&2; return 1 ;;
+			*) file=$1 ;;
+			esac
+			shift
+		done
+		[ -e "$file" ] || { echo "aloopctl: $file: No such file or directory" >&2; return 1; }
+		if [ -z "$dev" ]; then
+			o=$(ioc ctl-get-free "$STOCK_CTL"); n=${o#OK }
+			[ "${o%% *}" = OK ] || { echo "aloopctl: $STOCK_CTL: $o" >&2; return 1; }
+			dev=/dev/loop$n; wait_dev "$dev"
+		fi
+		local a=(configure "$dev" "$(readlink -f "$file")" --flags "$flags" --offset "$off" --sizelimit "$lim" --bs "$bs")
+		[ $ro = 0 ] || a+=(--ro --open-ro)
+		o=$(ioc "${a[@]}")
+		[ "$o" = OK ] || { echo "aloopctl: $dev: $o" >&2; return 1; }
+		echo "$dev" ;;
+	detach)
+		local d o rc=0
+		for d in "$@"; do
+			o=$(ioc clr-fd "$d")
+			[ "$o" = OK ] || { echo "aloopctl: $d: $o" >&2; rc=1; }
+		done
+		return $rc ;;
+	detach-all)
+		local d
+		for d in /sys/block/loop[0-9]*; do
+			[ -e "$d/loop/backing_file" ] && ioc clr-fd "/dev/${d##*/}" >/dev/null
+		done; return 0 ;;
+	list)
+		"$PYTHON" - "${1:-}" <<'EOF'
+import glob, json, os, sys
+rows = []
+for d in sorted(glob.glob('/sys/block/loop[0-9]*'), key=lambda p: int(p[15:])):
+    if not os.path.exists(d + '/loop/backing_file'):
+        continue
+    r = lambda n: open(d + '/' + n).read().strip()
+    rows.append({"name": "/dev/" + os.path.basename(d), "back-file": r('loop/backing_file'),
+                 "offset": int(r('loop/offset')), "sizelimit": int(r('loop/sizelimit')),
+                 "autoclear": r('loop/autoclear') == '1', "ro": r('ro') == '1',
+                 "dio": r('loop/dio') == '1', "log-sec": int(r('queue/logical_block_size')),
+                 "dio-reason": ""})
+if sys.argv[1] == '--json':
+    print(json.dumps({"aloopdevices": rows}, indent=2))
+else:
+    print("NAME BACK-FILE OFFSET SIZELIMIT AUTOCLEAR RO DIO LOG-SEC")
+    for x in rows:
+        print(x["name"], x["back-file"], x["offset"], x["sizelimit"], int(x["autoclear"]),
+              int(x["ro"]), int(x["dio"]), x["log-sec"])
+EOF
+		;;
+	status)
+		local o; o=$(ioc get-status "$1")
+		[ "${o%%$'\n'*}" = OK ] || { echo "aloopctl: $1: $o" >&2; return 1; }
+		echo "$o" | tail -n +2 ;;
+	*) echo "aloopctl: $cmd: unknown command" >&2; return 1 ;;
+	esac
+}
+export -f aloopctl ioc ioc1_of to_bytes wait_dev wait_for
+fi
