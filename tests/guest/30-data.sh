@@ -18,14 +18,6 @@ D=$(test_dir data)
 XD=${XFSDIR:-$BACKING}
 [ "$XD" = "$BACKING" ] || { rm -rf "$XD/data"; mkdir -p "$XD/data"; XD=$XD/data; }
 
-# attach_dev ARGS...: aloopctl attach; prints the device or fails
-attach_dev() {
-	local dev
-	dev=$(aloopctl attach "$@" 2>"$SCRATCH/attach.err") || { cat "$SCRATCH/attach.err"; return 1; }
-	[[ $dev =~ ^/dev/$DUT[0-9]+$ ]] || { echo "attach printed '$dev'"; return 1; }
-	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
-	echo "$dev"
-}
 
 # ------------------------------------------------ aloopctl round trip
 F=$D/rt.img

@@ -26,12 +26,6 @@ head -c $((3 * MiB)) /dev/urandom >"$SRC/random.bin"
 SRCSIZE=$(du -sk "$SRC" | cut -f1)
 diag "tree to copy: $SRCSIZE KiB, $(find "$SRC" -type f | wc -l) files"
 
-attach_dev() {
-	local dev
-	dev=$(aloopctl attach "$@" 2>&1) || { echo "$dev"; return 1; }
-	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
-	echo "$dev"
-}
 same_tree() { diff -r --no-dereference "$SRC" "$1" 2>&1 | head -n 20; }
 
 # ---------------------------------------------------------------- ext4

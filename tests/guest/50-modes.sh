@@ -17,12 +17,6 @@ MNT=$(mkmnt modes)
 on_exit "exec 7<&- 8<&-; umount -l $MNT; aloopctl detach-all; losetup -D"
 D=$(test_dir modes)
 
-attach_dev() {
-	local dev
-	dev=$(aloopctl attach "$@" 2>&1) || { echo "$dev"; return 1; }
-	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
-	echo "$dev"
-}
 free_dev() {	# an unbound device (LOOP_CTL_GET_FREE on the DUT)
 	local o; o=$(ioc ctl-get-free "$DUT_CTL")
 	[ "${o%% *}" = OK ] || { echo "GET_FREE: $o"; return 1; }

@@ -17,12 +17,6 @@ out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
 D=$(test_dir dio)
 
-attach() {
-	local dev
-	dev=$(aloopctl attach "$@" 2>"$SCRATCH/attach.err") || { cat "$SCRATCH/attach.err"; return 1; }
-	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
-	echo "$dev"
-}
 
 # fio_verify DEV DESC ARGS...: random write + crc32c verify through DEV
 fio_verify() {
@@ -37,7 +31,7 @@ info_of() { ioc info "$1"; }
 # ------------------------------------------ dio over ext4 / xfs
 F=$D/ext4.img
 mkrand "$F" $((32 * MiB))
-DEV=$(attach "$F") || bail "attach on ext4: $DEV"
+DEV=$(attach_dev "$F") || bail "attach on ext4: $DEV"
 check_eq "ext4 backing: dio on by default, no reason" "1:" \
 	"$(dut_attr "$DEV" dio):$(dut_attr "$DEV" dio_reason)"
 fio_verify "$DEV" "fio verify: ext4, aloop-dio, randwrite 4k direct, libaio qd16" \
@@ -57,7 +51,7 @@ aloopctl detach "$DEV"
 if [ -n "$XFSDIR" ]; then
 	mkdir -p "$XFSDIR/dio"; XF=$XFSDIR/dio/xfs.img
 	mkrand "$XF" $((32 * MiB))
-	if XDEV=$(attach "$XF"); then
+	if XDEV=$(attach_dev "$XF"); then
 		check_eq "xfs backing: dio on" 1 "$(dut_attr "$XDEV" dio)"
 		fio_verify "$XDEV" "fio verify: xfs, aloop-dio, randwrite 4k..1M" \
 			--rw=randwrite --bsrange=4k-1M --direct=1 --ioengine=libaio --iodepth=8
@@ -71,7 +65,7 @@ fi
 
 # ------------------------------- raw partition and 4K-sector backing
 if [ -n "${RAWDEV:-}" ] && [ -b "$RAWDEV" ]; then
-	if RDEV=$(attach "$RAWDEV"); then
+	if RDEV=$(attach_dev "$RAWDEV"); then
 		lbs=$(blockdev --getss "$RAWDEV")
 		check_eq "raw partition $RAWDEV (lbs $lbs): dio on, block size follows backing" \
 			"1 $lbs" "$(dut_attr "$RDEV" dio) $(blk_attr "$RDEV" queue/logical_block_size)"
@@ -88,7 +82,7 @@ fi
 if [ -n "${BACK4K:-}" ]; then
 	F4=$BACK4K/dio4k.img
 	mkrand "$F4" $((32 * MiB))
-	if DEV4=$(attach "$F4"); then
+	if DEV4=$(attach_dev "$F4"); then
 		check_eq "4K-sector ext4 backing: default block size 4096, dio on" \
 			"4096 1" "$(blk_attr "$DEV4" queue/logical_block_size) $(dut_attr "$DEV4" dio)"
 		fio_verify "$DEV4" "fio verify: 4K-sector ext4, aloop-dio, randwrite 4k..1M" \
@@ -112,7 +106,7 @@ matrix() {
 	mkrand "$SCRATCH/m.pat" $((256 * 1024))
 	for off in 0 512 4096; do
 		for bs in 512 4096; do
-			dev=$(attach --offset "$off" --block-size "$bs" "$f") ||
+			dev=$(attach_dev --offset "$off" --block-size "$bs" "$f") ||
 				{ bad=1; msg+="attach off=$off bs=$bs: $dev; "; continue; }
 			exp=0; [ $((off % align)) = 0 ] && [ $((bs % align)) = 0 ] && exp=1
 			got=$(dut_attr "$dev" dio); reason=$(dut_attr "$dev" dio_reason)
@@ -149,7 +143,7 @@ mkdir -p "$RAMFS" && mount -t ramfs aloop-ramfs "$RAMFS" || bail "cannot mount r
 on_exit "umount $RAMFS"
 T=$RAMFS/nodio.img
 mkrand "$T" $((8 * MiB))
-TDEV=$(attach --direct-io=on "$T") || bail "attach on ramfs: $TDEV"
+TDEV=$(attach_dev --direct-io=on "$T") || bail "attach on ramfs: $TDEV"
 check_eq "ramfs backing with --direct-io=on: attach succeeds, dio off with reason" \
 	"0:backing filesystem has no O_DIRECT" "$(dut_attr "$TDEV" dio):$(dut_attr "$TDEV" dio_reason)"
 expect_errno "LOOP_SET_DIRECT_IO 1 on ramfs backing fails EINVAL" EINVAL set-dio "$TDEV" 1
@@ -167,12 +161,12 @@ aloopctl detach "$TDEV"
 
 F=$D/req.img
 mkrand "$F" $((8 * MiB))
-DEV=$(attach --offset 1000 "$F") || bail "attach: $DEV"
+DEV=$(attach_dev --offset 1000 "$F") || bail "attach: $DEV"
 check_eq "dio=auto on a misaligned offset: off, reason names the offset" \
 	"0:offset 1000 not aligned to 512" "$(dut_attr "$DEV" dio):$(dut_attr "$DEV" dio_reason)"
 expect_errno "LOOP_SET_DIRECT_IO 1 on the misaligned offset fails EINVAL" EINVAL set-dio "$DEV" 1
 aloopctl detach "$DEV"
-DEV=$(attach "$F") || bail "attach: $DEV"
+DEV=$(attach_dev "$F") || bail "attach: $DEV"
 expect_errno "LOOP_SET_DIRECT_IO 0 on a bound device" OK set-dio "$DEV" 0
 check_eq "after LOOP_SET_DIRECT_IO 0: dio 0, reason 'turned off by user'" \
 	"0:turned off by user" "$(dut_attr "$DEV" dio):$(dut_attr "$DEV" dio_reason)"
@@ -183,7 +177,7 @@ aloopctl detach "$DEV"
 if [ -n "${BACK4K:-}" ]; then
 	F4=$BACK4K/bs.img
 	mkrand "$F4" $((8 * MiB))
-	DEV4=$(attach "$F4") || bail "attach: $DEV4"
+	DEV4=$(attach_dev "$F4") || bail "attach: $DEV4"
 	expect_errno "LOOP_SET_BLOCK_SIZE 512 on 4K backing" OK set-bs "$DEV4" 512
 	check_eq "block size 512 on 4K backing: dio off, reason names the block size" \
 		"0:block size 512 smaller than dio alignment 4096" \
@@ -200,7 +194,7 @@ F=$D/cache.img
 dd if=/dev/urandom of="$F" bs=1M count=256 oflag=direct status=none
 drop_caches
 res_of() { fincore --bytes --noheadings --output RES "$1" 2>/dev/null | tr -d ' '; }
-DEV=$(attach "$F") || bail "attach: $DEV"
+DEV=$(attach_dev "$F") || bail "attach: $DEV"
 dd if="$DEV" of=/dev/null bs=1M status=none
 r_dio=$(res_of "$F")
 aloopctl set "$DEV" --direct-io=off >/dev/null 2>&1
@@ -225,7 +219,7 @@ rm -f "$F"
 # ------------------------------------ toggle dio under fio verify
 F=$D/toggle.img
 mkrand "$F" $((32 * MiB))
-DEV=$(attach "$F") || bail "attach: $DEV"
+DEV=$(attach_dev "$F") || bail "attach: $DEV"
 fio --name=t --filename="$DEV" --size=32M --rw=randwrite --bs=4k --direct=1 \
 	--ioengine=libaio --iodepth=16 --verify=crc32c --do_verify=1 --verify_fatal=1 \
 	--output-format=terse >"$SCRATCH/toggle.out" 2>&1 &

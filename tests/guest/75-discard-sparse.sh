@@ -15,12 +15,6 @@ out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
 D=$(test_dir discard)
 
-attach() {
-	local dev
-	dev=$(aloopctl attach "$@" 2>"$SCRATCH/attach.err") || { cat "$SCRATCH/attach.err"; return 1; }
-	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
-	echo "$dev"
-}
 kib_used() { du -k "$1" | cut -f1; }
 # sha_dev_range DEV OFFSET LEN: checksum of a device range read with O_DIRECT
 sha_dev_range() {
@@ -32,7 +26,7 @@ zeros_sha() { head -c "$1" /dev/zero | sha256sum | cut -d' ' -f1; }
 for mode in on off; do
 	F=$D/disc-$mode.img
 	dd if=/dev/urandom of="$F" bs=1M count=32 status=none; sync
-	DEV=$(attach --direct-io=$mode "$F") || bail "attach: $DEV"
+	DEV=$(attach_dev --direct-io=$mode "$F") || bail "attach: $DEV"
 	[ "$mode" = off ] && aloopctl set "$DEV" --direct-io=off >/dev/null 2>&1
 	before=$(kib_used "$F")
 	blkdiscard -o $((4 * MiB)) -l $((16 * MiB)) "$DEV"; rc=$?
@@ -55,7 +49,7 @@ done
 # advertised after the first EOPNOTSUPP, and the device keeps working.
 T=$SCRATCH/nozero.img
 head -c $((8 * MiB)) /dev/urandom >"$T"
-TDEV=$(attach "$T") || bail "attach: $TDEV"
+TDEV=$(attach_dev "$T") || bail "attach: $TDEV"
 blkdiscard -z -o 0 -l $MiB "$TDEV"; rc=$?
 check_eq "tmpfs backing: BLKZEROOUT succeeds (block layer falls back) and reads zeros" \
 	"0 $(zeros_sha $MiB)" "$rc $(sha_dev_range "$TDEV" 0 $MiB)"
@@ -71,7 +65,7 @@ aloopctl detach "$TDEV"
 # Sparse backing file.
 S=$D/sparse.img
 truncate -s 64M "$S"
-SDEV=$(attach "$S") || bail "attach: $SDEV"
+SDEV=$(attach_dev "$S") || bail "attach: $SDEV"
 check_eq "sparse file: holes read as zeros" "$(zeros_sha $((8 * MiB)))" "$(sha_dev_range "$SDEV" $((40 * MiB)) $((8 * MiB)))"
 u0=$(kib_used "$S")
 mkrand "$SCRATCH/s" $((2 * MiB))
@@ -87,7 +81,7 @@ aloopctl detach "$SDEV"
 # A backing file shorter than the device: shrink it under the device.
 S=$D/short.img
 mkrand "$S" $((16 * MiB))
-SDEV=$(attach "$S") || bail "attach: $SDEV"
+SDEV=$(attach_dev "$S") || bail "attach: $SDEV"
 truncate -s 8M "$S"
 check_eq "file shrunk to 8 MiB: device region past its end reads zeros" \
 	"$(zeros_sha $((4 * MiB)))" "$(sha_dev_range "$SDEV" $((10 * MiB)) $((4 * MiB)))"

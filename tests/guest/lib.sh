@@ -336,6 +336,15 @@ stock_attach() {
 # Detach a stock loop device (cleanup)
 stock_detach() { losetup -d "$1" >/dev/null 2>&1 || true; }
 
+# attach_dev ARGS...: aloopctl attach; prints the device, or why it failed
+attach_dev() {
+	local dev
+	dev=$(aloopctl attach "$@" 2>"$SCRATCH/attach.err") || { cat "$SCRATCH/attach.err"; return 1; }
+	[[ $dev =~ ^/dev/$DUT[0-9]+$ ]] || { echo "attach printed '$dev'"; return 1; }
+	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
+	echo "$dev"
+}
+
 # ---------------------------------------------------------- data/sums
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # sha_range FILE OFFSET LEN
