@@ -65,8 +65,9 @@ static int aloop_validate_file(struct file *file, struct block_device *bdev)
 	return err;
 }
 
+/* Device size in sectors, computed as loop does (whole sectors). */
 static loff_t aloop_backing_sectors(struct file *file, loff_t offset,
-				    loff_t sizelimit, unsigned int bsize)
+				    loff_t sizelimit)
 {
 	loff_t size = i_size_read(file->f_mapping->host);
 
@@ -76,14 +77,13 @@ static loff_t aloop_backing_sectors(struct file *file, loff_t offset,
 		return 0;
 	if (sizelimit > 0 && sizelimit < size)
 		size = sizelimit;
-	/* Whole logical blocks only. */
-	return round_down(size, bsize) >> SECTOR_SHIFT;
+	return size >> SECTOR_SHIFT;
 }
 
 static void aloop_set_size(struct aloop_device *lo)
 {
 	sector_t sectors = aloop_backing_sectors(lo->backing, lo->offset,
-						 lo->sizelimit, lo->block_size);
+						 lo->sizelimit);
 
 	if (!set_capacity_and_notify(lo->disk, sectors))
 		kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
@@ -596,6 +596,7 @@ static int aloop_set_capacity(struct aloop_device *lo)
 
 static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
 {
+	bool wanted = lo->dio_wanted, off_by_user = lo->dio_off_by_user;
 	unsigned int memflags;
 	int err;
 
@@ -605,10 +606,19 @@ static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
 	lo->dio_wanted = !!arg;
 	lo->dio_off_by_user = !arg;
 	err = aloop_update_queue(lo);
+	if (!err && lo->use_dio != !!arg) {
+		/*
+		 * Refused (loop's EINVAL): forget the request, as loop does.
+		 * dio stays off and dio_reason still names the obstacle,
+		 * which aloop_dio_allowed() reports before "not wanted".
+		 */
+		lo->dio_wanted = wanted;
+		lo->dio_off_by_user = off_by_user;
+		aloop_update_queue(lo);
+		err = -EINVAL;
+	}
 	alo_unfreeze(lo->disk->queue, memflags);
-	if (err)
-		return err;
-	return lo->use_dio == !!arg ? 0 : -EINVAL;
+	return err;
 }
 
 static int aloop_set_block_size(struct aloop_device *lo, unsigned long arg)
@@ -672,8 +682,8 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	/* ... and only for one of the same size. */
 	err = -EINVAL;
 	old_file = lo->backing;
-	if (aloop_backing_sectors(file, lo->offset, lo->sizelimit, SECTOR_SIZE) !=
-	    aloop_backing_sectors(old_file, lo->offset, lo->sizelimit, SECTOR_SIZE))
+	if (aloop_backing_sectors(file, lo->offset, lo->sizelimit) !=
+	    aloop_backing_sectors(old_file, lo->offset, lo->sizelimit))
 		goto out_unlock;
 
 	alo_media_changed(lo->disk);

@@ -845,7 +845,8 @@ static void __attribute__((noreturn)) bad_option(int c, char *const *argv)
 		     optopt);
 	}
 	if (!strncmp(arg, "--", 2) && optopt)
-		errx(EXIT_FAILURE, "option '%s' doesn't allow an argument", arg);
+		errx(EXIT_FAILURE, "option '%.*s' doesn't allow an argument",
+		     (int)strcspn(arg, "="), arg);
 	if (optopt)
 		errx(EXIT_FAILURE, "invalid option -- '%c'", optopt);
 	errx(EXIT_FAILURE, "unrecognized option '%s'", arg);

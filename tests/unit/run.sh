@@ -155,7 +155,7 @@ expect_error "unknown short option" "aloopctl: invalid option -- 'x'" \
 expect_error "missing option argument" \
 	"aloopctl: option '--offset' requires an argument" attach x --offset
 expect_error "argument to a flag" \
-	"aloopctl: option '--read-only=yes' doesn't allow an argument" \
+	"aloopctl: option '--read-only' doesn't allow an argument" \
 	attach --read-only=yes x
 expect_error "option not valid for the verb" \
 	"aloopctl: --offset: not valid with 'list'" list --offset 1
