@@ -382,7 +382,7 @@ static void aloop_clear(struct aloop_device *lo)
 	struct kthread_worker *worker;
 	unsigned int memflags;
 	struct file *filp;
-	bool partscan;
+	int err;
 
 	cancel_work_sync(&lo->discard_work);
 
@@ -401,7 +401,6 @@ static void aloop_clear(struct aloop_device *lo)
 	lo->dio_align = 0;
 	aloop_update_queue(lo);
 	lo->dio_reason[0] = '\0';
-	partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	/* Nothing is in flight: the queue is frozen. */
 	kthread_destroy_worker(worker);
 	invalidate_disk(disk);
@@ -411,14 +410,15 @@ static void aloop_clear(struct aloop_device *lo)
 	set_disk_ro(disk, false);
 	alo_media_changed(disk);
 	kobject_uevent(&disk_to_dev(disk)->kobj, KOBJ_CHANGE);
-	if (partscan) {
-		/* open_mutex is held by our caller, ->release. */
-		int err = bdev_disk_changed(disk, false);
-
-		if (err)
-			pr_warn("%s: partition rescan failed (rc=%d)\n",
-				disk->disk_name, err);
-	}
+	/*
+	 * Drop every partition, scanned or added with BLKPG: capacity is 0
+	 * now, so nothing is rescanned.  open_mutex is held by our caller,
+	 * ->release, and nothing is open.
+	 */
+	err = bdev_disk_changed(disk, false);
+	if (err)
+		pr_warn("%s: dropping partitions failed (rc=%d)\n",
+			disk->disk_name, err);
 
 	mutex_lock(&lo->lock);
 	lo->flags = 0;
