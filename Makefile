@@ -68,6 +68,12 @@ check:
 demo:
 	scripts/demo.sh
 
+# Benchmark: raw / loop / aloop in a guest per kernel (bench/README.md).
+#   KERNELS="6.1 6.12" (default 6.1), QUICK=1 for a short run.
+bench:
+	scripts/bench.sh
+.PHONY: bench
+
 # install = the module + install-user.  install-user is everything that
 # needs no kernel headers: aloopctl, its man page and bash completion, the
 # udev rules and the UAPI header.  udev rules go to /lib/udev/rules.d
@@ -103,19 +109,25 @@ uninstall:
 	rm -f $(MANDIR)/aloopctl.8 $(COMPDIR)/aloopctl $(UDEVDIR)/60-aloop.rules
 	@$(UDEV_RELOAD)
 
-DKMS_SRC := $(DESTDIR)/usr/src/aloop-$(VERSION)
+# DKMS: the sources go to /usr/src/aloop-VERSION (dkms.conf's
+# PACKAGE_VERSION is VERSION), then dkms add/build/install for $(KVER).
+# Run again it refreshes the sources and rebuilds; dkms-uninstall removes
+# aloop/VERSION from every kernel and fails when dkms cannot.
+DKMS_SRC := /usr/src/aloop-$(VERSION)
+DKMS_REGISTERED = dkms status aloop/$(VERSION) 2>/dev/null | grep -q .
 
 dkms-install:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
 	cp -r Kbuild Makefile VERSION dkms.conf LICENSE src include scripts $(DKMS_SRC)/
-	rm -f $(DKMS_SRC)/src/*.o $(DKMS_SRC)/src/.*.cmd $(DKMS_SRC)/src/aloop_probes.h
-	dkms add aloop/$(VERSION)
-	dkms build aloop/$(VERSION) -k $(KVER)
-	dkms install aloop/$(VERSION) -k $(KVER)
+	rm -f $(DKMS_SRC)/src/*.o $(DKMS_SRC)/src/.*.cmd $(DKMS_SRC)/src/*.mod* \
+		$(DKMS_SRC)/src/aloop_probes.h
+	$(DKMS_REGISTERED) || dkms add aloop/$(VERSION)
+	dkms build --force aloop/$(VERSION) -k $(KVER)
+	dkms install --force aloop/$(VERSION) -k $(KVER)
 
 dkms-uninstall:
-	dkms remove aloop/$(VERSION) --all || true
+	if $(DKMS_REGISTERED); then dkms remove aloop/$(VERSION) --all; fi
 	rm -rf $(DKMS_SRC)
 
 clean:

@@ -20,7 +20,13 @@
 #
 # Environment: ALOOP_TESTS (space-separated names/globs, e.g. "00-env
 # 30-*"; default all), ALOOP_TEST_TIMEOUT (seconds per test, default
-# 600), DUT (aloop, or loop to self-test the tests on stock loop).
+# 600), DUT (aloop, or loop to self-test the tests on stock loop),
+# ALOOP_DKMS=1: after the tests, run tests/dkms/guest-dkms.sh as the
+# step "dkms" (the host installed aloop with DKMS for this kernel and set
+# ALOOP_DKMS_KO, ALOOP_DKMS_BUILDID, ALOOP_BUILD_BUILDID for it).
+#
+# The tree ($REPO, this script's ../) must be visible in the guest: the
+# host's / (vng's default), or bound at the same path in a --root guest.
 set -u
 
 KO=${1:-}
@@ -134,7 +140,16 @@ for t in "$REPO"/tests/guest/[0-9][0-9]-*.sh; do
 	fi
 	tests+=("$name")
 done
+# The DKMS step last: it loads the module with modprobe, not insmod.
+[ "${ALOOP_DKMS:-0}" != 1 ] || tests+=(dkms)
 printf '%s\n' "${tests[@]}" >"$RES/tests.list"
+
+script_of() {	# NAME: the script of a step
+	case $1 in
+	dkms) echo "$REPO/tests/dkms/guest-dkms.sh" ;;
+	*) echo "$REPO/tests/guest/$1.sh" ;;
+	esac
+}
 log "running ${#tests[@]} test files: ${tests[*]}"
 
 cleanup_after() {	# NAME: leave a clean slate for the next test
@@ -162,7 +177,7 @@ for name in "${tests[@]}"; do
 	echo "aloop-test: === start $name" >/dev/kmsg 2>/dev/null
 	start=$(date +%s)
 	# Each test runs in its own process group so timeout kills it all.
-	timeout -k 20 "$ALOOP_TEST_TIMEOUT" bash "$REPO/tests/guest/$name.sh" \
+	timeout -k 20 "$ALOOP_TEST_TIMEOUT" bash "$(script_of "$name")" \
 		>"$RES/$name.ktap" 2>"$RES/$name.stderr" </dev/null
 	rc=$?
 	end=$(date +%s)

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Host test: one version everywhere.  The VERSION file is the version;
+# dkms.conf's PACKAGE_VERSION, `aloopctl --version` / `aloopctl version`
+# and the MODULE_VERSION of every aloop.ko given (modinfo -F version)
+# must all say the same.  dkms.conf must also name the module and the
+# Makefile targets it relies on must exist.
+#
+#   tests/dkms/test_version.sh [ALOOP_KO...]
+#
+# KTAP on stdout, "# N passed, M failed" last; exit 1 on failure.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+n=0 pass=0 failed=0 out=()
+result() {	# STATUS DESC [DIAG...]
+	local st=$1 d=$2 l; shift 2
+	n=$((n + 1))
+	if [ "$st" = 0 ]; then
+		pass=$((pass + 1)); out+=("ok $n - $d")
+	else
+		failed=$((failed + 1)); out+=("not ok $n - $d")
+		for l in "$@"; do
+			while IFS= read -r x; do out+=("# $x"); done <<<"$l"
+		done
+	fi
+}
+eq() {	# DESC WANT GOT
+	[ "$2" = "$3" ]
+	result $? "$1" "expected: '$2'" "actual:   '$3'"
+}
+
+ver=$(cat VERSION 2>/dev/null)
+[[ $ver =~ ^[0-9]+\.[0-9]+\.[0-9]+([~+.-][0-9A-Za-z.~+-]+)?$ ]]
+result $? "VERSION holds a version ('$ver')"
+
+# dkms.conf is sourced by dkms as shell: read it the same way.
+conf=$(bash -c '
+	kernelver=KVER; . ./dkms.conf || exit 1
+	printf "%s\n" "$PACKAGE_NAME" "$PACKAGE_VERSION" "${BUILT_MODULE_NAME[0]}" \
+		"${DEST_MODULE_LOCATION[0]}" "${MAKE[0]}" "${AUTOINSTALL:-}"' 2>&1)
+rc=$?
+result $rc "dkms.conf parses as shell" "$conf"
+mapfile -t c <<<"$conf"
+eq "dkms.conf PACKAGE_VERSION equals VERSION" "$ver" "${c[1]:-}"
+eq "dkms.conf PACKAGE_NAME is aloop" aloop "${c[0]:-}"
+eq "dkms.conf BUILT_MODULE_NAME[0] is aloop" aloop "${c[2]:-}"
+case ${c[3]:-} in /updates*|/extra*) st=0 ;; *) st=1 ;; esac
+result $st "dkms.conf DEST_MODULE_LOCATION[0] is under /updates or /extra ('${c[3]:-}')"
+[[ ${c[4]:-} == *KVER=KVER* ]]
+result $? "dkms.conf MAKE[0] builds for \${kernelver} ('${c[4]:-}')"
+eq "dkms.conf AUTOINSTALL=yes (rebuilt for new kernels)" yes "${c[5]:-}"
+
+missing=
+for t in dkms-install dkms-uninstall module; do
+	grep -q "^$t:" Makefile || missing+=" $t"
+done
+[ -z "$missing" ]
+result $? "Makefile has the targets dkms.conf and the README use" "missing:$missing"
+
+if [ -x ./aloopctl ]; then
+	eq "aloopctl --version reports VERSION" "aloopctl $ver" "$(./aloopctl --version 2>&1)"
+	eq "aloopctl version reports VERSION" "aloopctl $ver" "$(./aloopctl version 2>&1)"
+else
+	result 1 "aloopctl --version reports VERSION" "./aloopctl is not built (make aloopctl)"
+	result 1 "aloopctl version reports VERSION" "./aloopctl is not built (make aloopctl)"
+fi
+
+for ko in "$@"; do
+	eq "$ko: MODULE_VERSION (modinfo -F version) equals VERSION" "$ver" \
+		"$(modinfo -F version "$ko" 2>&1)"
+done
+
+echo "KTAP version 1"
+echo "1..$n"
+printf '%s\n' "${out[@]}"
+echo "# $pass passed, $failed failed"
+[ "$failed" = 0 ]
