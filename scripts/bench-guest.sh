@@ -55,7 +55,8 @@ set -u
 KO=${1:?usage: bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR}
 CTL=${2:?usage: bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR}
 OUT=${3:?usage: bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR}
-export PATH="$(dirname "$CTL"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CTLDIR=$(dirname "$CTL")
+export PATH="$CTLDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
 
 : "${BENCH_QUICK:=0}"
@@ -72,6 +73,7 @@ export LC_ALL=C
 : "${BENCH_SPARSE_IOS:=4096}"		# 4k I/Os per job, sparse run
 
 RUNS=$OUT/runs
+BACK=/run/bench/back MNT=/run/bench/mnt
 mkdir -p "$RUNS"
 log() { echo "[bench $(date +%T)] $*"; }
 NCPU=$(nproc)
@@ -128,7 +130,6 @@ for d in /sys/block/vd*; do
 done
 [ -n "$disk" ] || disk=/dev/vda
 [ -b "$disk" ] || die "no virtio disk ($disk)"
-BACK=/run/bench/back MNT=/run/bench/mnt
 mkdir -p "$BACK" "$MNT"
 # mke2fs zeroes the inode tables and the journal with fallocate(ZERO_RANGE)
 # (BLKZEROOUT on a device) unless told not to: on a loop/aloop device that

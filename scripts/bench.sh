@@ -103,7 +103,8 @@ make -s aloopctl >/dev/null || { echo "bench: make aloopctl failed" >&2; exit 1;
 
 mkdir -p "$BENCH_RESULTS"
 VMDIR=
-trap '[ -z "$VMDIR" ] || rm -rf "$VMDIR"' EXIT
+MON=
+trap '[ -z "$MON" ] || kill "$MON" 2>/dev/null; [ -z "$VMDIR" ] || rm -rf "$VMDIR"' EXIT
 trap 'echo "bench: interrupted"; exit 130' INT TERM
 
 rc=0
@@ -151,12 +152,21 @@ for k in "${KLIST[@]}"; do
 	say "[$k] waiting for the VM lock $VM_LOCK"
 	say "[$k] booting (timeout ${BENCH_VM_TIMEOUT}s); console log $B/vng.log"
 	t0=$(date +%s)
-	(cd / && flock "$VM_LOCK" timeout -k 30 "$BENCH_VM_TIMEOUT" \
-		vng --run "/boot/vmlinuz-$k" "${kvm[@]}" --user root \
+	# Other VMs on this host during the run skew every number: sample the
+	# number of QEMU processes (ours included) and the load every 15 s;
+	# the report counts the samples after our VM got the lock (vm.start).
+	( while :; do
+		echo "$(date +%s) $(pgrep -c qemu-system || true) $(cut -d' ' -f1-3 /proc/loadavg)"
+		sleep 15
+	  done ) >"$B/out/host-load.txt" 2>/dev/null &
+	MON=$!
+	(cd / && flock "$VM_LOCK" sh -c 'date +%s >"$0"; exec "$@"' "$B/out/vm.start" \
+		timeout -k 30 "$BENCH_VM_TIMEOUT" vng --run "/boot/vmlinuz-$k" "${kvm[@]}" --user root \
 		-m "$ALOOP_VM_MEM" -p "$ALOOP_VM_CPUS" --rwdir "$B/out" \
 		--qemu-opts="-drive file=$VMDIR/disk.img,format=raw,if=none,id=d0,cache=$cache -device virtio-blk-pci,drive=d0,serial=aloop-bench" \
 		--exec "$cmd" </dev/null 2>&1; echo "$?" >"$B/vng.rc") |
 		tee "$B/vng.log" | sed -u "s/^/[$k] | /"
+	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
 	rm -rf "$VMDIR"; VMDIR=
 	say "[$k] guest finished in $(( $(date +%s) - t0 ))s (vng exit $(cat "$B/vng.rc" 2>/dev/null))"
 	if [ ! -f "$B/out/done" ]; then
