@@ -416,7 +416,7 @@ def main():
         "kernel": env.get("kernel", a.kernel), "fio": env.get("fio_version"),
         "backing": "%s on virtio-blk %s (logical block %s B, scheduler %s)" % (
             env.get("backing_fs"), env.get("backing_disk"), env.get("backing_disk_lbs"),
-            env.get("backing_sched")),
+            (env.get("backing_sched") or "?").strip()),
         "file_mib": int(env.get("file_mb", "0") or 0), "sparse_mib": int(env.get("sparse_mb", "0") or 0),
         "prefill": "sequential fio write, %s s, %s extents, %s unwritten" % (
             env.get("prefill_seconds"), env.get("prefill_extents"), env.get("prefill_unwritten_extents")),
