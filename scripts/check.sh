@@ -93,6 +93,7 @@ VMDIR=
 DKMS_PENDING=	# "ROOT|KVER" while aloop is registered with DKMS
 WARNINGS=()	# loud skips, repeated at the end
 TIMINGS=()
+FAILED=()
 T_START=$(date +%s)
 
 say() { echo "check: $*"; }
@@ -107,7 +108,8 @@ res() {
 	case $st in
 	pass) PASS=$((PASS + 1)); pr "$g" "ok $n - $d" ;;
 	skip) SKIP=$((SKIP + 1)); pr "$g" "not ok $n - $d # SKIP ${1:-}"; shift $(($# > 0)) ;;
-	*)    FAIL=$((FAIL + 1)); pr "$g" "not ok $n - $d" ;;
+	*)    FAIL=$((FAIL + 1)); pr "$g" "not ok $n - $d"
+	      FAILED+=("[$g] not ok $n - $d") ;;
 	esac
 	local l
 	for l in "$@"; do
@@ -131,6 +133,11 @@ ktap_count() {
 	KT_PASS=0 KT_FAIL=0 KT_SKIP=0 KT_N=0 KT_PLAN=
 	while IFS= read -r line; do
 		pr "$g" "$pfx$line"
+		# every failing line, nested ones too, for the recap at the end
+		if [[ $line =~ ^[[:space:]]*not\ ok\  ]] &&
+		   ! [[ $line =~ \#[[:space:]]*[Ss][Kk][Ii][Pp] ]]; then
+			FAILED+=("[$g] $pfx$line")
+		fi
 		case $line in
 		"1.."[0-9]*) [ -n "$KT_PLAN" ] || KT_PLAN=${line#1..} ;;
 		"ok "[0-9]*|"not ok "[0-9]*)
@@ -648,6 +655,10 @@ printf '  %s\n' "${TIMINGS[@]}" | tee "$LOGDIR/timings.txt"
 for w in "${WARNINGS[@]}"; do
 	echo "check: WARNING: $w"
 done
+if [ "${#FAILED[@]}" -gt 0 ]; then
+	say "failures (nested lines are the failing checks inside a test file):"
+	printf '  %s\n' "${FAILED[@]}" | head -n 40
+fi
 [ "$SKIP" = 0 ] || echo "$SKIP skipped"
 echo "$PASS passed, $FAIL failed"
 if [ "$FAIL" = 0 ] && { [ "${#KLIST[@]}" -gt 0 ] || [ -z "$KERNELS" ]; }; then
