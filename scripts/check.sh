@@ -6,7 +6,8 @@
 #   1. scripts/setup-host.sh        install whatever is missing
 #   2. make aloopctl, the ioctl helper (build/tools/alo-ioctl); host
 #      tests: make unit, tests/unit/test_install.sh (make install-user /
-#      uninstall), tests/dkms/test_version.sh (one version everywhere)
+#      uninstall), tests/dkms/test_version.sh (one version everywhere),
+#      tests/unit/test_checkpatch.sh (checkpatch.pl --no-tree -f)
 #   3. the kernels: Debian 6.1 and 6.12 from the host, and the newest
 #      trixie-backports kernel (7.x) from a debootstrap'd trixie root
 #      (scripts/trixie-root.sh, cached in /var/cache/aloop/trixie-root)
@@ -273,6 +274,7 @@ else
 	fi
 	host_ktap install "tests/unit/test_install.sh" "$LOGDIR/install.log" tests/unit/test_install.sh
 	host_ktap version "tests/dkms/test_version.sh" "$LOGDIR/version.log" tests/dkms/test_version.sh
+	host_ktap checkpatch "tests/unit/test_checkpatch.sh" "$LOGDIR/checkpatch.log" tests/unit/test_checkpatch.sh
 fi
 tend "host build + host tests"
 

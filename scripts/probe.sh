@@ -36,6 +36,17 @@ make -C "$kdir" M="$tmp" -k -j"$(nproc)" modules >"$tmp/log" 2>&1 || true
 	done
 	echo "#endif"
 } > "$tmp/out.h"
+# The oldest supported kernel is 6.1: say so instead of a wall of errors.
+if [ ! -e "$tmp/p_min_kernel.o" ]; then
+	rel=$(make -s -C "$kdir" kernelrelease 2>/dev/null || true)
+	if grep -q 'older than 6.1' "$tmp/log"; then
+		echo "aloop: kernel ${rel:-in $kdir} is older than 6.1, the oldest aloop supports" >&2
+	else
+		echo "aloop: cannot compile against the kernel headers in $kdir:" >&2
+		tail -n 15 "$tmp/log" >&2
+	fi
+	exit 1
+fi
 if ! cmp -s "$tmp/out.h" "$out"; then
 	cp "$tmp/out.h" "$out"
 fi

@@ -4,20 +4,21 @@
  *
  * Each shim names the kernel release that changed the API.  The choice is
  * made by Kbuild-time probes (scripts/probes/, result in aloop_probes.h);
- * a kernel version number is used only where a probe cannot tell.  An API
+ * where no compile test can tell, a version probe there decides (its
+ * comment says why), so no kernel version number appears here.  An API
  * shape we do not know is a #error, never a guess.
  */
 #ifndef ALOOP_COMPAT_H
 #define ALOOP_COMPAT_H
 
-#include <linux/version.h>
 #include <linux/blkdev.h>
 #include <linux/blk-mq.h>
 #include <linux/fs.h>
 #include "aloop_probes.h"
 
-#if KERNEL_VERSION(6, 1, 0) > LINUX_VERSION_CODE
-#error "aloop supports Linux 6.1 and later"
+/* The oldest supported kernel: 6.1 (Debian 12), scripts/probes/min_kernel.c. */
+#if !defined(ALOOP_HAVE_MIN_KERNEL)
+#error "aloop supports Linux 6.1 and later: these kernel headers are older"
 #endif
 
 /* Queue limits as the driver wants them; applied by alo_apply_limits(). */
@@ -106,12 +107,12 @@ static inline int alo_apply_limits(struct request_queue *q,
  * The driver implements the new shape; ALO_FOPS_OPEN_RELEASE() wires it.
  */
 #if defined(ALOOP_HAVE_OPEN_GENDISK)
-typedef blk_mode_t alo_mode_t;
+#define alo_mode_t	blk_mode_t
 #define ALO_MODE_WRITE	BLK_OPEN_WRITE
 #define ALO_FOPS_OPEN_RELEASE(o, r)	.open = o, .release = r
 #define ALO_DEFINE_OPEN_RELEASE(o, r)
 #elif defined(ALOOP_HAVE_OPEN_BDEV)
-typedef fmode_t alo_mode_t;
+#define alo_mode_t	fmode_t
 #define ALO_MODE_WRITE	FMODE_WRITE
 #define ALO_FOPS_OPEN_RELEASE(o, r)	.open = o##_bdev, .release = r##_mode
 #define ALO_DEFINE_OPEN_RELEASE(o, r)					\
@@ -190,13 +191,13 @@ static inline unsigned int alo_bvec_iter_offset(const struct bvec_iter *it)
 
 /*
  * 6.8 moved file_start_write() into vfs_iter_write(); before, the caller
- * took freeze protection.  Same prototype either way, so no probe can
- * tell: this one is decided by version.
+ * took freeze protection.  Same prototype either way: decided by the
+ * version probe scripts/probes/vfs_iter_write_freeze.c.
  */
 static inline ssize_t alo_iter_write(struct file *file, struct iov_iter *iter,
 				     loff_t *pos)
 {
-#if KERNEL_VERSION(6, 8, 0) <= LINUX_VERSION_CODE
+#if defined(ALOOP_HAVE_VFS_ITER_WRITE_FREEZE)
 	return vfs_iter_write(file, iter, pos, 0);
 #else
 	ssize_t ret;
