@@ -9,7 +9,6 @@ plan 5
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 5 "aloop only (DUT=$DUT)"; finish; }
 have_aloopctl || bail "aloopctl is not built"
-have addpart || bail "addpart (util-linux) is not installed"
 dut_unload_all
 out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
@@ -21,9 +20,10 @@ DEV=$(attach_dev "$F") || bail "attach: $DEV"
 P=${DEV}p1
 check_fails "no partition without --partscan" test -b "$P"
 exec 7<"$DEV"	# keep it open so the detach is deferred to our close
-addpart "$DEV" 1 2048 4096; rc=$?
+out=$(ioc blkpg-add "$DEV" 1 2048 4096); rc=$?
+[ "$(ioc1_of "$out")" = OK ] || rc=1
 wait_dev "$P" 5
-result "BLKPG_ADD_PARTITION creates $P" "$([ $rc = 0 ] && [ -b "$P" ]; echo $?)" "addpart rc=$rc"
+result "BLKPG_ADD_PARTITION creates $P" "$([ $rc = 0 ] && [ -b "$P" ]; echo $?)" "BLKPG_ADD_PARTITION: $out"
 aloopctl detach "$DEV"
 exec 7<&-
 wait_gone "$P" 5

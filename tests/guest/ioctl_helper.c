@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <linux/blkpg.h>
 #include <linux/loop.h>
 
 #include "linux/aloop.h"
@@ -71,7 +72,8 @@ static void usage(void)
 "  get-status DEV | get-status-old DEV | clr-fd DEV | set-capacity DEV\n"
 "  set-bs DEV N | set-dio DEV 0|1 | dev-raw DEV CMD ARG\n"
 "  open PATH | open-ctl-as-user CTL\n"
-"  features PATH | info DEV\n");
+"  features PATH | info DEV\n"
+"  blkpg-add DEV PARTNO START LENGTH | blkpg-del DEV PARTNO  (in 512-byte sectors)\n");
 	exit(2);
 }
 
@@ -323,6 +325,33 @@ int main(int argc, char **argv)
 		before_ioctl();
 		r = ioctl(fd, (unsigned long)num(argv[1]), (unsigned long)num(argv[2]));
 		report(r, errno, 1);
+		done();
+		return 0;
+	}
+	if (!strcmp(cmd, "blkpg-add") || !strcmp(cmd, "blkpg-del")) {
+		/* what addpart/delpart do (trixie's util-linux dropped them) */
+		struct blkpg_partition part;
+		struct blkpg_ioctl_arg arg;
+		int add = !strcmp(cmd, "blkpg-add");
+		int fd;
+		long r;
+
+		if (argc != (add ? 4 : 2))
+			usage();
+		memset(&part, 0, sizeof(part));
+		part.pno = (int)num(argv[1]);
+		if (add) {
+			part.start = num(argv[2]) * 512;
+			part.length = num(argv[3]) * 512;
+		}
+		memset(&arg, 0, sizeof(arg));
+		arg.op = add ? BLKPG_ADD_PARTITION : BLKPG_DEL_PARTITION;
+		arg.datalen = sizeof(part);
+		arg.data = &part;
+		fd = open_node(argv[0]);
+		before_ioctl();
+		r = ioctl(fd, BLKPG, &arg);
+		report(r, errno, 0);
 		done();
 		return 0;
 	}
