@@ -5,7 +5,7 @@
 # reads past the end of the backing file, fio verify runs.
 . "$(dirname "$0")/lib.sh"
 
-plan 26
+plan 27
 
 why=$(need_env) || bail "$why"
 have_aloopctl || bail "aloopctl is not built"
@@ -271,5 +271,44 @@ fio_case 4k 1 "$D"
 fio_case 64k 1 "$XD"
 fio_case 4k 0 "$XD"
 fio_case 64k 0 "$D"
+
+# Block size above PAGE_SIZE: kernels since 6.15 accept it (stock loop
+# too); then data must survive dio and buffered fio verify, otherwise both
+# drivers refuse it.
+d="block size 8192 (above PAGE_SIZE): as stock loop; when accepted, fio verify direct and buffered"
+f=$D/bs8k.img
+truncate -s $((24 * MiB)) "$f"
+sdev=$(losetup -f --show -b 8192 "$f" 2>"$SCRATCH/err"); src=$?
+[ $src = 0 ] && losetup -d "$sdev"
+dev=$(aloopctl attach --block-size 8K "$f" 2>"$SCRATCH/err"); rc=$?
+if [ $rc != 0 ] && [ $src != 0 ]; then
+	if grep -q "Invalid argument" "$SCRATCH/err"; then
+		ok "$d (this kernel refuses it: EINVAL, as stock loop)"
+	else
+		fail "$d" "aloopctl: $(cat "$SCRATCH/err")"
+	fi
+elif [ $rc != 0 ] || [ $src != 0 ]; then
+	fail "$d" "aloopctl exit $rc ($(cat "$SCRATCH/err")), losetup -b 8192 exit $src"
+elif ! have fio; then
+	aloopctl detach "$dev"; skip "$d" "fio not installed"
+else
+	wait_dev "$dev"
+	lbs=$(blockdev --getss "$dev")
+	out=$(fio --name=bs8k-dio --filename="$dev" --rw=randwrite --bs=16k --size=8M \
+		--direct=1 --ioengine=libaio --iodepth=8 --verify=crc32c --do_verify=1 \
+		--verify_fatal=1 --end_fsync=1 --randrepeat=0 2>&1 &&
+	      fio --name=bs8k-buf --filename="$dev" --rw=randwrite --bs=8k --size=8M \
+		--offset=8M --direct=0 --verify=crc32c --do_verify=1 --verify_fatal=1 \
+		--end_fsync=1 --randrepeat=0 2>&1); frc=$?
+	blockdev --flushbufs "$dev" 2>/dev/null
+	sd=$(sha_dev "$dev" $((24 * MiB))); sf=$(sha "$f")
+	aloopctl detach "$dev" >/dev/null 2>&1
+	if [ "$lbs" = 8192 ] && [ $frc = 0 ] && [ "$sd" = "$sf" ]; then
+		ok "$d (accepted; logical block size 8192)"
+	else
+		fail "$d" "logical block size $lbs, fio exit $frc, checksums $([ "$sd" = "$sf" ] && echo equal || echo DIFFER)" "$(tail -n 20 <<<"$out")"
+	fi
+fi
+rm -f "$f"
 
 finish
