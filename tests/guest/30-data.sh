@@ -5,7 +5,7 @@
 # reads past the end of the backing file, fio verify runs.
 . "$(dirname "$0")/lib.sh"
 
-plan 27
+plan 28
 
 why=$(need_env) || bail "$why"
 have_aloopctl || bail "aloopctl is not built"
@@ -28,6 +28,15 @@ if [ $rc = 0 ] && [[ $DEV =~ ^/dev/$DUT[0-9]+$ ]] && wait_dev "$DEV" && [ ! -s "
 else
 	fail "aloopctl attach FILE prints the device" "exit $rc, stdout '$DEV'" "stderr: $(cat "$SCRATCH/err")"
 	bail "cannot attach"
+fi
+
+# No I/O scheduler by default (the backing device has one), as stock loop.
+sched=$(cat "/sys/block/${DEV#/dev/}/queue/scheduler" 2>&1)
+ssched=$(cat /sys/block/loop0/queue/scheduler 2>&1)
+if [[ $sched == *"[none]"* ]] && [ "$sched" = "$ssched" ]; then
+	ok "I/O scheduler: none by default, as stock loop ($sched)"
+else
+	fail "I/O scheduler: none by default, as stock loop" "$DUT: $sched" "loop0: $ssched"
 fi
 
 out=$(aloopctl status "$DEV" 2>&1); rc=$?
