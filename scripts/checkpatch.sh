@@ -28,7 +28,9 @@ trap 'rm -rf "$tmp"' EXIT
 pkg=$(apt-cache pkgnames linux-source-6. 2>/dev/null |
       grep -E '^linux-source-6\.[0-9]+$' | sort -V | head -n 1 || true)
 [ -n "$pkg" ] || { echo "checkpatch: no linux-source package in the apt sources" >&2; exit 1; }
+# stale package lists name a version the mirror no longer has: refresh once
 (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
+	{ apt-get update -qq >/dev/null 2>&1; (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>&1); } ||
 	{ echo "checkpatch: apt-get download $pkg failed" >&2; exit 1; }
 dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb |
 	tar -x -C "$tmp" --wildcards './usr/src/linux-source-*.tar.xz'
