@@ -190,6 +190,20 @@ static inline unsigned int alo_bvec_iter_offset(const struct bvec_iter *it)
 #endif
 
 /*
+ * Whether a file can do O_DIRECT: 6.0 made it FMODE_CAN_ODIRECT, set by
+ * the filesystem's ->open; before, a_ops->direct_IO (older than our 6.1
+ * floor, so not carried).
+ */
+#if defined(ALOOP_HAVE_FMODE_CAN_ODIRECT)
+static inline bool alo_file_can_odirect(const struct file *file)
+{
+	return file->f_mode & FMODE_CAN_ODIRECT;
+}
+#else
+#error "aloop: unknown way of telling O_DIRECT support (no FMODE_CAN_ODIRECT)"
+#endif
+
+/*
  * 6.8 moved file_start_write() into vfs_iter_write(); before, the caller
  * took freeze protection.  Same prototype either way: decided by the
  * version probe scripts/probes/vfs_iter_write_freeze.c.

@@ -101,7 +101,7 @@ static void aloop_probe_dio_align(struct aloop_device *lo, struct file *file)
 
 	lo->dio_align = 0;
 	lo->dio_mem_align = 0;
-	if (!(file->f_mode & FMODE_CAN_ODIRECT))
+	if (!alo_file_can_odirect(file))
 		return;
 	if (S_ISBLK(inode->i_mode)) {
 		struct block_device *b = I_BDEV(inode);
