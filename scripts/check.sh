@@ -7,7 +7,8 @@
 #   2. make aloopctl, the ioctl helper (build/tools/alo-ioctl); host
 #      tests: make unit, tests/unit/test_install.sh (make install-user /
 #      uninstall), tests/dkms/test_version.sh (one version everywhere),
-#      tests/unit/test_checkpatch.sh (checkpatch.pl --no-tree -f)
+#      tests/unit/test_checkpatch.sh (checkpatch.pl --no-tree -f),
+#      tests/unit/test_compat.sh (probes, #error on unknown shapes, 6.1 floor)
 #   3. the kernels: Debian 6.1 and 6.12 from the host, and the newest
 #      trixie-backports kernel (7.x) from a debootstrap'd trixie root
 #      (scripts/trixie-root.sh, cached in /var/cache/aloop/trixie-root)
@@ -275,6 +276,7 @@ else
 	host_ktap install "tests/unit/test_install.sh" "$LOGDIR/install.log" tests/unit/test_install.sh
 	host_ktap version "tests/dkms/test_version.sh" "$LOGDIR/version.log" tests/dkms/test_version.sh
 	host_ktap checkpatch "tests/unit/test_checkpatch.sh" "$LOGDIR/checkpatch.log" tests/unit/test_checkpatch.sh
+	host_ktap compat "tests/unit/test_compat.sh" "$LOGDIR/compat.log" tests/unit/test_compat.sh
 fi
 tend "host build + host tests"
 

@@ -38,9 +38,11 @@ make -C "$kdir" M="$tmp" -k -j"$(nproc)" modules >"$tmp/log" 2>&1 || true
 } > "$tmp/out.h"
 # The oldest supported kernel is 6.1: say so instead of a wall of errors.
 if [ ! -e "$tmp/p_min_kernel.o" ]; then
-	rel=$(make -s -C "$kdir" kernelrelease 2>/dev/null || true)
+	vh=$kdir/include/generated/uapi/linux/version.h
+	ver=$(awk '$2 == "LINUX_VERSION_MAJOR" { M = $3 } $2 == "LINUX_VERSION_PATCHLEVEL" { P = $3 }
+		   END { if (M != "") print M "." P }' "$vh" 2>/dev/null)
 	if grep -q 'older than 6.1' "$tmp/log"; then
-		echo "aloop: kernel ${rel:-in $kdir} is older than 6.1, the oldest aloop supports" >&2
+		echo "aloop: Linux ${ver:-?} (headers in $kdir) is older than 6.1, the oldest aloop supports" >&2
 	else
 		echo "aloop: cannot compile against the kernel headers in $kdir:" >&2
 		tail -n 15 "$tmp/log" >&2
