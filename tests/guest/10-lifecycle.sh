@@ -69,6 +69,7 @@ else
 fi
 
 expect_like_stock "LOOP_CTL_ADD of a taken index" EEXIST "ctl-add $DUT_CTL 40" "ctl-add $STOCK_CTL 240"
+udev_settle
 expect_like_stock "LOOP_CTL_REMOVE of an unbound, closed device" OK "ctl-remove $DUT_CTL 40" "ctl-remove $STOCK_CTL 240"
 if wait_gone "$(dutdev 40)" && [ ! -e "/sys/block/${DUT}40" ]; then
 	ok "LOOP_CTL_REMOVE: /dev/${DUT}40 and /sys/block/${DUT}40 are gone"
@@ -84,6 +85,7 @@ wait_dev "$(dutdev 41)"; wait_dev "$(stockdev 241)"
 exec 5<"$(dutdev 41)" 6<"$(stockdev 241)"
 expect_like_stock "LOOP_CTL_REMOVE of an open device" EBUSY "ctl-remove $DUT_CTL 41" "ctl-remove $STOCK_CTL 241"
 exec 5<&- 6<&-
+udev_settle
 r1=$(ioc1 ctl-remove "$DUT_CTL" 41); r2=$(ioc1 ctl-remove "$STOCK_CTL" 241)
 check_eq "LOOP_CTL_REMOVE succeeds once the device is closed (stock: $r2)" OK "$r1"
 

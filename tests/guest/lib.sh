@@ -227,6 +227,14 @@ expect_like_stock() {
 	fi
 }
 
+# udev_settle: wait until udev has handled the queued events - its probe
+# (blkid) opens a new device for a moment, and an open device cannot be
+# removed (EBUSY), with stock loop as with aloop.
+udev_settle() {
+	command -v udevadm >/dev/null 2>&1 && udevadm settle -t 10 >/dev/null 2>&1
+	return 0
+}
+
 # dev_state DEV: "unbound", or "bound <offset> <sizelimit> <file>"
 dev_state() {
 	local o; o=$(ioc get-status "$1")
