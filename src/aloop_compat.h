@@ -21,6 +21,13 @@
 #error "aloop supports Linux 6.1 and later: these kernel headers are older"
 #endif
 
+/*
+ * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS
+ * (1.25 MiB).  Left alone, a new queue gets BLK_SAFE_MAX_SECTORS (127.5
+ * KiB), which splits large sequential I/O.
+ */
+#define ALO_MAX_HW_SECTORS	2560u
+
 /* Queue limits as the driver wants them; applied by alo_apply_limits(). */
 struct alo_limits {
 	unsigned int	lbs;			/* logical = physical = io_min */
@@ -46,6 +53,7 @@ static inline struct gendisk *alo_alloc_disk(struct blk_mq_tag_set *set,
 		.logical_block_size	= SECTOR_SIZE,
 		.physical_block_size	= SECTOR_SIZE,
 		.io_min			= SECTOR_SIZE,
+		.max_hw_sectors		= ALO_MAX_HW_SECTORS,
 	};
 
 	return blk_mq_alloc_disk(set, &lim, data);
@@ -81,7 +89,11 @@ static inline int alo_apply_limits(struct request_queue *q,
 static inline struct gendisk *alo_alloc_disk(struct blk_mq_tag_set *set,
 					     void *data)
 {
-	return blk_mq_alloc_disk(set, data);
+	struct gendisk *disk = blk_mq_alloc_disk(set, data);
+
+	if (!IS_ERR(disk))
+		blk_queue_max_hw_sectors(disk->queue, ALO_MAX_HW_SECTORS);
+	return disk;
 }
 
 static inline int alo_apply_limits(struct request_queue *q,

@@ -30,13 +30,15 @@ else
 	bail "cannot attach"
 fi
 
-# No I/O scheduler by default (the backing device has one), as stock loop.
-sched=$(cat "/sys/block/${DEV#/dev/}/queue/scheduler" 2>&1)
-ssched=$(cat /sys/block/loop0/queue/scheduler 2>&1)
-if [[ $sched == *"[none]"* ]] && [ "$sched" = "$ssched" ]; then
-	ok "I/O scheduler: none by default, as stock loop ($sched)"
+# Queue set up as stock loop's: no I/O scheduler by default (the backing
+# device has one) and the same largest request.
+q=/sys/block/${DEV#/dev/}/queue sq=/sys/block/loop0/queue
+got="$(cat "$q/scheduler") max_hw_sectors_kb=$(cat "$q/max_hw_sectors_kb") max_sectors_kb=$(cat "$q/max_sectors_kb")"
+want="$(cat "$sq/scheduler") max_hw_sectors_kb=$(cat "$sq/max_hw_sectors_kb") max_sectors_kb=$(cat "$sq/max_sectors_kb")"
+if [[ $got == *"[none]"* ]] && [ "$got" = "$want" ]; then
+	ok "queue as stock loop's: scheduler none, $(cut -d' ' -f2- <<<"$got")"
 else
-	fail "I/O scheduler: none by default, as stock loop" "$DUT: $sched" "loop0: $ssched"
+	fail "queue as stock loop's: scheduler none, same request size limits" "$DUT: $got" "loop0: $want"
 fi
 
 out=$(aloopctl status "$DEV" 2>&1); rc=$?
