@@ -36,7 +36,7 @@ q=/sys/block/${DEV#/dev/}/queue sq=/sys/block/loop0/queue
 got="$(cat "$q/scheduler") max_hw_sectors_kb=$(cat "$q/max_hw_sectors_kb") max_sectors_kb=$(cat "$q/max_sectors_kb")"
 want="$(cat "$sq/scheduler") max_hw_sectors_kb=$(cat "$sq/max_hw_sectors_kb") max_sectors_kb=$(cat "$sq/max_sectors_kb")"
 if [[ $got == *"[none]"* ]] && [ "$got" = "$want" ]; then
-	ok "queue as stock loop's: scheduler none, $(cut -d' ' -f2- <<<"$got")"
+	ok "queue as stock loop's: scheduler $got"
 else
 	fail "queue as stock loop's: scheduler none, same request size limits" "$DUT: $got" "loop0: $want"
 fi
