@@ -62,16 +62,19 @@ static void usage(void)
 "usage: alo-ioctl [--as-user|--open-as-user] [--dev-ro] [--hold SECS] CMD ARGS\n"
 "  ctl-add CTL N | ctl-remove CTL N | ctl-get-free CTL | ctl-raw CTL CMD ARG\n"
 "  configure DEV FILE [--ro] [--flags N] [--bs N] [--offset N] [--sizelimit N]\n"
-"                     [--open-ro] [--open-path] [--name S]\n"
+"                     [--open-ro] [--open-path] [--open-direct] [--name S]\n"
+"                     [--set-dio 0|1] [--setfl-append]  (after LOOP_CONFIGURE)\n"
 "  configure-self DEV [opts] | configure-badfd DEV [-1|closed] [opts]\n"
 "  configure-dir DEV DIR [opts] | configure-as-user DEV FILE [opts]\n"
 "  set-fd DEV FILE [--open-ro] | set-fd-self DEV | set-fd-badfd DEV\n"
 "  change-fd DEV FILE [--open-ro]\n"
 "  set-status DEV [--flags N] [--offset N] [--sizelimit N] [--name S]\n"
 "  set-status-keep DEV [--flags N] [--offset N] [--sizelimit N]  (get, modify, set)\n"
+"  set-status-old-crypt DEV [TYPE] | set-status64-crypt DEV [TYPE]\n"
+"                     (get, lo_encrypt_type = TYPE (default 1), set)\n"
 "  get-status DEV | get-status-old DEV | clr-fd DEV | set-capacity DEV\n"
 "  set-bs DEV N | set-dio DEV 0|1 | dev-raw DEV CMD ARG\n"
-"  open PATH | open-ctl-as-user CTL\n"
+"  open PATH | open-ctl-as-user CTL | open-excl DEV (O_RDONLY|O_EXCL; with --hold)\n"
 "  features PATH | info DEV\n"
 "  blkpg-add DEV PARTNO START LENGTH | blkpg-del DEV PARTNO  (in 512-byte sectors)\n");
 	exit(2);
@@ -161,13 +164,16 @@ static int report(long ret, int e, int show_value)
 }
 
 struct cfg_opts {
-	int ro, open_ro, open_path, have_flags;
+	int ro, open_ro, open_path, open_direct, have_flags;
+	int set_dio;		/* -1: no LOOP_SET_DIRECT_IO after configure */
+	int setfl_append;	/* F_SETFL O_APPEND on the backing fd after */
 	unsigned long long flags, bs, offset, sizelimit;
 	const char *name;
 };
 
 static int parse_cfg_opts(int argc, char **argv, int i, struct cfg_opts *o)
 {
+	o->set_dio = -1;
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--ro"))
 			o->ro = 1;
@@ -175,6 +181,12 @@ static int parse_cfg_opts(int argc, char **argv, int i, struct cfg_opts *o)
 			o->open_ro = 1;
 		else if (!strcmp(argv[i], "--open-path"))
 			o->open_path = 1;
+		else if (!strcmp(argv[i], "--open-direct"))
+			o->open_direct = 1;
+		else if (!strcmp(argv[i], "--set-dio") && i + 1 < argc)
+			o->set_dio = (int)num(argv[++i]);
+		else if (!strcmp(argv[i], "--setfl-append"))
+			o->setfl_append = 1;
 		else if (!strcmp(argv[i], "--flags") && i + 1 < argc)
 			o->flags = num(argv[++i]), o->have_flags = 1;
 		else if (!strcmp(argv[i], "--bs") && i + 1 < argc)
@@ -205,6 +217,8 @@ static int open_backing(const char *path, const struct cfg_opts *o)
 		flags |= O_RDWR | O_NONBLOCK;
 	else
 		flags |= o->open_ro ? O_RDONLY : O_RDWR;
+	if (o->open_direct)
+		flags |= O_DIRECT;
 	fd = open(path, flags);
 	if (fd < 0)
 		setup_fail("open backing file", errno);
@@ -223,6 +237,28 @@ static void fill_info(struct loop_info64 *info, const struct cfg_opts *o,
 		strncpy((char *)info->lo_file_name, name, LO_NAME_SIZE - 1);
 }
 
+/*
+ * Steps after a successful LOOP_CONFIGURE, each reported on a line of its
+ * own ("set_dio=OK", "setfl=EINVAL"): LOOP_SET_DIRECT_IO, then O_APPEND
+ * on the backing fd.  F_SETFL changes the open file description, which
+ * the driver shares, so it stays in effect after this process exits.
+ */
+static void after_configure(int dfd, int bfd, const struct cfg_opts *o)
+{
+	int fl;
+
+	if (o->set_dio >= 0)
+		printf("set_dio=%s\n",
+		       ioctl(dfd, LOOP_SET_DIRECT_IO, (unsigned long)o->set_dio) < 0 ?
+		       errname(errno) : "OK");
+	if (o->setfl_append) {
+		fl = fcntl(bfd, F_GETFL);
+		printf("setfl=%s\n",
+		       fl < 0 || fcntl(bfd, F_SETFL, fl | O_APPEND) < 0 ?
+		       errname(errno) : "OK");
+	}
+}
+
 static int do_configure(const char *dev, int backing_fd, const struct cfg_opts *o,
 			const char *name)
 {
@@ -238,6 +274,8 @@ static int do_configure(const char *dev, int backing_fd, const struct cfg_opts *
 	before_ioctl();
 	r = ioctl(dfd, LOOP_CONFIGURE, &cfg);
 	report(r, errno, 0);
+	if (r >= 0)
+		after_configure(dfd, backing_fd, o);
 	done();
 	return 0;
 }
@@ -352,6 +390,17 @@ int main(int argc, char **argv)
 		before_ioctl();
 		r = ioctl(fd, BLKPG, &arg);
 		report(r, errno, 0);
+		done();
+		return 0;
+	}
+	if (!strcmp(cmd, "open-excl")) {
+		/* an exclusive opener, as a mounted filesystem; --hold keeps it */
+		int fd;
+
+		if (argc != 1)
+			usage();
+		fd = open(argv[0], O_RDONLY | O_EXCL | O_CLOEXEC);
+		report(fd, errno, 0);
 		done();
 		return 0;
 	}
@@ -474,6 +523,43 @@ int main(int argc, char **argv)
 		} else {
 			fill_info(&info, &o, NULL);
 		}
+		before_ioctl();
+		r = ioctl(dfd, LOOP_SET_STATUS64, &info);
+		report(r, errno, 0);
+		done();
+		return 0;
+	}
+	if (!strcmp(cmd, "set-status-old-crypt")) {
+		/* old LOOP_SET_STATUS ignores the encryption fields (as loop) */
+		struct loop_info info;
+		int dfd;
+		long r;
+
+		if (argc < 1 || argc > 2)
+			usage();
+		dfd = open_node(argv[0]);
+		memset(&info, 0, sizeof(info));
+		if (ioctl(dfd, LOOP_GET_STATUS, &info) < 0)
+			setup_fail("LOOP_GET_STATUS", errno);
+		info.lo_encrypt_type = argc == 2 ? (int)num(argv[1]) : 1;
+		before_ioctl();
+		r = ioctl(dfd, LOOP_SET_STATUS, &info);
+		report(r, errno, 0);
+		done();
+		return 0;
+	}
+	if (!strcmp(cmd, "set-status64-crypt")) {
+		struct loop_info64 info;
+		int dfd;
+		long r;
+
+		if (argc < 1 || argc > 2)
+			usage();
+		dfd = open_node(argv[0]);
+		memset(&info, 0, sizeof(info));
+		if (ioctl(dfd, LOOP_GET_STATUS64, &info) < 0)
+			setup_fail("LOOP_GET_STATUS64", errno);
+		info.lo_encrypt_type = argc == 2 ? (unsigned)num(argv[1]) : 1;
 		before_ioctl();
 		r = ioctl(dfd, LOOP_SET_STATUS64, &info);
 		report(r, errno, 0);
