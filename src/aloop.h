@@ -40,7 +40,8 @@ struct aloop_device {
 	enum aloop_state	state;
 	struct mutex		lock;
 
-	struct file		*backing;
+	struct file		*backing;	/* changes under backing_lock too */
+	spinlock_t		backing_lock;	/* for chain walkers */
 	loff_t			offset;
 	loff_t			sizelimit;
 	u32			flags;		/* LO_FLAGS_* */
@@ -75,8 +76,10 @@ struct alo_cmd {
 	struct bio_vec		*bvec;		/* when the request spans bios */
 	atomic_t		ref;		/* submitter + ki_complete */
 	long			ret;
+	loff_t			eof;		/* backing size at submission */
 	unsigned int		done;		/* bytes already transferred */
 	bool			use_dio;
+	bool			write_held;	/* freeze protection taken */
 	bool			zero_tail;	/* read hit EOF: zero the rest */
 };
 

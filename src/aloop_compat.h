@@ -14,6 +14,7 @@
 #include <linux/blkdev.h>
 #include <linux/blk-mq.h>
 #include <linux/fs.h>
+#include <linux/sched/mm.h>
 #include "aloop_probes.h"
 
 /* The oldest supported kernel: 6.1 (Debian 12), scripts/probes/min_kernel.c. */
@@ -37,7 +38,29 @@ struct alo_limits {
 	unsigned int	discard_granularity;
 	bool		write_cache;
 	bool		fua;
+	bool		rotational;
+	bool		stable_writes;
 };
+
+/*
+ * Before 6.11 write cache, rotational and stable writes were queue flags
+ * (6.11 moved them into queue_limits.features).
+ */
+#if !defined(ALOOP_HAVE_BLK_FEATURES)
+static inline void alo_apply_queue_flags(struct request_queue *q,
+					 const struct alo_limits *l)
+{
+	blk_queue_write_cache(q, l->write_cache, l->fua);
+	if (l->rotational)
+		blk_queue_flag_clear(QUEUE_FLAG_NONROT, q);
+	else
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
+	if (l->stable_writes)
+		blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
+	else
+		blk_queue_flag_clear(QUEUE_FLAG_STABLE_WRITES, q);
+}
+#endif
 
 /*
  * 6.9 made blk_mq_alloc_disk() take the initial queue_limits and added
@@ -73,15 +96,20 @@ static inline int alo_apply_limits(struct request_queue *q,
 	lim.max_write_zeroes_sectors = l->max_write_zeroes_sectors;
 	lim.discard_granularity = l->discard_granularity;
 #if defined(ALOOP_HAVE_BLK_FEATURES)
-	lim.features &= ~(BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA);
+	lim.features &= ~(BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA |
+			  BLK_FEAT_ROTATIONAL | BLK_FEAT_STABLE_WRITES);
 	if (l->write_cache)
 		lim.features |= BLK_FEAT_WRITE_CACHE;
 	if (l->write_cache && l->fua)
 		lim.features |= BLK_FEAT_FUA;
+	if (l->rotational)
+		lim.features |= BLK_FEAT_ROTATIONAL;
+	if (l->stable_writes)
+		lim.features |= BLK_FEAT_STABLE_WRITES;
 	ret = queue_limits_commit_update(q, &lim);
 #else
 	ret = queue_limits_commit_update(q, &lim);
-	blk_queue_write_cache(q, l->write_cache, l->fua);
+	alo_apply_queue_flags(q, l);
 #endif
 	return ret;
 }
@@ -106,7 +134,7 @@ static inline int alo_apply_limits(struct request_queue *q,
 	blk_queue_max_discard_sectors(q, l->max_discard_sectors);
 	blk_queue_max_write_zeroes_sectors(q, l->max_write_zeroes_sectors);
 	q->limits.discard_granularity = l->discard_granularity;
-	blk_queue_write_cache(q, l->write_cache, l->fua);
+	alo_apply_queue_flags(q, l);
 	return 0;
 }
 #else
@@ -121,11 +149,13 @@ static inline int alo_apply_limits(struct request_queue *q,
 #if defined(ALOOP_HAVE_OPEN_GENDISK)
 #define alo_mode_t	blk_mode_t
 #define ALO_MODE_WRITE	BLK_OPEN_WRITE
+#define ALO_MODE_EXCL	BLK_OPEN_EXCL
 #define ALO_FOPS_OPEN_RELEASE(o, r)	.open = o, .release = r
 #define ALO_DEFINE_OPEN_RELEASE(o, r)
 #elif defined(ALOOP_HAVE_OPEN_BDEV)
 #define alo_mode_t	fmode_t
 #define ALO_MODE_WRITE	FMODE_WRITE
+#define ALO_MODE_EXCL	FMODE_EXCL
 #define ALO_FOPS_OPEN_RELEASE(o, r)	.open = o##_bdev, .release = r##_mode
 #define ALO_DEFINE_OPEN_RELEASE(o, r)					\
 static int o##_bdev(struct block_device *bdev, fmode_t mode)		\
@@ -140,7 +170,12 @@ static void r##_mode(struct gendisk *disk, fmode_t mode)		\
 #error "aloop: unknown block_device_operations ->open/->release shape"
 #endif
 
-/* 6.15: blk_mq_freeze_queue() returns memflags for the unfreeze. */
+/*
+ * 6.15: blk_mq_freeze_queue() returns memflags for the unfreeze and holds
+ * a NOIO scope while frozen, so that no allocation under the freeze can
+ * recurse into reclaim that writes to (and waits on) the frozen queue.
+ * Before, the same scope is taken here.
+ */
 #if defined(ALOOP_HAVE_FREEZE_MEMFLAGS)
 static inline unsigned int alo_freeze(struct request_queue *q)
 {
@@ -155,11 +190,12 @@ static inline void alo_unfreeze(struct request_queue *q, unsigned int memflags)
 static inline unsigned int alo_freeze(struct request_queue *q)
 {
 	blk_mq_freeze_queue(q);
-	return 0;
+	return memalloc_noio_save();
 }
 
 static inline void alo_unfreeze(struct request_queue *q, unsigned int memflags)
 {
+	memalloc_noio_restore(memflags);
 	blk_mq_unfreeze_queue(q);
 }
 #endif
@@ -215,24 +251,27 @@ static inline bool alo_file_can_odirect(const struct file *file)
 #error "aloop: unknown way of telling O_DIRECT support (no FMODE_CAN_ODIRECT)"
 #endif
 
-/*
- * 6.8 moved file_start_write() into vfs_iter_write(); before, the caller
- * took freeze protection.  Same prototype either way: decided by the
- * version probe scripts/probes/vfs_iter_write_freeze.c.
- */
-static inline ssize_t alo_iter_write(struct file *file, struct iov_iter *iter,
-				     loff_t *pos)
+/* 6.5 gave bd_prepare_to_claim() a third argument, the holder ops. */
+#if defined(ALOOP_HAVE_BD_CLAIM_HOPS)
+static inline int alo_prepare_to_claim(struct block_device *bdev, void *holder)
 {
-#if defined(ALOOP_HAVE_VFS_ITER_WRITE_FREEZE)
-	return vfs_iter_write(file, iter, pos, 0);
-#else
-	ssize_t ret;
-
-	file_start_write(file);
-	ret = vfs_iter_write(file, iter, pos, 0);
-	file_end_write(file);
-	return ret;
-#endif
+	return bd_prepare_to_claim(bdev, holder, NULL);
 }
+#elif defined(ALOOP_HAVE_BD_CLAIM_NOHOPS)
+static inline int alo_prepare_to_claim(struct block_device *bdev, void *holder)
+{
+	return bd_prepare_to_claim(bdev, holder);
+}
+#else
+#error "aloop: unknown bd_prepare_to_claim() shape"
+#endif
+
+/*
+ * 5.11: __register_blkdev() takes a probe called when a missing minor is
+ * opened (with CONFIG_BLOCK_LEGACY_AUTOLOAD), as loop uses it.
+ */
+#if !defined(ALOOP_HAVE_REGISTER_BLKDEV_PROBE)
+#error "aloop: unknown __register_blkdev() shape"
+#endif
 
 #endif /* ALOOP_COMPAT_H */

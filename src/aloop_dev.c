@@ -8,6 +8,7 @@
 
 #include <linux/compat.h>
 #include <linux/file.h>
+#include <linux/major.h>
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
@@ -25,17 +26,37 @@ static bool aloop_is_aloop_file(struct file *file)
 	       I_BDEV(inode)->bd_disk->fops == &aloop_fops;
 }
 
+static bool aloop_is_stock_loop_file(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	return S_ISBLK(inode->i_mode) && imajor(inode) == LOOP_MAJOR;
+}
+
 /*
  * A backing file must be a regular file or a block device, and must not
  * lead back to the device being configured through a chain of aloop
  * devices.  Loop's errno values: EBADF for the device itself, EINVAL for
- * the rest.  Called with aloop_validate_mutex held.
+ * the rest.
+ *
+ * aloop cannot see behind a stock loop device, and loop cannot see
+ * behind aloop, so aloop -> loop -> aloop cycles pass both drivers'
+ * checks; their I/O then waits on itself forever.  Only LOOP_CHANGE_FD
+ * can close such a cycle from aloop's side (a device being configured
+ * has no size, so nothing can reach it through loop), so it refuses a
+ * chain that passes through stock loop (@change_fd).
+ *
+ * Called with aloop_validate_mutex held.  Each link's backing file is
+ * read under its backing_lock, not its lo->lock: the caller holds its
+ * own lo->lock, and two of them would nest.
  */
-static int aloop_validate_file(struct file *file, struct block_device *bdev)
+static int aloop_validate_file(struct file *file, struct block_device *bdev,
+			       bool change_fd)
 {
 	struct file *f = get_file(file);
 	int err = 0;
 
+	lockdep_assert_held(&aloop_validate_mutex);
 	while (aloop_is_aloop_file(f)) {
 		struct aloop_device *l;
 		struct file *next;
@@ -45,9 +66,9 @@ static int aloop_validate_file(struct file *file, struct block_device *bdev)
 			err = -EBADF;
 			break;
 		}
-		mutex_lock(&l->lock);
-		next = l->state == ALOOP_BOUND ? get_file(l->backing) : NULL;
-		mutex_unlock(&l->lock);
+		spin_lock(&l->backing_lock);
+		next = l->backing ? get_file(l->backing) : NULL;
+		spin_unlock(&l->backing_lock);
 		if (!next) {
 			err = -EINVAL;
 			break;
@@ -55,6 +76,8 @@ static int aloop_validate_file(struct file *file, struct block_device *bdev)
 		fput(f);
 		f = next;
 	}
+	if (!err && change_fd && aloop_is_stock_loop_file(f))
+		err = -EINVAL;
 	if (!err && !S_ISREG(file_inode(f)->i_mode) &&
 	    !S_ISBLK(file_inode(f)->i_mode))
 		err = -EINVAL;
@@ -94,36 +117,49 @@ static void aloop_set_size(struct aloop_device *lo)
  * filesystem reports it, else the logical block size of the block device
  * underneath.  0 means the file cannot do O_DIRECT at all.
  */
-static void aloop_probe_dio_align(struct aloop_device *lo, struct file *file)
+struct aloop_dio_align {
+	unsigned int	offset;		/* 0: no O_DIRECT */
+	unsigned int	mem;
+};
+
+/* Calls into the backing filesystem: never with the queue frozen. */
+static void aloop_probe_dio_align(struct file *file, struct aloop_dio_align *a)
 {
 	struct inode *inode = file->f_mapping->host;
 	struct kstat st = {};
 
-	lo->dio_align = 0;
-	lo->dio_mem_align = 0;
+	a->offset = 0;
+	a->mem = 0;
 	if (!alo_file_can_odirect(file))
 		return;
 	if (S_ISBLK(inode->i_mode)) {
 		struct block_device *b = I_BDEV(inode);
 
-		lo->dio_align = bdev_logical_block_size(b);
-		lo->dio_mem_align = bdev_dma_alignment(b) + 1;
+		a->offset = bdev_logical_block_size(b);
+		a->mem = bdev_dma_alignment(b) + 1;
 		return;
 	}
 	if (!vfs_getattr(&file->f_path, &st, STATX_DIOALIGN,
 			 AT_STATX_SYNC_AS_STAT) &&
 	    (st.result_mask & STATX_DIOALIGN)) {
-		lo->dio_align = st.dio_offset_align;
-		lo->dio_mem_align = st.dio_mem_align;
+		a->offset = st.dio_offset_align;
+		a->mem = st.dio_mem_align;
 		return;
 	}
 	if (inode->i_sb->s_bdev) {
-		lo->dio_align = bdev_logical_block_size(inode->i_sb->s_bdev);
-		lo->dio_mem_align = bdev_dma_alignment(inode->i_sb->s_bdev) + 1;
+		a->offset = bdev_logical_block_size(inode->i_sb->s_bdev);
+		a->mem = bdev_dma_alignment(inode->i_sb->s_bdev) + 1;
 	} else {
-		lo->dio_align = SECTOR_SIZE;
-		lo->dio_mem_align = SECTOR_SIZE;
+		a->offset = SECTOR_SIZE;
+		a->mem = SECTOR_SIZE;
 	}
+}
+
+static void aloop_set_dio_align(struct aloop_device *lo,
+				const struct aloop_dio_align *a)
+{
+	lo->dio_align = a->offset;
+	lo->dio_mem_align = a->mem;
 }
 
 /*
@@ -142,8 +178,8 @@ static bool aloop_dio_allowed(struct aloop_device *lo)
 		snprintf(r, n, "offset %llu not aligned to %u",
 			 (unsigned long long)lo->offset, a);
 	else if (lo->block_size & (a - 1))
-		snprintf(r, n, "block size %u smaller than dio alignment %u",
-			 lo->block_size, a);
+		snprintf(r, n, "block size %u smaller than dio alignment %u: set it to %u",
+			 lo->block_size, a, a);
 	else if (lo->sizelimit & (a - 1))
 		snprintf(r, n, "sizelimit %llu not aligned to %u",
 			 (unsigned long long)lo->sizelimit, a);
@@ -155,40 +191,93 @@ static bool aloop_dio_allowed(struct aloop_device *lo)
 	return !r[0];
 }
 
+/* The block device under the backing file: itself, or its filesystem's. */
+static struct block_device *aloop_backing_bdev(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	if (S_ISBLK(inode->i_mode))
+		return I_BDEV(inode);
+	return inode->i_sb->s_bdev;
+}
+
+/*
+ * Discard and write-zeroes.  A file: punch hole / zero range on any
+ * range, as far as the filesystem has ->fallocate.  A block device: its
+ * fallocate zeroes with write-zeroes and refuses ranges not aligned to
+ * its own logical block size, so mirror its limits, as loop does, and
+ * only where aloop's block size is a multiple of the backing's.
+ */
+static void aloop_discard_limits(struct aloop_device *lo, struct alo_limits *l)
+{
+	struct file *file = lo->backing;
+	struct inode *inode = file->f_mapping->host;
+	unsigned int max = UINT_MAX >> SECTOR_SHIFT;
+	unsigned int gran = i_blocksize(inode);
+
+	if (!file->f_op->fallocate)
+		return;
+	if (S_ISBLK(inode->i_mode)) {
+		struct block_device *b = I_BDEV(inode);
+
+		if (lo->block_size % bdev_logical_block_size(b))
+			return;
+		max = bdev_write_zeroes_sectors(b);
+		gran = max(bdev_logical_block_size(b),
+			   bdev_discard_granularity(b));
+	}
+	if (!lo->no_discard && max) {
+		l->max_discard_sectors = max;
+		l->discard_granularity = max_t(unsigned int, lo->block_size,
+					       gran);
+	}
+	if (!lo->no_write_zeroes)
+		l->max_write_zeroes_sectors = max;
+}
+
 static void aloop_build_limits(struct aloop_device *lo, struct alo_limits *l)
 {
 	bool ro = lo->flags & LO_FLAGS_READ_ONLY;
-	bool falloc = lo->backing && !ro && lo->backing->f_op->fallocate;
+	struct block_device *b;
 
 	memset(l, 0, sizeof(*l));
 	l->lbs = lo->block_size;
 	l->dma_alignment = SECTOR_SIZE - 1;
+	if (!lo->backing)
+		return;
 	if (lo->use_dio && lo->dio_mem_align > SECTOR_SIZE)
 		l->dma_alignment = lo->dio_mem_align - 1;
-	if (falloc && !lo->no_discard) {
-		l->max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
-		l->discard_granularity = max_t(unsigned int, lo->block_size,
-				i_blocksize(lo->backing->f_mapping->host));
-	}
-	if (falloc && !lo->no_write_zeroes)
-		l->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
-	l->write_cache = lo->backing && !ro;
+	if (!ro)
+		aloop_discard_limits(lo, l);
+	/* A flush is an fsync: only where the backing file has one. */
+	l->write_cache = !ro && lo->backing->f_op->fsync;
 	l->fua = l->write_cache;
+	/* As loop: non-rotational unless the backing device rotates. */
+	b = aloop_backing_bdev(lo->backing);
+	l->rotational = b && !bdev_nonrot(b);
+	/*
+	 * Direct I/O hands the upper filesystem's pages to the backing file,
+	 * which may checksum them (btrfs, dm-integrity) while the upper fs
+	 * still changes them: ask the upper fs to keep pages stable during
+	 * writeback whenever dio is possible.  Set at configure, as a mounted
+	 * filesystem reads it only at mount time.
+	 */
+	l->stable_writes = lo->dio_align != 0 ||
+			   (b && bdev_stable_writes(b));
 }
 
 /*
  * Re-evaluate direct I/O and apply the queue limits.  The caller holds
  * lo->lock and has frozen the queue, so no request sees a half-switched
- * device.  Dirty page cache of the backing file is written back before
- * requests start bypassing it.
+ * device; it wrote back the backing file's cache before freezing
+ * (aloop_sync_backing()): nothing here calls into a filesystem.
  */
 static int aloop_update_queue(struct aloop_device *lo)
 {
 	struct alo_limits l;
 	bool dio = aloop_dio_allowed(lo);
 
-	if (dio && !lo->use_dio && lo->backing)
-		vfs_fsync(lo->backing, 0);
+	lockdep_assert_held(&lo->lock);
 	lo->use_dio = dio;
 	if (dio)
 		lo->flags |= LO_FLAGS_DIRECT_IO;
@@ -222,6 +311,38 @@ void aloop_disable_discard(struct work_struct *work)
 	mutex_unlock(&lo->lock);
 }
 
+/*
+ * Before a change that may switch requests to direct I/O: write back the
+ * backing file's dirty cache, outside the freeze (an fsync under it can
+ * wait on I/O that waits on the frozen queue), as loop does.
+ */
+static void aloop_sync_backing(struct file *file)
+{
+	if (file)
+		vfs_fsync(file, 0);
+}
+
+/*
+ * Changing the geometry or backing of a device under an exclusive
+ * opener (a mounted filesystem) corrupts it: claim the device first, as
+ * loop does, unless the caller opened it exclusively itself.  EBUSY when
+ * someone else holds it.
+ */
+static int aloop_claim(struct block_device *bdev, alo_mode_t mode,
+		       void *holder)
+{
+	if (mode & ALO_MODE_EXCL)
+		return 0;
+	return alo_prepare_to_claim(bdev, holder);
+}
+
+static void aloop_unclaim(struct block_device *bdev, alo_mode_t mode,
+			  void *holder)
+{
+	if (!(mode & ALO_MODE_EXCL))
+		bd_abort_claiming(bdev, holder);
+}
+
 static int aloop_check_info(const struct loop_info64 *info)
 {
 	if ((unsigned int)info->lo_encrypt_key_size > LO_KEY_SIZE)
@@ -245,12 +366,37 @@ static void aloop_reread_partitions(struct aloop_device *lo)
 			lo->disk->disk_name, err);
 }
 
+/*
+ * The two locks configure and change-fd take: the chain walk's mutex,
+ * then the device's own (loop.c's loop_global_lock_killable() is the
+ * model).
+ */
+static int aloop_lock_validate(struct aloop_device *lo)
+{
+	int err;
+
+	err = mutex_lock_killable(&aloop_validate_mutex);
+	if (err)
+		return err;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		mutex_unlock(&aloop_validate_mutex);
+	return err;
+}
+
+static void aloop_unlock_validate(struct aloop_device *lo)
+{
+	mutex_unlock(&lo->lock);
+	mutex_unlock(&aloop_validate_mutex);
+}
+
 static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 			   struct block_device *bdev,
 			   const struct loop_config *config)
 {
 	const struct loop_info64 *info = &config->info;
 	struct kthread_worker *worker;
+	struct aloop_dio_align align;
 	unsigned int memflags;
 	struct file *file;
 	bool partscan;
@@ -260,17 +406,17 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	if (!file)
 		return -EBADF;
 
-	err = mutex_lock_killable(&aloop_validate_mutex);
+	err = aloop_claim(bdev, mode, aloop_configure);
 	if (err)
 		goto out_putf;
-	err = mutex_lock_killable(&lo->lock);
+	err = aloop_lock_validate(lo);
 	if (err)
-		goto out_unlock_validate;
+		goto out_unclaim;
 
 	err = -EBUSY;
 	if (lo->state != ALOOP_UNBOUND)
 		goto out_unlock;
-	err = aloop_validate_file(file, bdev);
+	err = aloop_validate_file(file, bdev, false);
 	if (err)
 		goto out_unlock;
 	err = -EINVAL;
@@ -290,7 +436,9 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	 * preempted the submitter on every request instead of taking the
 	 * queued ones in one go (more context switches, no more IOPS).
 	 */
-	worker = kthread_create_worker(0, ALOOP_NAME "%d", lo->number);
+	/* Freezable, as loop's workqueue: no backing I/O during suspend. */
+	worker = kthread_create_worker(KTW_FREEZABLE, ALOOP_NAME "%d",
+				       lo->number);
 	if (IS_ERR(worker)) {
 		err = PTR_ERR(worker);
 		goto out_unlock;
@@ -308,30 +456,43 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	if (!(file->f_mode & FMODE_WRITE) || !(mode & ALO_MODE_WRITE) ||
 	    !file->f_op->write_iter)
 		lo->flags |= LO_FLAGS_READ_ONLY;
+	/* As loop with max_part: every device is scanned for partitions. */
+	if (aloop_part_shift)
+		lo->flags |= LO_FLAGS_PARTSCAN;
 	lo->dio_wanted = aloop_dio_auto || (info->lo_flags & LO_FLAGS_DIRECT_IO);
 	lo->dio_off_by_user = false;
 	lo->no_discard = false;
 	lo->no_write_zeroes = false;
-	aloop_probe_dio_align(lo, file);
+	aloop_probe_dio_align(file, &align);
+	aloop_set_dio_align(lo, &align);
 
 	/*
-	 * Block size: as asked, else the backing file's DIO alignment when
-	 * direct I/O is wanted (so dio is possible on 4K-sector backing),
-	 * else 512.
+	 * Block size: as asked, else 512 as loop, so that attaching with
+	 * defaults never changes an image's geometry (partition tables and
+	 * filesystems made with 512-byte sectors).  Only an explicit request
+	 * for direct I/O (LO_FLAGS_DIRECT_IO, or a backing fd opened
+	 * O_DIRECT) takes the backing file's DIO alignment, as loop does;
+	 * otherwise on a 4K-sector backing dio stays off and dio_reason says
+	 * what to set.
 	 */
 	lo->block_size = SECTOR_SIZE;
 	if (config->block_size)
 		lo->block_size = config->block_size;
-	else if (lo->dio_wanted && lo->dio_align > SECTOR_SIZE &&
-		 lo->dio_align <= PAGE_SIZE)
+	else if (((info->lo_flags & LO_FLAGS_DIRECT_IO) ||
+		  (file->f_flags & O_DIRECT)) &&
+		 lo->dio_align > SECTOR_SIZE && lo->dio_align <= PAGE_SIZE)
 		lo->block_size = lo->dio_align;
 
+	spin_lock(&lo->backing_lock);
 	lo->backing = file;
+	spin_unlock(&lo->backing_lock);
 	lo->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping,
 			     lo->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
 	lo->worker = worker;
 
+	if (lo->dio_wanted)
+		aloop_sync_backing(file);
 	memflags = alo_freeze(lo->disk->queue);
 	err = aloop_update_queue(lo);
 	alo_unfreeze(lo->disk->queue, memflags);
@@ -350,15 +511,17 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
 	kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
 
-	mutex_unlock(&lo->lock);
-	mutex_unlock(&aloop_validate_mutex);
+	aloop_unlock_validate(lo);
 	if (partscan)
 		aloop_reread_partitions(lo);
+	aloop_unclaim(bdev, mode, aloop_configure);
 	return 0;
 
 out_undo:
 	mapping_set_gfp_mask(file->f_mapping, lo->old_gfp_mask);
+	spin_lock(&lo->backing_lock);
 	lo->backing = NULL;
+	spin_unlock(&lo->backing_lock);
 	lo->worker = NULL;
 	lo->flags = 0;
 	lo->offset = 0;
@@ -368,9 +531,9 @@ out_undo:
 	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
 	kthread_destroy_worker(worker);
 out_unlock:
-	mutex_unlock(&lo->lock);
-out_unlock_validate:
-	mutex_unlock(&aloop_validate_mutex);
+	aloop_unlock_validate(lo);
+out_unclaim:
+	aloop_unclaim(bdev, mode, aloop_configure);
 out_putf:
 	fput(file);
 	return err;
@@ -396,7 +559,9 @@ static void aloop_clear(struct aloop_device *lo)
 	filp = lo->backing;
 	worker = lo->worker;
 	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
+	spin_lock(&lo->backing_lock);
 	lo->backing = NULL;
+	spin_unlock(&lo->backing_lock);
 	lo->worker = NULL;
 	lo->offset = 0;
 	lo->sizelimit = 0;
@@ -457,18 +622,24 @@ static int aloop_clr_fd(struct aloop_device *lo)
 	return 0;
 }
 
-static int aloop_set_status(struct aloop_device *lo,
+/*
+ * LOOP_SET_STATUS(64).  A new offset or sizelimit moves the data under
+ * whoever has the device open, so that needs the exclusive claim (loop
+ * does so since 6.19); name and flags alone do not.
+ */
+static int aloop_set_status(struct aloop_device *lo, alo_mode_t mode,
+			    struct block_device *bdev,
 			    const struct loop_info64 *info)
 {
-	struct block_device *bdev = lo->disk->part0;
 	unsigned int memflags;
-	bool size_changed, partscan = false;
+	bool size_changed, partscan = false, claimed = false;
 	u32 prev;
 	int err;
 
+retry:
 	err = mutex_lock_killable(&lo->lock);
 	if (err)
-		return err;
+		goto out_unclaim;
 	if (lo->state != ALOOP_BOUND) {
 		err = -ENXIO;
 		goto out_unlock;
@@ -479,9 +650,18 @@ static int aloop_set_status(struct aloop_device *lo,
 
 	size_changed = lo->offset != info->lo_offset ||
 		       lo->sizelimit != info->lo_sizelimit;
+	if (size_changed && !claimed) {
+		mutex_unlock(&lo->lock);
+		err = aloop_claim(bdev, mode, aloop_set_status);
+		if (err)
+			return err;
+		claimed = true;
+		goto retry;
+	}
 	if (size_changed) {
 		sync_blockdev(bdev);
 		invalidate_bdev(bdev);
+		aloop_sync_backing(lo->backing);
 	}
 
 	memflags = alo_freeze(lo->disk->queue);
@@ -494,11 +674,12 @@ static int aloop_set_status(struct aloop_device *lo,
 	lo->flags = (info->lo_flags & ALOOP_STATUS_SETTABLE) |
 		    (prev & ~ALOOP_STATUS_SETTABLE) |
 		    (prev & ~ALOOP_STATUS_CLEARABLE);
-	if (size_changed) {
+	if (size_changed)
 		err = aloop_update_queue(lo);
-		aloop_set_size(lo);
-	}
 	alo_unfreeze(lo->disk->queue, memflags);
+	/* Not under the freeze: this allocates and sends a uevent. */
+	if (size_changed)
+		aloop_set_size(lo);
 
 	if (!err && (lo->flags & LO_FLAGS_PARTSCAN) &&
 	    !(prev & LO_FLAGS_PARTSCAN)) {
@@ -509,6 +690,9 @@ out_unlock:
 	mutex_unlock(&lo->lock);
 	if (partscan)
 		aloop_reread_partitions(lo);
+out_unclaim:
+	if (claimed)
+		aloop_unclaim(bdev, mode, aloop_set_status);
 	return err;
 }
 
@@ -555,13 +739,9 @@ static void aloop_info_from_old(const struct loop_info *info,
 	info64->lo_inode = info->lo_inode;
 	info64->lo_rdevice = info->lo_rdevice;
 	info64->lo_offset = info->lo_offset;
-	info64->lo_encrypt_type = info->lo_encrypt_type;
-	info64->lo_encrypt_key_size = info->lo_encrypt_key_size;
 	info64->lo_flags = info->lo_flags;
-	info64->lo_init[0] = info->lo_init[0];
-	info64->lo_init[1] = info->lo_init[1];
 	memcpy(info64->lo_file_name, info->lo_name, LO_NAME_SIZE);
-	memcpy(info64->lo_encrypt_key, info->lo_encrypt_key, LO_KEY_SIZE);
+	/* As loop: the old ABI's encryption fields are ignored, not refused. */
 }
 
 static int aloop_info_to_old(const struct loop_info64 *info64,
@@ -604,8 +784,11 @@ static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
 	unsigned int memflags;
 	int err;
 
+	lockdep_assert_held(&lo->lock);
 	if (lo->state != ALOOP_BOUND)
 		return -ENXIO;
+	if (arg)
+		aloop_sync_backing(lo->backing);
 	memflags = alo_freeze(lo->disk->queue);
 	lo->dio_wanted = !!arg;
 	lo->dio_off_by_user = !arg;
@@ -625,22 +808,33 @@ static int aloop_set_dio(struct aloop_device *lo, unsigned long arg)
 	return err;
 }
 
-static int aloop_set_block_size(struct aloop_device *lo, unsigned long arg)
+/*
+ * LOOP_SET_BLOCK_SIZE: under the exclusive claim, as loop (a mounted
+ * filesystem would lose its journal to the new block size).
+ */
+static int aloop_set_block_size(struct aloop_device *lo, alo_mode_t mode,
+				struct block_device *bdev, unsigned long arg)
 {
 	unsigned int memflags;
 	unsigned int old;
 	int err;
 
-	if (lo->state != ALOOP_BOUND)
-		return -ENXIO;
-	err = blk_validate_block_size(arg);
+	err = aloop_claim(bdev, mode, aloop_set_block_size);
 	if (err)
 		return err;
-	if (lo->block_size == arg)
-		return 0;
+	err = mutex_lock_killable(&lo->lock);
+	if (err)
+		goto out_unclaim;
+	err = -ENXIO;
+	if (lo->state != ALOOP_BOUND)
+		goto out_unlock;
+	err = blk_validate_block_size(arg);
+	if (err || lo->block_size == arg)
+		goto out_unlock;
 
 	sync_blockdev(lo->disk->part0);
 	invalidate_bdev(lo->disk->part0);
+	aloop_sync_backing(lo->backing);
 	memflags = alo_freeze(lo->disk->queue);
 	old = lo->block_size;
 	lo->block_size = arg;
@@ -648,10 +842,14 @@ static int aloop_set_block_size(struct aloop_device *lo, unsigned long arg)
 	if (err) {
 		lo->block_size = old;
 		aloop_update_queue(lo);
-	} else {
-		aloop_set_size(lo);
 	}
 	alo_unfreeze(lo->disk->queue, memflags);
+	if (!err)
+		aloop_set_size(lo);
+out_unlock:
+	mutex_unlock(&lo->lock);
+out_unclaim:
+	aloop_unclaim(bdev, mode, aloop_set_block_size);
 	return err;
 }
 
@@ -659,6 +857,7 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 			   unsigned int fd)
 {
 	struct file *file, *old_file;
+	struct aloop_dio_align align;
 	unsigned int memflags;
 	bool partscan;
 	int err;
@@ -666,12 +865,11 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	file = fget(fd);
 	if (!file)
 		return -EBADF;
-	err = mutex_lock_killable(&aloop_validate_mutex);
+	/* Calls into the new backing's filesystem: before any lock. */
+	aloop_probe_dio_align(file, &align);
+	err = aloop_lock_validate(lo);
 	if (err)
 		goto out_putf;
-	err = mutex_lock_killable(&lo->lock);
-	if (err)
-		goto out_unlock_validate;
 
 	err = -ENXIO;
 	if (lo->state != ALOOP_BOUND)
@@ -680,7 +878,7 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	err = -EINVAL;
 	if (!(lo->flags & LO_FLAGS_READ_ONLY))
 		goto out_unlock;
-	err = aloop_validate_file(file, bdev);
+	err = aloop_validate_file(file, bdev, true);
 	if (err)
 		goto out_unlock;
 	/* ... and only for one of the same size. */
@@ -693,16 +891,17 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	alo_media_changed(lo->disk);
 	memflags = alo_freeze(lo->disk->queue);
 	mapping_set_gfp_mask(old_file->f_mapping, lo->old_gfp_mask);
+	spin_lock(&lo->backing_lock);
 	lo->backing = file;
+	spin_unlock(&lo->backing_lock);
 	lo->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping,
 			     lo->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
-	aloop_probe_dio_align(lo, file);
+	aloop_set_dio_align(lo, &align);
 	aloop_update_queue(lo);
 	alo_unfreeze(lo->disk->queue, memflags);
 	partscan = lo->flags & LO_FLAGS_PARTSCAN;
-	mutex_unlock(&lo->lock);
-	mutex_unlock(&aloop_validate_mutex);
+	aloop_unlock_validate(lo);
 
 	fput(old_file);
 	if (partscan)
@@ -710,9 +909,7 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	return 0;
 
 out_unlock:
-	mutex_unlock(&lo->lock);
-out_unlock_validate:
-	mutex_unlock(&aloop_validate_mutex);
+	aloop_unlock_validate(lo);
 out_putf:
 	fput(file);
 	return err;
@@ -785,9 +982,6 @@ static int aloop_simple_ioctl(struct aloop_device *lo, unsigned int cmd,
 	case LOOP_SET_DIRECT_IO:
 		err = aloop_set_dio(lo, arg);
 		break;
-	case LOOP_SET_BLOCK_SIZE:
-		err = aloop_set_block_size(lo, arg);
-		break;
 	default:
 		err = -EINVAL;
 	}
@@ -825,7 +1019,7 @@ int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
 		if (copy_from_user(&info, argp, sizeof(info)))
 			return -EFAULT;
 		aloop_info_from_old(&info, &info64);
-		return aloop_set_status(lo, &info64);
+		return aloop_set_status(lo, mode, bdev, &info64);
 	case LOOP_GET_STATUS:
 		if (!argp)
 			return -EINVAL;
@@ -840,7 +1034,7 @@ int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
 			return -EPERM;
 		if (copy_from_user(&info64, argp, sizeof(info64)))
 			return -EFAULT;
-		return aloop_set_status(lo, &info64);
+		return aloop_set_status(lo, mode, bdev, &info64);
 	case LOOP_GET_STATUS64:
 		if (!argp)
 			return -EINVAL;
@@ -850,9 +1044,12 @@ int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
 		return err;
 	case ALOOP_GET_INFO:
 		return aloop_get_info(lo, argp);
+	case LOOP_SET_BLOCK_SIZE:
+		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		return aloop_set_block_size(lo, mode, bdev, arg);
 	case LOOP_SET_CAPACITY:
 	case LOOP_SET_DIRECT_IO:
-	case LOOP_SET_BLOCK_SIZE:
 		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
 			return -EPERM;
 		fallthrough;
@@ -878,7 +1075,8 @@ struct compat_loop_info {
 	char		reserved[4];
 };
 
-static int aloop_compat_set_status(struct aloop_device *lo,
+static int aloop_compat_set_status(struct aloop_device *lo, alo_mode_t mode,
+				   struct block_device *bdev,
 				   const struct compat_loop_info __user *arg)
 {
 	struct compat_loop_info ci;
@@ -892,14 +1090,10 @@ static int aloop_compat_set_status(struct aloop_device *lo,
 	info64.lo_inode = ci.lo_inode;
 	info64.lo_rdevice = ci.lo_rdevice;
 	info64.lo_offset = ci.lo_offset;
-	info64.lo_encrypt_type = ci.lo_encrypt_type;
-	info64.lo_encrypt_key_size = ci.lo_encrypt_key_size;
 	info64.lo_flags = ci.lo_flags;
-	info64.lo_init[0] = ci.lo_init[0];
-	info64.lo_init[1] = ci.lo_init[1];
 	memcpy(info64.lo_file_name, ci.lo_name, LO_NAME_SIZE);
-	memcpy(info64.lo_encrypt_key, ci.lo_encrypt_key, LO_KEY_SIZE);
-	return aloop_set_status(lo, &info64);
+	/* As loop: the encryption fields are ignored, not refused. */
+	return aloop_set_status(lo, mode, bdev, &info64);
 }
 
 static int aloop_compat_get_status(struct aloop_device *lo,
@@ -946,7 +1140,7 @@ int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
 	case LOOP_SET_STATUS:
 		if (!(mode & ALO_MODE_WRITE) && !capable(CAP_SYS_ADMIN))
 			return -EPERM;
-		return aloop_compat_set_status(lo, compat_ptr(arg));
+		return aloop_compat_set_status(lo, mode, bdev, compat_ptr(arg));
 	case LOOP_GET_STATUS:
 		return aloop_compat_get_status(lo, compat_ptr(arg));
 	case LOOP_SET_CAPACITY:

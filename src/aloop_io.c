@@ -7,7 +7,8 @@
  *   READ/WRITE, dio on:  an async kiocb with IOCB_DIRECT submitted to the
  *                        backing file's ->read_iter/->write_iter, finished
  *                        from ->ki_complete;
- *   READ/WRITE, dio off: vfs_iter_read()/vfs_iter_write();
+ *   READ/WRITE, dio off: a synchronous kiocb of aloop's own (never the
+ *                        backing file's O_APPEND/O_DIRECT/O_SYNC flags);
  *   FLUSH:               vfs_fsync();
  *   DISCARD/WRITE_ZEROES: vfs_fallocate().
  */
@@ -67,6 +68,59 @@ static void alo_free_bvec(struct alo_cmd *cmd)
 	cmd->bvec = NULL;
 }
 
+/*
+ * Freeze protection for a write to a regular backing file, as fs/aio.c
+ * does for async writes: taken by the submitter, handed over to whoever
+ * completes the kiocb (lockdep is told the owner changes).
+ */
+static bool alo_start_write(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	if (!S_ISREG(inode->i_mode))
+		return false;
+	sb_start_write(inode->i_sb);
+	__sb_writers_release(inode->i_sb, SB_FREEZE_WRITE);
+	return true;
+}
+
+static void alo_end_write(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	__sb_writers_acquired(inode->i_sb, SB_FREEZE_WRITE);
+	sb_end_write(inode->i_sb);
+}
+
+/*
+ * One synchronous read or write of the backing file through a kiocb
+ * built here, as loop does since 6.15: vfs_iter_read()/vfs_iter_write()
+ * would take the open file's flags (iocb_flags()), so an O_APPEND fd
+ * (or one given O_APPEND later by fcntl) wrote at EOF and an O_DIRECT
+ * fd made "buffered" I/O direct.  ki_complete stays NULL: filesystems
+ * see a sync kiocb.
+ */
+static ssize_t alo_rw_sync(struct file *file, struct iov_iter *iter,
+			   loff_t *pos, bool write)
+{
+	struct kiocb kiocb;
+	ssize_t ret;
+
+	memset(&kiocb, 0, sizeof(kiocb));
+	kiocb.ki_filp = file;
+	kiocb.ki_pos = *pos;
+	if (write) {
+		file_start_write(file);
+		ret = file->f_op->write_iter(&kiocb, iter);
+		file_end_write(file);
+	} else {
+		ret = file->f_op->read_iter(&kiocb, iter);
+	}
+	if (ret > 0)
+		*pos = kiocb.ki_pos;
+	return ret;
+}
+
 static int alo_rw_buffered(struct aloop_device *lo, struct alo_cmd *cmd,
 			   struct request *rq, loff_t pos)
 {
@@ -82,22 +136,22 @@ static int alo_rw_buffered(struct aloop_device *lo, struct alo_cmd *cmd,
 	atomic64_inc(&lo->reqs_buffered);
 
 	while (iov_iter_count(&iter)) {
-		if (write)
-			ret = alo_iter_write(lo->backing, &iter, &pos);
-		else
-			ret = vfs_iter_read(lo->backing, &iter, &pos, 0);
+		ret = alo_rw_sync(lo->backing, &iter, &pos, write);
 		if (ret <= 0)
 			break;
 	}
-	if (ret == 0 && iov_iter_count(&iter)) {
-		if (write) {
-			ret = -EIO;	/* a short write is never success */
-		} else {
-			/* Past the end of the backing file: zeros. */
-			iov_iter_zero(iov_iter_count(&iter), &iter);
-		}
-	}
 	alo_free_bvec(cmd);
+	if (ret >= 0 && iov_iter_count(&iter)) {
+		if (write)
+			return -EIO;	/* a short write is never success */
+		/*
+		 * Past the end of the backing file (it shrank): what was read
+		 * succeeds, the rest fails, as loop's direct I/O does.
+		 */
+		cmd->done = pos - start;
+		cmd->zero_tail = true;
+		return -EIO;
+	}
 	if (ret < 0)
 		return ret;
 
@@ -130,6 +184,11 @@ static void alo_dio_put(struct alo_cmd *cmd)
 	if (!atomic_dec_and_test(&cmd->ref))
 		return;
 	alo_free_bvec(cmd);
+	/* Before any resubmission, which takes its own. */
+	if (cmd->write_held) {
+		alo_end_write(cmd->iocb.ki_filp);
+		cmd->write_held = false;
+	}
 	ret = cmd->ret;
 
 	if (ret == -EINVAL && !cmd->done) {
@@ -145,13 +204,19 @@ static void alo_dio_put(struct alo_cmd *cmd)
 		if (cmd->done < bytes) {
 			loff_t end = alo_pos(lo, rq) + cmd->done;
 
-			if (req_op(rq) == REQ_OP_WRITE) {
+			if (!ret && req_op(rq) == REQ_OP_WRITE) {
 				cmd->ret = -EIO;
-			} else if (!ret ||
-				   end >= i_size_read(lo->backing->f_mapping->host)) {
+			} else if (!ret || (req_op(rq) == REQ_OP_READ &&
+					    end >= cmd->eof)) {
+				/* Read at or past EOF: the backing shrank. */
 				cmd->zero_tail = true;
+				cmd->ret = -EIO;
 			} else {
-				/* Short read inside the file: read the rest. */
+				/*
+				 * Short transfer inside the file: do the rest.
+				 * For a write that also turns a partial
+				 * allocation into the real errno (ENOSPC).
+				 */
 				kthread_queue_work(lo->worker, &cmd->work);
 				return;
 			}
@@ -194,11 +259,15 @@ static int alo_rw_dio(struct aloop_device *lo, struct alo_cmd *cmd,
 	iocb->ki_ioprio = req_get_ioprio(rq);
 	if (write && (rq->cmd_flags & REQ_FUA))
 		iocb->ki_flags |= IOCB_DSYNC;
+	/* Read here, not in the completion (which may be a hard irq). */
+	cmd->eof = i_size_read(file->f_mapping->host);
 
-	if (write)
+	if (write) {
+		cmd->write_held = alo_start_write(file);
 		ret = file->f_op->write_iter(iocb, &iter);
-	else
+	} else {
 		ret = file->f_op->read_iter(iocb, &iter);
+	}
 
 	if (ret != -EIOCBQUEUED)
 		alo_dio_complete(iocb, ret);
@@ -261,7 +330,11 @@ static void alo_work_fn(struct kthread_work *work)
 	/* Backing I/O must not recurse into reclaim that waits on us. */
 	noio_flags = memalloc_noio_save();
 	ret = alo_do_cmd(lo, cmd, rq);
-	if (ret != -EIOCBQUEUED) {
+	if (ret == -ENOMEM) {
+		/* No memory for the bvec copy: try again a little later. */
+		blk_mq_requeue_request(rq, false);
+		blk_mq_delay_kick_requeue_list(rq->q, 10);
+	} else if (ret != -EIOCBQUEUED) {
 		cmd->ret = ret;
 		if (likely(!blk_should_fake_timeout(rq->q)))
 			blk_mq_complete_request(rq);
@@ -297,6 +370,7 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->done = 0;
 	cmd->ret = 0;
 	cmd->zero_tail = false;
+	cmd->write_held = false;
 	cmd->bvec = NULL;
 	kthread_queue_work(lo->worker, &cmd->work);
 	return BLK_STS_OK;
@@ -309,10 +383,12 @@ static void alo_complete_rq(struct request *rq)
 	blk_status_t sts = BLK_STS_OK;
 
 	if (cmd->zero_tail) {
+		unsigned int good = round_down(cmd->done, SECTOR_SIZE);
 		struct req_iterator it;
 		struct bio_vec bv;
 		unsigned int at = 0;
 
+		/* Nothing stale reaches the reader, even with the error. */
 		rq_for_each_segment(bv, rq, it) {
 			if (at + bv.bv_len > cmd->done) {
 				unsigned int skip = cmd->done > at ?
@@ -320,9 +396,13 @@ static void alo_complete_rq(struct request *rq)
 
 				memzero_page(bv.bv_page, bv.bv_offset + skip,
 					     bv.bv_len - skip);
+				flush_dcache_page(bv.bv_page);
 			}
 			at += bv.bv_len;
 		}
+		/* What was read before EOF succeeds, the rest fails. */
+		if (good)
+			blk_update_request(rq, BLK_STS_OK, good);
 	}
 	if (cmd->ret < 0) {
 		sts = errno_to_blk_status(cmd->ret);

@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/compat.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -17,7 +18,7 @@ int aloop_part_shift;
 
 static unsigned int max_aloop;
 module_param(max_aloop, uint, 0444);
-MODULE_PARM_DESC(max_aloop, "Number of aloop devices created at load (default 0)");
+MODULE_PARM_DESC(max_aloop, "Number of aloop devices created at load; also the limit of devices created by opening a node (default 0: none, no limit)");
 
 static unsigned int max_part;
 module_param(max_part, uint, 0444);
@@ -44,6 +45,7 @@ int aloop_add(int index)
 		return -ENOMEM;
 	lo->state = ALOOP_UNBOUND;
 	mutex_init(&lo->lock);
+	spin_lock_init(&lo->backing_lock);
 	INIT_WORK(&lo->discard_work, aloop_disable_discard);
 	atomic64_set(&lo->reqs_dio, 0);
 	atomic64_set(&lo->reqs_buffered, 0);
@@ -101,6 +103,9 @@ int aloop_add(int index)
 	disk->first_minor = lo->number << aloop_part_shift;
 	disk->minors = 1 << aloop_part_shift;
 	disk->fops = &aloop_fops;
+	/* As loop: attach, detach and change-fd send DISK_MEDIA_CHANGE=1. */
+	disk->events = DISK_EVENT_MEDIA_CHANGE;
+	disk->event_flags = DISK_EVENT_FLAG_UEVENT;
 	disk->private_data = lo;
 	disk->queue->queuedata = lo;
 	sprintf(disk->disk_name, ALOOP_NAME "%d", lo->number);
@@ -132,6 +137,7 @@ out_free_dev:
 /* The disk is unbound, closed and marked deleting. */
 void aloop_remove(struct aloop_device *lo)
 {
+	cancel_work_sync(&lo->discard_work);
 	del_gendisk(lo->disk);
 	blk_mq_free_tag_set(&lo->tag_set);
 	mutex_lock(&aloop_ctl_mutex);
@@ -229,11 +235,24 @@ static long aloop_control_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+#ifdef CONFIG_COMPAT
+static long aloop_control_compat_ioctl(struct file *file, unsigned int cmd,
+				       unsigned long parm)
+{
+	/* The only pointer argument; the LOOP_CTL_* take a number. */
+	if (cmd == ALOOP_GET_FEATURES)
+		parm = (unsigned long)compat_ptr(parm);
+	return aloop_control_ioctl(file, cmd, parm);
+}
+#endif
+
 static const struct file_operations aloop_ctl_fops = {
 	.owner		= THIS_MODULE,
 	.open		= nonseekable_open,
 	.unlocked_ioctl	= aloop_control_ioctl,
-	.compat_ioctl	= aloop_control_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= aloop_control_compat_ioctl,
+#endif
 	.llseek		= noop_llseek,
 };
 
@@ -243,6 +262,20 @@ static struct miscdevice aloop_misc = {
 	.fops		= &aloop_ctl_fops,
 	.mode		= 0600,
 };
+
+/*
+ * Opening a node of a missing minor (mknod /dev/aloopN b MAJOR MINOR)
+ * creates the device, as loop's loop_probe() does; the block layer calls
+ * this only with CONFIG_BLOCK_LEGACY_AUTOLOAD.
+ */
+static void aloop_probe(dev_t dev)
+{
+	unsigned int idx = MINOR(dev) >> aloop_part_shift;
+
+	if (max_aloop && idx >= max_aloop)
+		return;
+	aloop_add(idx);
+}
 
 static int __init aloop_init(void)
 {
@@ -262,7 +295,7 @@ static int __init aloop_init(void)
 		return -EINVAL;
 	}
 
-	aloop_major = register_blkdev(0, ALOOP_NAME);
+	aloop_major = __register_blkdev(0, ALOOP_NAME, aloop_probe);
 	if (aloop_major < 0)
 		return aloop_major;
 

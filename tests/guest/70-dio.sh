@@ -82,8 +82,8 @@ fi
 if [ -n "${BACK4K:-}" ]; then
 	F4=$BACK4K/dio4k.img
 	mkrand "$F4" $((32 * MiB))
-	if DEV4=$(attach_dev "$F4"); then
-		check_eq "4K-sector ext4 backing: default block size 4096, dio on" \
+	if DEV4=$(attach_dev --direct-io "$F4"); then
+		check_eq "4K-sector ext4 backing with --direct-io: block size 4096, dio on" \
 			"4096 1" "$(blk_attr "$DEV4" queue/logical_block_size) $(dut_attr "$DEV4" dio)"
 		fio_verify "$DEV4" "fio verify: 4K-sector ext4, aloop-dio, randwrite 4k..1M" \
 			--rw=randwrite --bsrange=4k-1M --direct=1 --ioengine=libaio --iodepth=8
@@ -180,7 +180,7 @@ if [ -n "${BACK4K:-}" ]; then
 	DEV4=$(attach_dev "$F4") || bail "attach: $DEV4"
 	expect_errno "LOOP_SET_BLOCK_SIZE 512 on 4K backing" OK set-bs "$DEV4" 512
 	check_eq "block size 512 on 4K backing: dio off, reason names the block size" \
-		"0:block size 512 smaller than dio alignment 4096" \
+		"0:block size 512 smaller than dio alignment 4096: set it to 4096" \
 		"$(dut_attr "$DEV4" dio):$(dut_attr "$DEV4" dio_reason)"
 	expect_errno "LOOP_SET_BLOCK_SIZE 4096 again" OK set-bs "$DEV4" 4096
 	check_eq "block size 4096 again: dio back on" 1 "$(dut_attr "$DEV4" dio)"

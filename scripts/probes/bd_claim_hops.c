@@ -1,0 +1,4 @@
+/* 6.5: bd_prepare_to_claim(bdev, holder, hops) gained the holder ops */
+#include <linux/blkdev.h>
+int probe(struct block_device *b);
+int probe(struct block_device *b) { return bd_prepare_to_claim(b, b, NULL); }
