@@ -96,10 +96,7 @@ F=$D/a.img;  mkrand "$F" $((8 * MiB))
 # Block sizes above PAGE_SIZE: refused before 6.15, accepted since.
 # Stock loop on this kernel tells which.
 BIG_BS=refused
-stock_load >/dev/null 2>&1
-if s=$(losetup -r -f --show -b 8192 "$F" 2>/dev/null); then
-	losetup -d "$s"; BIG_BS=accepted
-fi
+stock_takes_bs 8192 "$F" && BIG_BS=accepted
 F2=$D/b.img; mkrand "$F2" $((8 * MiB))
 F3=$D/c.img; mkrand "$F3" $((8 * MiB))
 

@@ -227,6 +227,16 @@ expect_like_stock() {
 	fi
 }
 
+# stock_takes_bs BS FILE: does stock loop on this kernel accept logical
+# block size BS (e.g. above PAGE_SIZE: refused before 6.15, accepted
+# since)?  Binds FILE read-only for a moment.
+stock_takes_bs() {
+	local s
+	stock_load >/dev/null 2>&1
+	s=$(losetup -r -f --show -b "$1" "$2" 2>/dev/null) || return 1
+	losetup -d "$s"
+}
+
 # udev_settle: wait until udev has handled the queued events - its probe
 # (blkid) opens a new device for a moment, and an open device cannot be
 # removed (EBUSY), with stock loop as with aloop.

@@ -40,8 +40,7 @@ for f in "${files[@]}"; do
 	fi
 done
 n=$((n + 1))
-c=$(grep -c -w ENOSYS src/aloop_main.c src/aloop_dev.c src/aloop_io.c \
-	src/aloop_sysfs.c src/aloop.h src/aloop_compat.h | awk -F: '{ s += $2 } END { print s }')
+c=$(grep -c -w ENOSYS "${files[@]}" | awk -F: '{ s += $2 } END { print s }')
 if [ "$c" = 1 ]; then
 	pass=$((pass + 1)); echo "ok $n - ENOSYS only in the control ioctl's default (loop ABI)"
 else
