@@ -59,7 +59,15 @@ struct aloop_device {
 	bool			no_write_zeroes;
 	struct work_struct	discard_work;
 
-	struct kthread_worker	*worker;
+	/* Dispatch: a kthread worker per hardware queue (aloop_io.c). */
+	struct alo_queue	*queues;	/* nr_queues, while bound */
+	unsigned int		nr_queues;
+	/* Requests of non-root blkcgs: one lane per cgroup (aloop_io.c). */
+	struct workqueue_struct	*lane_wq;
+	spinlock_t		lane_lock;
+	struct list_head	lanes;
+	struct delayed_work	lane_reaper;
+
 	struct blk_mq_tag_set	tag_set;
 	struct gendisk		*disk;
 
@@ -67,11 +75,16 @@ struct aloop_device {
 	atomic64_t		reqs_buffered;
 	atomic64_t		reqs_fallback;
 	atomic64_t		errors;
+	atomic64_t		reqs_cgroup;	/* served by a cgroup lane */
+	atomic64_t		wakeups;	/* worker wake-ups (batches) */
 };
 
 /* Per-request data (the blk-mq PDU). */
 struct alo_cmd {
-	struct kthread_work	work;
+	struct list_head	node;		/* on a queue's or lane's list */
+	struct alo_queue	*aq;		/* where retries go */
+	struct cgroup_subsys_state *blkcg_css;	/* the bio's, NULL: root */
+	struct cgroup_subsys_state *memcg_css;	/* referenced */
 	struct kiocb		iocb;
 	struct bio_vec		*bvec;		/* when the request spans bios */
 	atomic_t		ref;		/* submitter + ki_complete */
@@ -84,28 +97,19 @@ struct alo_cmd {
 };
 
 /* aloop_main.c */
-extern unsigned int aloop_queue_depth;
+extern unsigned int aloop_nr_queues;
 extern bool aloop_dio_auto;
 extern int aloop_part_shift;
-extern const struct block_device_operations aloop_fops;
 
 /* aloop_dev.c */
-int aloop_add(int index);
-void aloop_remove(struct aloop_device *lo);
-int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
-		unsigned long arg);
-void aloop_release_disk(struct gendisk *disk);
-int aloop_open_disk(struct gendisk *disk, alo_mode_t mode);
-void aloop_free_disk(struct gendisk *disk);
-#ifdef CONFIG_COMPAT
-int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
-		       unsigned int cmd, unsigned long arg);
-#endif
-void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info);
+extern const struct block_device_operations aloop_fops;
 void aloop_disable_discard(struct work_struct *work);
 
 /* aloop_io.c */
 extern const struct blk_mq_ops aloop_mq_ops;
+int alo_start_workers(struct aloop_device *lo, unsigned int nr);
+void alo_stop_workers(struct aloop_device *lo);
+void alo_init_lanes(struct aloop_device *lo);
 
 /* aloop_sysfs.c */
 extern const struct attribute_group *aloop_disk_groups[];

@@ -23,13 +23,9 @@
 #endif
 
 /*
- * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS
- * (1.25 MiB).  Left alone, a new queue gets BLK_SAFE_MAX_SECTORS (127.5
- * KiB), which splits large sequential I/O.
+ * Queue limits as the driver wants them (the policy is the caller's);
+ * set at allocation by alo_alloc_disk(), later by alo_apply_limits().
  */
-#define ALO_MAX_HW_SECTORS	2560u
-
-/* Queue limits as the driver wants them; applied by alo_apply_limits(). */
 struct alo_limits {
 	unsigned int	lbs;			/* logical = physical = io_min */
 	unsigned int	dma_alignment;		/* mask */
@@ -40,6 +36,7 @@ struct alo_limits {
 	bool		fua;
 	bool		rotational;
 	bool		stable_writes;
+	unsigned int	max_hw_sectors;		/* only at allocation */
 };
 
 /*
@@ -70,13 +67,14 @@ static inline void alo_apply_queue_flags(struct request_queue *q,
  */
 #if defined(ALOOP_HAVE_ALLOC_DISK_LIMITS)
 static inline struct gendisk *alo_alloc_disk(struct blk_mq_tag_set *set,
+					     const struct alo_limits *l,
 					     void *data)
 {
 	struct queue_limits lim = {
-		.logical_block_size	= SECTOR_SIZE,
-		.physical_block_size	= SECTOR_SIZE,
-		.io_min			= SECTOR_SIZE,
-		.max_hw_sectors		= ALO_MAX_HW_SECTORS,
+		.logical_block_size	= l->lbs,
+		.physical_block_size	= l->lbs,
+		.io_min			= l->lbs,
+		.max_hw_sectors		= l->max_hw_sectors,
 	};
 
 	return blk_mq_alloc_disk(set, &lim, data);
@@ -115,12 +113,17 @@ static inline int alo_apply_limits(struct request_queue *q,
 }
 #elif defined(ALOOP_HAVE_ALLOC_DISK_NOLIMITS)
 static inline struct gendisk *alo_alloc_disk(struct blk_mq_tag_set *set,
+					     const struct alo_limits *l,
 					     void *data)
 {
 	struct gendisk *disk = blk_mq_alloc_disk(set, data);
 
-	if (!IS_ERR(disk))
-		blk_queue_max_hw_sectors(disk->queue, ALO_MAX_HW_SECTORS);
+	if (!IS_ERR(disk)) {
+		blk_queue_logical_block_size(disk->queue, l->lbs);
+		blk_queue_physical_block_size(disk->queue, l->lbs);
+		blk_queue_io_min(disk->queue, l->lbs);
+		blk_queue_max_hw_sectors(disk->queue, l->max_hw_sectors);
+	}
 	return disk;
 }
 

@@ -172,19 +172,20 @@ static bool aloop_dio_allowed(struct aloop_device *lo)
 	size_t n = sizeof(lo->dio_reason);
 	unsigned int a = lo->dio_align;
 
+	lockdep_assert_held(&lo->lock);
 	if (!a)
-		snprintf(r, n, "backing filesystem has no O_DIRECT");
+		scnprintf(r, n, "backing filesystem has no O_DIRECT");
 	else if (lo->offset & (a - 1))
-		snprintf(r, n, "offset %llu not aligned to %u",
+		scnprintf(r, n, "offset %llu not aligned to %u",
 			 (unsigned long long)lo->offset, a);
 	else if (lo->block_size & (a - 1))
-		snprintf(r, n, "block size %u smaller than dio alignment %u: set it to %u",
+		scnprintf(r, n, "block size %u smaller than dio alignment %u: set it to %u",
 			 lo->block_size, a, a);
 	else if (lo->sizelimit & (a - 1))
-		snprintf(r, n, "sizelimit %llu not aligned to %u",
+		scnprintf(r, n, "sizelimit %llu not aligned to %u",
 			 (unsigned long long)lo->sizelimit, a);
 	else if (!lo->dio_wanted)
-		snprintf(r, n, "%s", lo->dio_off_by_user ? "turned off by user" :
+		scnprintf(r, n, "%s", lo->dio_off_by_user ? "turned off by user" :
 			 "not requested (module parameter dio=0)");
 	else
 		r[0] = '\0';
@@ -392,10 +393,10 @@ static void aloop_unlock_validate(struct aloop_device *lo)
 
 static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 			   struct block_device *bdev,
-			   const struct loop_config *config)
+			   const struct loop_config *config,
+			   unsigned int nr_queues)
 {
 	const struct loop_info64 *info = &config->info;
-	struct kthread_worker *worker;
 	struct aloop_dio_align align;
 	unsigned int memflags;
 	struct file *file;
@@ -432,17 +433,18 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 		goto out_unlock;
 
 	/*
-	 * Default priority, like loop's kworkers: at MIN_NICE the worker
-	 * preempted the submitter on every request instead of taking the
-	 * queued ones in one go (more context switches, no more IOPS).
+	 * Hardware queues, each with its worker.  The tag set keeps its
+	 * count while unbound; blk-mq keeps the old one if it cannot
+	 * allocate, so the workers follow what it has.
 	 */
-	/* Freezable, as loop's workqueue: no backing I/O during suspend. */
-	worker = kthread_create_worker(KTW_FREEZABLE, ALOOP_NAME "%d",
-				       lo->number);
-	if (IS_ERR(worker)) {
-		err = PTR_ERR(worker);
+	if (!nr_queues)
+		nr_queues = aloop_nr_queues;
+	nr_queues = clamp_t(unsigned int, nr_queues, 1, nr_cpu_ids);
+	if (lo->tag_set.nr_hw_queues != nr_queues)
+		blk_mq_update_nr_hw_queues(&lo->tag_set, nr_queues);
+	err = alo_start_workers(lo, lo->tag_set.nr_hw_queues);
+	if (err)
 		goto out_unlock;
-	}
 
 	/* Quiet until done, then one change event with the final state. */
 	dev_set_uevent_suppress(disk_to_dev(lo->disk), 1);
@@ -489,7 +491,6 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	lo->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping,
 			     lo->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
-	lo->worker = worker;
 
 	if (lo->dio_wanted)
 		aloop_sync_backing(file);
@@ -522,14 +523,13 @@ out_undo:
 	spin_lock(&lo->backing_lock);
 	lo->backing = NULL;
 	spin_unlock(&lo->backing_lock);
-	lo->worker = NULL;
 	lo->flags = 0;
 	lo->offset = 0;
 	lo->sizelimit = 0;
 	lo->block_size = SECTOR_SIZE;
 	lo->use_dio = false;
 	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
-	kthread_destroy_worker(worker);
+	alo_stop_workers(lo);
 out_unlock:
 	aloop_unlock_validate(lo);
 out_unclaim:
@@ -546,23 +546,21 @@ out_putf:
 static void aloop_clear(struct aloop_device *lo)
 {
 	struct gendisk *disk = lo->disk;
-	struct kthread_worker *worker;
 	unsigned int memflags;
 	struct file *filp;
 	int err;
 
+	lockdep_assert_held(&disk->open_mutex);
 	cancel_work_sync(&lo->discard_work);
 
 	/* Same order as everywhere else: lo->lock, then freeze. */
 	mutex_lock(&lo->lock);
 	memflags = alo_freeze(disk->queue);
 	filp = lo->backing;
-	worker = lo->worker;
 	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
 	spin_lock(&lo->backing_lock);
 	lo->backing = NULL;
 	spin_unlock(&lo->backing_lock);
-	lo->worker = NULL;
 	lo->offset = 0;
 	lo->sizelimit = 0;
 	lo->block_size = SECTOR_SIZE;
@@ -571,7 +569,7 @@ static void aloop_clear(struct aloop_device *lo)
 	aloop_update_queue(lo);
 	lo->dio_reason[0] = '\0';
 	/* Nothing is in flight: the queue is frozen. */
-	kthread_destroy_worker(worker);
+	alo_stop_workers(lo);
 	invalidate_disk(disk);
 	alo_unfreeze(disk->queue, memflags);
 	mutex_unlock(&lo->lock);
@@ -915,7 +913,7 @@ out_putf:
 	return err;
 }
 
-void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info)
+static void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info)
 {
 	char *buf, *p;
 
@@ -935,6 +933,9 @@ void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info)
 	info->reqs_buffered = atomic64_read(&lo->reqs_buffered);
 	info->reqs_fallback = atomic64_read(&lo->reqs_fallback);
 	info->errors = atomic64_read(&lo->errors);
+	info->nr_queues = lo->queues ? lo->nr_queues : 0;
+	info->reqs_cgroup = atomic64_read(&lo->reqs_cgroup);
+	info->wakeups = atomic64_read(&lo->wakeups);
 	strscpy(info->dio_reason, lo->dio_reason, sizeof(info->dio_reason));
 	if (!lo->backing)
 		return;
@@ -989,7 +990,31 @@ static int aloop_simple_ioctl(struct aloop_device *lo, unsigned int cmd,
 	return err;
 }
 
-int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
+/* ALOOP_CONFIGURE: LOOP_CONFIGURE plus aloop's own settings. */
+static int aloop_configure_ext(struct aloop_device *lo, alo_mode_t mode,
+			       struct block_device *bdev,
+			       struct aloop_config __user *argp)
+{
+	struct aloop_config *c;
+	unsigned int i;
+	int err;
+
+	c = memdup_user(argp, sizeof(*c));
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	err = -EINVAL;
+	if (c->size != sizeof(*c) || c->nr_queues > ALOOP_MAX_QUEUES)
+		goto out_free;
+	for (i = 0; i < ARRAY_SIZE(c->reserved); i++)
+		if (c->reserved[i])
+			goto out_free;
+	err = aloop_configure(lo, mode, bdev, &c->config, c->nr_queues);
+out_free:
+	kfree(c);
+	return err;
+}
+
+static int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
 		unsigned long arg)
 {
 	struct aloop_device *lo = bdev->bd_disk->private_data;
@@ -1004,11 +1029,13 @@ int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int cmd,
 		/* Legacy: LOOP_CONFIGURE with only the fd set. */
 		memset(&config, 0, sizeof(config));
 		config.fd = arg;
-		return aloop_configure(lo, mode, bdev, &config);
+		return aloop_configure(lo, mode, bdev, &config, 0);
 	case LOOP_CONFIGURE:
 		if (copy_from_user(&config, argp, sizeof(config)))
 			return -EFAULT;
-		return aloop_configure(lo, mode, bdev, &config);
+		return aloop_configure(lo, mode, bdev, &config, 0);
+	case ALOOP_CONFIGURE:
+		return aloop_configure_ext(lo, mode, bdev, argp);
 	case LOOP_CHANGE_FD:
 		return aloop_change_fd(lo, bdev, arg);
 	case LOOP_CLR_FD:
@@ -1131,7 +1158,7 @@ static int aloop_compat_get_status(struct aloop_device *lo,
 	return copy_to_user(arg, &ci, sizeof(ci)) ? -EFAULT : 0;
 }
 
-int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
+static int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
 		       unsigned int cmd, unsigned long arg)
 {
 	struct aloop_device *lo = bdev->bd_disk->private_data;
@@ -1148,6 +1175,7 @@ int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
 	case LOOP_GET_STATUS64:
 	case LOOP_SET_STATUS64:
 	case LOOP_CONFIGURE:
+	case ALOOP_CONFIGURE:
 	case ALOOP_GET_INFO:
 		arg = (unsigned long)compat_ptr(arg);
 		fallthrough;
@@ -1162,7 +1190,7 @@ int aloop_compat_ioctl(struct block_device *bdev, alo_mode_t mode,
 }
 #endif
 
-int aloop_open_disk(struct gendisk *disk, alo_mode_t mode)
+static int aloop_open_disk(struct gendisk *disk, alo_mode_t mode)
 {
 	struct aloop_device *lo = disk->private_data;
 	int err;
@@ -1176,7 +1204,7 @@ int aloop_open_disk(struct gendisk *disk, alo_mode_t mode)
 	return err;
 }
 
-void aloop_release_disk(struct gendisk *disk)
+static void aloop_release_disk(struct gendisk *disk)
 {
 	struct aloop_device *lo = disk->private_data;
 	bool clear;
@@ -1192,7 +1220,7 @@ void aloop_release_disk(struct gendisk *disk)
 		aloop_clear(lo);
 }
 
-void aloop_free_disk(struct gendisk *disk)
+static void aloop_free_disk(struct gendisk *disk)
 {
 	struct aloop_device *lo = disk->private_data;
 

@@ -2,8 +2,9 @@
 /*
  * aloop - the I/O path.
  *
- * ->queue_rq hands every request to the device's kthread worker (one
- * kthread_work per request, in the PDU).  The worker serves it:
+ * ->queue_rq hands every request to a kthread worker of its hardware
+ * queue (batched), or to its cgroup's lane (see "Dispatch" below).  The
+ * worker serves it:
  *   READ/WRITE, dio on:  an async kiocb with IOCB_DIRECT submitted to the
  *                        backing file's ->read_iter/->write_iter, finished
  *                        from ->ki_complete;
@@ -14,7 +15,9 @@
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
+#include <linux/blk-cgroup.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
 #include <linux/uio.h>
 #include "aloop.h"
@@ -168,6 +171,7 @@ static int alo_rw_buffered(struct aloop_device *lo, struct alo_cmd *cmd,
 }
 
 static void alo_dio_complete(struct kiocb *iocb, long ret);
+static void alo_requeue(struct alo_cmd *cmd);
 
 /*
  * Drop one of the two references of a dio request (submitter and
@@ -195,7 +199,7 @@ static void alo_dio_put(struct alo_cmd *cmd)
 		/* The backing file refused this request's alignment. */
 		atomic64_inc(&lo->reqs_fallback);
 		cmd->use_dio = false;
-		kthread_queue_work(lo->worker, &cmd->work);
+		alo_requeue(cmd);
 		return;
 	}
 	if (ret >= 0) {
@@ -217,7 +221,7 @@ static void alo_dio_put(struct alo_cmd *cmd)
 				 * For a write that also turns a partial
 				 * allocation into the real errno (ENOSPC).
 				 */
-				kthread_queue_work(lo->worker, &cmd->work);
+				alo_requeue(cmd);
 				return;
 			}
 		}
@@ -319,19 +323,64 @@ static int alo_do_cmd(struct aloop_device *lo, struct alo_cmd *cmd,
 	}
 }
 
-static void alo_work_fn(struct kthread_work *work)
+/*
+ * Dispatch.  Each hardware queue has a kthread worker (aloopN-qM) and a
+ * list: ->queue_rq appends, and wakes the worker only at the end of a
+ * batch (bd->last, or ->commit_rqs), which takes the whole list in
+ * submission order.  Requests whose bio belongs to a non-root blkcg go
+ * to that cgroup's lane instead: a work item of its own on an unbound,
+ * freezable workqueue, as loop's per-cgroup workers, so that a cgroup
+ * throttled by io.max/io.latency/io.cost or memory.max on the backing
+ * side blocks only itself.  Whoever serves a request issues its backing
+ * I/O in the request's blkcg and charges page cache to its memcg.
+ */
+struct alo_queue {
+	struct aloop_device	*lo;
+	struct kthread_worker	*worker;
+	struct kthread_work	work;
+	spinlock_t		lock;
+	struct list_head	cmds;
+};
+
+struct alo_lane {
+	struct aloop_device	*lo;
+	struct cgroup_subsys_state *blkcg_css;	/* referenced */
+	struct work_struct	work;
+	struct list_head	cmds;		/* under lo->lane_lock */
+	struct list_head	node;		/* lo->lanes */
+	unsigned long		last_used;	/* jiffies */
+	bool			running;
+};
+
+/* An idle lane is freed after this long. */
+#define ALO_LANE_IDLE		(60 * HZ)
+
+static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 {
-	struct alo_cmd *cmd = container_of(work, struct alo_cmd, work);
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
-	struct aloop_device *lo = rq->q->queuedata;
-	unsigned int noio_flags;
+	struct mem_cgroup *old_memcg = NULL;
 	int ret;
 
-	/* Backing I/O must not recurse into reclaim that waits on us. */
-	noio_flags = memalloc_noio_save();
+	if (cmd->blkcg_css)
+		kthread_associate_blkcg(cmd->blkcg_css);
+#ifdef CONFIG_MEMCG
+	if (cmd->memcg_css)
+		old_memcg = set_active_memcg(mem_cgroup_from_css(cmd->memcg_css));
+#endif
 	ret = alo_do_cmd(lo, cmd, rq);
+#ifdef CONFIG_MEMCG
+	if (cmd->memcg_css)
+		set_active_memcg(old_memcg);
+#endif
+	if (cmd->blkcg_css)
+		kthread_associate_blkcg(NULL);
+
 	if (ret == -ENOMEM) {
 		/* No memory for the bvec copy: try again a little later. */
+		if (cmd->memcg_css) {
+			css_put(cmd->memcg_css);	/* ->queue_rq gets it anew */
+			cmd->memcg_css = NULL;
+		}
 		blk_mq_requeue_request(rq, false);
 		blk_mq_delay_kick_requeue_list(rq->q, 10);
 	} else if (ret != -EIOCBQUEUED) {
@@ -339,7 +388,247 @@ static void alo_work_fn(struct kthread_work *work)
 		if (likely(!blk_should_fake_timeout(rq->q)))
 			blk_mq_complete_request(rq);
 	}
-	memalloc_noio_restore(noio_flags);
+}
+
+/*
+ * Serve a list of requests in order, as loop's workers do: no reclaim
+ * that could wait on us (NOIO), and no dirty throttling of our own
+ * writes as if we were the dirtier (PF_LOCAL_THROTTLE).
+ */
+static void alo_handle_list(struct aloop_device *lo, struct list_head *list)
+{
+	const unsigned int pf = PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
+	unsigned int orig = current->flags & pf;
+	struct alo_cmd *cmd, *next;
+
+	current->flags |= pf;
+	list_for_each_entry_safe(cmd, next, list, node) {
+		list_del_init(&cmd->node);
+		alo_handle_cmd(lo, cmd);
+	}
+	current->flags = (current->flags & ~pf) | orig;
+}
+
+static void alo_queue_work_fn(struct kthread_work *work)
+{
+	struct alo_queue *aq = container_of(work, struct alo_queue, work);
+	LIST_HEAD(list);
+
+	for (;;) {
+		spin_lock_irq(&aq->lock);
+		list_splice_init(&aq->cmds, &list);
+		spin_unlock_irq(&aq->lock);
+		if (list_empty(&list))
+			break;
+		alo_handle_list(aq->lo, &list);
+	}
+}
+
+static void alo_queue_cmd(struct alo_queue *aq, struct alo_cmd *cmd,
+			  bool kick)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&aq->lock, flags);
+	list_add_tail(&cmd->node, &aq->cmds);
+	spin_unlock_irqrestore(&aq->lock, flags);
+	if (kick && kthread_queue_work(aq->worker, &aq->work))
+		atomic64_inc(&aq->lo->wakeups);
+}
+
+/* A retry (EINVAL fallback, short transfer): back to its queue's worker. */
+static void alo_requeue(struct alo_cmd *cmd)
+{
+	alo_queue_cmd(cmd->aq, cmd, true);
+}
+
+static void alo_lane_work_fn(struct work_struct *work)
+{
+	struct alo_lane *lane = container_of(work, struct alo_lane, work);
+	struct aloop_device *lo = lane->lo;
+	LIST_HEAD(list);
+
+	for (;;) {
+		spin_lock_irq(&lo->lane_lock);
+		list_splice_init(&lane->cmds, &list);
+		if (list_empty(&list)) {
+			lane->running = false;
+			lane->last_used = jiffies;
+			spin_unlock_irq(&lo->lane_lock);
+			return;	/* the reaper may free it from now on */
+		}
+		lane->running = true;
+		spin_unlock_irq(&lo->lane_lock);
+		alo_handle_list(lo, &list);
+	}
+}
+
+/* Free lanes idle for ALO_LANE_IDLE, or all when @all (device unbound). */
+static void alo_reap_lanes(struct aloop_device *lo, bool all)
+{
+	struct alo_lane *lane, *next;
+	LIST_HEAD(dead);
+
+	spin_lock_irq(&lo->lane_lock);
+	list_for_each_entry_safe(lane, next, &lo->lanes, node) {
+		if (lane->running || !list_empty(&lane->cmds) ||
+		    work_pending(&lane->work))
+			continue;
+		if (all || time_after(jiffies, lane->last_used + ALO_LANE_IDLE))
+			list_move(&lane->node, &dead);
+	}
+	if (!all && !list_empty(&lo->lanes))
+		queue_delayed_work(system_wq, &lo->lane_reaper, ALO_LANE_IDLE);
+	spin_unlock_irq(&lo->lane_lock);
+
+	list_for_each_entry_safe(lane, next, &dead, node) {
+		css_put(lane->blkcg_css);
+		kfree(lane);
+	}
+}
+
+static void alo_lane_reaper_fn(struct work_struct *work)
+{
+	struct aloop_device *lo = container_of(to_delayed_work(work),
+					       struct aloop_device, lane_reaper);
+
+	alo_reap_lanes(lo, false);
+}
+
+void alo_init_lanes(struct aloop_device *lo)
+{
+	spin_lock_init(&lo->lane_lock);
+	INIT_LIST_HEAD(&lo->lanes);
+	INIT_DELAYED_WORK(&lo->lane_reaper, alo_lane_reaper_fn);
+}
+
+/*
+ * Queue @cmd on its cgroup's lane; false when there is none and none can
+ * be made without sleeping (the queue's worker serves it then, still in
+ * the request's cgroup).
+ */
+static bool alo_lane_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
+{
+	struct alo_lane *lane, *new = NULL;
+	unsigned long flags;
+
+again:
+	spin_lock_irqsave(&lo->lane_lock, flags);
+	list_for_each_entry(lane, &lo->lanes, node)
+		if (lane->blkcg_css == cmd->blkcg_css)
+			goto found;
+	if (!new) {
+		spin_unlock_irqrestore(&lo->lane_lock, flags);
+		new = kzalloc(sizeof(*new), GFP_NOWAIT | __GFP_NOWARN);
+		if (!new)
+			return false;
+		new->lo = lo;
+		new->blkcg_css = cmd->blkcg_css;
+		css_get(new->blkcg_css);
+		INIT_WORK(&new->work, alo_lane_work_fn);
+		INIT_LIST_HEAD(&new->cmds);
+		goto again;
+	}
+	lane = new;
+	new = NULL;
+	list_add(&lane->node, &lo->lanes);
+	if (list_is_singular(&lo->lanes))
+		queue_delayed_work(system_wq, &lo->lane_reaper, ALO_LANE_IDLE);
+found:
+	list_add_tail(&cmd->node, &lane->cmds);
+	lane->last_used = jiffies;
+	queue_work(lo->lane_wq, &lane->work);
+	spin_unlock_irqrestore(&lo->lane_lock, flags);
+	if (new) {
+		css_put(new->blkcg_css);
+		kfree(new);
+	}
+	atomic64_inc(&lo->reqs_cgroup);
+	return true;
+}
+
+/* The request's cgroups, as loop takes them: the first bio's. */
+static void alo_cmd_cgroups(struct alo_cmd *cmd, struct request *rq)
+{
+	struct cgroup_subsys_state *css = NULL;
+
+	cmd->blkcg_css = NULL;
+	cmd->memcg_css = NULL;
+#ifdef CONFIG_BLK_CGROUP
+	if (rq->bio)
+		css = bio_blkcg_css(rq->bio);
+	/* The root's I/O needs no association: the fast path. */
+	if (!css || !css->parent)
+		return;
+	/* The bio (its blkg) holds the blkcg for as long as rq is ours. */
+	cmd->blkcg_css = css;
+#ifdef CONFIG_MEMCG
+	cmd->memcg_css = cgroup_get_e_css(css->cgroup, &memory_cgrp_subsys);
+#endif
+#endif
+}
+
+int alo_start_workers(struct aloop_device *lo, unsigned int nr)
+{
+	struct alo_queue *queues;
+	unsigned int i;
+	int err;
+
+	queues = kcalloc(nr, sizeof(*queues), GFP_KERNEL);
+	if (!queues)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		struct alo_queue *aq = &queues[i];
+
+		aq->lo = lo;
+		spin_lock_init(&aq->lock);
+		INIT_LIST_HEAD(&aq->cmds);
+		kthread_init_work(&aq->work, alo_queue_work_fn);
+		/*
+		 * Default priority, like loop's kworkers; freezable, like
+		 * loop's workqueue: no backing I/O while suspending.
+		 */
+		aq->worker = kthread_create_worker(KTW_FREEZABLE,
+						   ALOOP_NAME "%d-q%u",
+						   lo->number, i);
+		if (IS_ERR(aq->worker)) {
+			err = PTR_ERR(aq->worker);
+			goto out_destroy;
+		}
+	}
+	lo->lane_wq = alloc_workqueue(ALOOP_NAME "%d-cg",
+				      WQ_UNBOUND | WQ_FREEZABLE, 0,
+				      lo->number);
+	if (!lo->lane_wq) {
+		err = -ENOMEM;
+		goto out_destroy;
+	}
+	lo->queues = queues;
+	lo->nr_queues = nr;
+	return 0;
+
+out_destroy:
+	while (i--)
+		kthread_destroy_worker(queues[i].worker);
+	kfree(queues);
+	return err;
+}
+
+/* Nothing is in flight: the queue is frozen, or was never used. */
+void alo_stop_workers(struct aloop_device *lo)
+{
+	unsigned int i;
+
+	if (!lo->queues)
+		return;
+	cancel_delayed_work_sync(&lo->lane_reaper);
+	destroy_workqueue(lo->lane_wq);		/* drains it */
+	lo->lane_wq = NULL;
+	alo_reap_lanes(lo, true);
+	for (i = 0; i < lo->nr_queues; i++)
+		kthread_destroy_worker(lo->queues[i].worker);
+	kfree(lo->queues);
+	lo->queues = NULL;
 }
 
 static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
@@ -352,28 +641,42 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 	blk_mq_start_request(rq);
 
 	/*
-	 * The backing file and worker only change with the queue frozen,
-	 * so they are stable for as long as this request is in flight.
+	 * The backing file and the workers only change with the queue
+	 * frozen, so they are stable for as long as this request is in
+	 * flight.
 	 */
-	if (unlikely(!lo->worker))
+	if (unlikely(!lo->queues || hctx->queue_num >= lo->nr_queues))
 		return BLK_STS_IOERR;
 	if (unlikely(op_is_write(req_op(rq)) &&
 		     (lo->flags & LO_FLAGS_READ_ONLY)))
 		return BLK_STS_IOERR;
 
-	/*
-	 * A kthread_work remembers its last worker and must not be queued on
-	 * another; the worker is new after every configure, so start afresh.
-	 */
-	kthread_init_work(&cmd->work, alo_work_fn);
+	cmd->aq = &lo->queues[hctx->queue_num];
 	cmd->use_dio = lo->use_dio;
 	cmd->done = 0;
 	cmd->ret = 0;
 	cmd->zero_tail = false;
 	cmd->write_held = false;
 	cmd->bvec = NULL;
-	kthread_queue_work(lo->worker, &cmd->work);
+	alo_cmd_cgroups(cmd, rq);
+
+	if (cmd->blkcg_css && alo_lane_cmd(lo, cmd))
+		return BLK_STS_OK;
+	alo_queue_cmd(cmd->aq, cmd, bd->last);
 	return BLK_STS_OK;
+}
+
+/* The dispatch loop stopped before bd->last: start what was queued. */
+static void alo_commit_rqs(struct blk_mq_hw_ctx *hctx)
+{
+	struct aloop_device *lo = hctx->queue->queuedata;
+	struct alo_queue *aq;
+
+	if (!lo->queues || hctx->queue_num >= lo->nr_queues)
+		return;
+	aq = &lo->queues[hctx->queue_num];
+	if (kthread_queue_work(aq->worker, &aq->work))
+		atomic64_inc(&lo->wakeups);
 }
 
 static void alo_complete_rq(struct request *rq)
@@ -408,10 +711,15 @@ static void alo_complete_rq(struct request *rq)
 		sts = errno_to_blk_status(cmd->ret);
 		atomic64_inc(&lo->errors);
 	}
+	if (cmd->memcg_css) {
+		css_put(cmd->memcg_css);
+		cmd->memcg_css = NULL;
+	}
 	blk_mq_end_request(rq, sts);
 }
 
 const struct blk_mq_ops aloop_mq_ops = {
 	.queue_rq	= alo_queue_rq,
+	.commit_rqs	= alo_commit_rqs,
 	.complete	= alo_complete_rq,
 };

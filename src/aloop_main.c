@@ -24,17 +24,32 @@ static unsigned int max_part;
 module_param(max_part, uint, 0444);
 MODULE_PARM_DESC(max_part, "Maximum partitions per aloop device (default 0: dynamic minors)");
 
-unsigned int aloop_queue_depth = 128;
+static unsigned int aloop_queue_depth = 128;
 module_param_named(queue_depth, aloop_queue_depth, uint, 0444);
 MODULE_PARM_DESC(queue_depth, "Queue depth of each device's tag set (default 128)");
+
+unsigned int aloop_nr_queues = 1;
+module_param_named(queues, aloop_nr_queues, uint, 0644);
+MODULE_PARM_DESC(queues, "Hardware queues (each with a worker) of a device configured without a count (default 1)");
 
 bool aloop_dio_auto = true;
 module_param_named(dio, aloop_dio_auto, bool, 0644);
 MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (default Y)");
 
+/*
+ * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS
+ * (1.25 MiB).  Left alone, a new queue gets BLK_SAFE_MAX_SECTORS (127.5
+ * KiB), which splits large sequential I/O.
+ */
+#define ALOOP_MAX_HW_SECTORS	2560u
+
 /* Allocate aloopN (index < 0: the first free number). */
-int aloop_add(int index)
+static int aloop_add(int index)
 {
+	const struct alo_limits lim = {
+		.lbs		= SECTOR_SIZE,
+		.max_hw_sectors	= ALOOP_MAX_HW_SECTORS,
+	};
 	int max_index = (MINORMASK + 1) >> aloop_part_shift;
 	struct aloop_device *lo;
 	struct gendisk *disk;
@@ -46,11 +61,14 @@ int aloop_add(int index)
 	lo->state = ALOOP_UNBOUND;
 	mutex_init(&lo->lock);
 	spin_lock_init(&lo->backing_lock);
+	alo_init_lanes(lo);
 	INIT_WORK(&lo->discard_work, aloop_disable_discard);
 	atomic64_set(&lo->reqs_dio, 0);
 	atomic64_set(&lo->reqs_buffered, 0);
 	atomic64_set(&lo->reqs_fallback, 0);
 	atomic64_set(&lo->errors, 0);
+	atomic64_set(&lo->reqs_cgroup, 0);
+	atomic64_set(&lo->wakeups, 0);
 
 	err = mutex_lock_killable(&aloop_ctl_mutex);
 	if (err)
@@ -72,7 +90,7 @@ int aloop_add(int index)
 	lo->number = err;
 
 	lo->tag_set.ops = &aloop_mq_ops;
-	lo->tag_set.nr_hw_queues = 1;
+	lo->tag_set.nr_hw_queues = 1;	/* configure sets the count */
 	lo->tag_set.queue_depth = aloop_queue_depth;
 	lo->tag_set.numa_node = NUMA_NO_NODE;
 	lo->tag_set.cmd_size = sizeof(struct alo_cmd);
@@ -89,7 +107,7 @@ int aloop_add(int index)
 	if (err)
 		goto out_remove_idr;
 
-	disk = alo_alloc_disk(&lo->tag_set, lo);
+	disk = alo_alloc_disk(&lo->tag_set, &lim, lo);
 	if (IS_ERR(disk)) {
 		err = PTR_ERR(disk);
 		goto out_free_tags;
@@ -135,7 +153,7 @@ out_free_dev:
 }
 
 /* The disk is unbound, closed and marked deleting. */
-void aloop_remove(struct aloop_device *lo)
+static void aloop_remove(struct aloop_device *lo)
 {
 	cancel_work_sync(&lo->discard_work);
 	del_gendisk(lo->disk);
@@ -223,9 +241,7 @@ static long aloop_control_ioctl(struct file *file, unsigned int cmd,
 		memset(&feat, 0, sizeof(feat));
 		feat.size = sizeof(feat);
 		feat.version = ALOOP_ABI_VERSION;
-		feat.features = ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL |
-				ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO |
-				ALOOP_FEAT_DIO_REASON | ALOOP_FEAT_DEV_INFO;
+		feat.features = ALOOP_FEAT_ALL;
 		if (copy_to_user((void __user *)parm, &feat, sizeof(feat)))
 			return -EFAULT;
 		return 0;
@@ -289,6 +305,10 @@ static int __init aloop_init(void)
 			pr_err("max_part %u too large\n", max_part);
 			return -EINVAL;
 		}
+	}
+	if (!aloop_nr_queues || aloop_nr_queues > ALOOP_MAX_QUEUES) {
+		pr_err("queues must be 1..%d\n", ALOOP_MAX_QUEUES);
+		return -EINVAL;
 	}
 	if (!aloop_queue_depth || aloop_queue_depth > BLK_MQ_MAX_DEPTH) {
 		pr_err("queue_depth must be 1..%d\n", BLK_MQ_MAX_DEPTH);

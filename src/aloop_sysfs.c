@@ -35,6 +35,13 @@ ALOOP_ATTR_RO(autoclear, "%d", !!(lo->flags & LO_FLAGS_AUTOCLEAR));
 ALOOP_ATTR_RO(partscan, "%d", !!(lo->flags & LO_FLAGS_PARTSCAN));
 ALOOP_ATTR_RO(dio, "%d", lo->use_dio);
 ALOOP_ATTR_RO(dio_reason, "%s", lo->dio_reason);
+ALOOP_ATTR_RO(queues, "%u", lo->queues ? lo->nr_queues : 0);
+ALOOP_ATTR_RO(reqs_dio, "%lld", atomic64_read(&lo->reqs_dio));
+ALOOP_ATTR_RO(reqs_buffered, "%lld", atomic64_read(&lo->reqs_buffered));
+ALOOP_ATTR_RO(reqs_fallback, "%lld", atomic64_read(&lo->reqs_fallback));
+ALOOP_ATTR_RO(reqs_cgroup, "%lld", atomic64_read(&lo->reqs_cgroup));
+ALOOP_ATTR_RO(wakeups, "%lld", atomic64_read(&lo->wakeups));
+ALOOP_ATTR_RO(errors, "%lld", atomic64_read(&lo->errors));
 
 static ssize_t backing_file_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
@@ -69,6 +76,13 @@ static struct attribute *aloop_attrs[] = {
 	&dev_attr_partscan.attr,
 	&dev_attr_dio.attr,
 	&dev_attr_dio_reason.attr,
+	&dev_attr_queues.attr,
+	&dev_attr_reqs_dio.attr,
+	&dev_attr_reqs_buffered.attr,
+	&dev_attr_reqs_fallback.attr,
+	&dev_attr_reqs_cgroup.attr,
+	&dev_attr_wakeups.attr,
+	&dev_attr_errors.attr,
 	NULL,
 };
 

@@ -18,11 +18,11 @@ D=$(test_dir ext)
 
 o=$(ioc features "$DUT_CTL")
 f=$(kv features "$o")
-if [ "$(ioc1_of "$o")" = OK ] && [ "$(kv version "$o")" = 1 ] && [ $(( ${f:-0} & 3 )) = 3 ] &&
-   [ "$(kv reserved_zero "$o")" = 1 ]; then
-	ok "ALOOP_GET_FEATURES on $DUT_CTL: version 1, LOOP_ABI|CONTROL set, reserved zeroed (features $f)"
+if [ "$(ioc1_of "$o")" = OK ] && [ "$(kv version "$o")" = "$(kv abi_version "$o")" ] &&
+   [ "${f:-0}" = "$(kv feat_all "$o")" ] && [ "$(kv reserved_zero "$o")" = 1 ]; then
+	ok "ALOOP_GET_FEATURES on $DUT_CTL: version $(kv version "$o") as the header, every ALOOP_FEAT_ALL bit set, reserved zeroed (features $f)"
 else
-	fail "ALOOP_GET_FEATURES on $DUT_CTL: version 1, LOOP_ABI|CONTROL set, reserved zeroed" "$o"
+	fail "ALOOP_GET_FEATURES on $DUT_CTL: version as the header, features = ALOOP_FEAT_ALL, reserved zeroed" "$o"
 fi
 
 ioc ctl-add "$DUT_CTL" 6 >/dev/null; DEV=$(dutdev 6); wait_dev "$DEV"

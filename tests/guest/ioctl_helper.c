@@ -64,6 +64,9 @@ static void usage(void)
 "  configure DEV FILE [--ro] [--flags N] [--bs N] [--offset N] [--sizelimit N]\n"
 "                     [--open-ro] [--open-path] [--open-direct] [--name S]\n"
 "                     [--set-dio 0|1] [--setfl-append]  (after LOOP_CONFIGURE)\n"
+"                     [--queues N]  (ALOOP_CONFIGURE instead of LOOP_CONFIGURE)\n"
+"  configure-ext-raw DEV FILE [opts] [--size N] [--reserved-nonzero]\n"
+"                     (ALOOP_CONFIGURE, size / reserved[0] as given)\n"
 "  configure-self DEV [opts] | configure-badfd DEV [-1|closed] [opts]\n"
 "  configure-dir DEV DIR [opts] | configure-as-user DEV FILE [opts]\n"
 "  set-fd DEV FILE [--open-ro] | set-fd-self DEV | set-fd-badfd DEV\n"
@@ -169,6 +172,10 @@ struct cfg_opts {
 	int setfl_append;	/* F_SETFL O_APPEND on the backing fd after */
 	unsigned long long flags, bs, offset, sizelimit;
 	const char *name;
+	int ext;		/* ALOOP_CONFIGURE (--queues, configure-ext-raw) */
+	int ext_raw;		/* configure-ext-raw: --size, --reserved-nonzero */
+	int ext_reserved;	/* set reserved[0] */
+	unsigned long long queues, ext_size;
 };
 
 static int parse_cfg_opts(int argc, char **argv, int i, struct cfg_opts *o)
@@ -197,6 +204,12 @@ static int parse_cfg_opts(int argc, char **argv, int i, struct cfg_opts *o)
 			o->sizelimit = num(argv[++i]);
 		else if (!strcmp(argv[i], "--name") && i + 1 < argc)
 			o->name = argv[++i];
+		else if (!strcmp(argv[i], "--queues") && i + 1 < argc)
+			o->queues = num(argv[++i]), o->ext = 1;
+		else if (o->ext_raw && !strcmp(argv[i], "--size") && i + 1 < argc)
+			o->ext_size = num(argv[++i]);
+		else if (o->ext_raw && !strcmp(argv[i], "--reserved-nonzero"))
+			o->ext_reserved = 1;
 		else
 			usage();
 	}
@@ -262,6 +275,7 @@ static void after_configure(int dfd, int bfd, const struct cfg_opts *o)
 static int do_configure(const char *dev, int backing_fd, const struct cfg_opts *o,
 			const char *name)
 {
+	struct aloop_config ext;
 	struct loop_config cfg;
 	int dfd;
 	long r;
@@ -271,8 +285,19 @@ static int do_configure(const char *dev, int backing_fd, const struct cfg_opts *
 	cfg.fd = (__u32)backing_fd;
 	cfg.block_size = (__u32)o->bs;
 	fill_info(&cfg.info, o, name);
+	if (o->ext) {
+		memset(&ext, 0, sizeof(ext));
+		ext.size = o->ext_size ? (__u32)o->ext_size : (__u32)sizeof(ext);
+		ext.nr_queues = (__u32)o->queues;
+		if (o->ext_reserved)
+			ext.reserved[0] = 1;
+		ext.config = cfg;
+	}
 	before_ioctl();
-	r = ioctl(dfd, LOOP_CONFIGURE, &cfg);
+	if (o->ext)
+		r = ioctl(dfd, ALOOP_CONFIGURE, &ext);
+	else
+		r = ioctl(dfd, LOOP_CONFIGURE, &cfg);
 	report(r, errno, 0);
 	if (r >= 0)
 		after_configure(dfd, backing_fd, o);
@@ -417,12 +442,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "configure") || !strcmp(cmd, "configure-dir") ||
-	    !strcmp(cmd, "configure-as-user")) {
+	    !strcmp(cmd, "configure-as-user") || !strcmp(cmd, "configure-ext-raw")) {
 		struct cfg_opts o = { 0 };
 		int bfd;
 
 		if (argc < 2)
 			usage();
+		if (!strcmp(cmd, "configure-ext-raw"))
+			o.ext = o.ext_raw = 1;
 		parse_cfg_opts(argc, argv, 2, &o);
 		bfd = open_backing(argv[1], &o);
 		if (!strcmp(cmd, "configure-as-user"))
@@ -648,6 +675,8 @@ int main(int argc, char **argv)
 			printf("size=%u\n", f.size);
 			printf("version=%u\n", f.version);
 			printf("features=%" PRIu64 "\n", (uint64_t)f.features);
+			printf("feat_all=%" PRIu64 "\n", (uint64_t)ALOOP_FEAT_ALL);
+			printf("abi_version=%u\n", (unsigned)ALOOP_ABI_VERSION);
 			printf("reserved_zero=%d\n", all_zero(f.reserved, sizeof(f.reserved)));
 		}
 		done();
@@ -680,6 +709,9 @@ int main(int argc, char **argv)
 			printf("reqs_buffered=%" PRIu64 "\n", (uint64_t)in.reqs_buffered);
 			printf("reqs_fallback=%" PRIu64 "\n", (uint64_t)in.reqs_fallback);
 			printf("errors=%" PRIu64 "\n", (uint64_t)in.errors);
+			printf("nr_queues=%u\n", in.nr_queues);
+			printf("reqs_cgroup=%" PRIu64 "\n", (uint64_t)in.reqs_cgroup);
+			printf("wakeups=%" PRIu64 "\n", (uint64_t)in.wakeups);
 			printf("reserved_zero=%d\n", all_zero(in.reserved, sizeof(in.reserved)));
 			printf("dio_reason=%.*s\n", ALOOP_REASON_SIZE, in.dio_reason);
 			printf("backing_file=%.*s\n", ALOOP_NAME_SIZE, in.backing_file);

@@ -13,9 +13,14 @@
 #define _UAPI_LINUX_ALOOP_H
 
 #include <linux/ioctl.h>
+#include <linux/loop.h>
 #include <linux/types.h>
 
-#define ALOOP_IOC_MAGIC		0xA1
+/*
+ * 0xBA: unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst
+ * (ABI version 1 used 0xA1, which is vtpm_proxy's).
+ */
+#define ALOOP_IOC_MAGIC		0xBA
 
 /* Bits of aloop_features.features: what this build of the module does. */
 #define ALOOP_FEAT_LOOP_ABI	(1ULL << 0)	/* loop ioctls on aloopN */
@@ -24,6 +29,13 @@
 #define ALOOP_FEAT_DIO		(1ULL << 3)	/* direct I/O through kiocbs */
 #define ALOOP_FEAT_DIO_REASON	(1ULL << 4)	/* dio_reason reported */
 #define ALOOP_FEAT_DEV_INFO	(1ULL << 5)	/* ALOOP_GET_INFO */
+#define ALOOP_FEAT_QUEUES	(1ULL << 6)	/* ALOOP_CONFIGURE: nr_queues */
+#define ALOOP_FEAT_CGROUP	(1ULL << 7)	/* backing I/O in the bio's cgroups */
+/* Every bit this header defines; a new bit must be added here too. */
+#define ALOOP_FEAT_ALL		(ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL | \
+				 ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO | \
+				 ALOOP_FEAT_DIO_REASON | ALOOP_FEAT_DEV_INFO | \
+				 ALOOP_FEAT_QUEUES | ALOOP_FEAT_CGROUP)
 
 struct aloop_features {
 	__u32	size;		/* in: sizeof(struct aloop_features) */
@@ -32,7 +44,7 @@ struct aloop_features {
 	__u64	reserved[6];
 };
 
-#define ALOOP_ABI_VERSION	1
+#define ALOOP_ABI_VERSION	2
 
 /* Bits of aloop_info.state */
 #define ALOOP_STATE_UNBOUND	0
@@ -58,10 +70,28 @@ struct aloop_info {
 	__u64	errors;		/* requests completed with an error */
 	char	dio_reason[ALOOP_REASON_SIZE];	/* why dio is off, or "" */
 	char	backing_file[ALOOP_NAME_SIZE];
-	__u64	reserved[8];
+	__u32	nr_queues;	/* hardware queues, each with a worker */
+	__u32	reserved32;
+	__u64	reqs_cgroup;	/* requests served by a cgroup's own lane */
+	__u64	wakeups;	/* worker wake-ups: requests / wakeups = batch */
+	__u64	reserved[5];
+};
+
+#define ALOOP_MAX_QUEUES	64
+
+/*
+ * LOOP_CONFIGURE with aloop's own settings.  Fields not understood by
+ * the running module must be zero (checked through `size`).
+ */
+struct aloop_config {
+	__u32	size;		/* in: sizeof(struct aloop_config) */
+	__u32	nr_queues;	/* 1..ALOOP_MAX_QUEUES; 0: module default */
+	__u64	reserved[7];
+	struct loop_config config;
 };
 
 #define ALOOP_GET_FEATURES	_IOWR(ALOOP_IOC_MAGIC, 0x00, struct aloop_features)
 #define ALOOP_GET_INFO		_IOWR(ALOOP_IOC_MAGIC, 0x01, struct aloop_info)
+#define ALOOP_CONFIGURE		_IOW(ALOOP_IOC_MAGIC, 0x02, struct aloop_config)
 
 #endif /* _UAPI_LINUX_ALOOP_H */
