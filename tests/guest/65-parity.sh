@@ -514,7 +514,9 @@ F=$D/f10.img; mkrand "$F" $((4 * MiB)); cp "$F" "$D/f10b.img"
 DEV=$(free_dev); SDEV=$(stock_free)
 check_eq "F10: /sys/block/NAME/events is media_change, as stock loop's" "media_change media_change" \
 	"$(blk_attr "$DEV" events) $(blk_attr "$SDEV" events)"
-d="F10: DISK_MEDIA_CHANGE=1 uevents: at least one on detach; on attach and change-fd as stock loop"
+# change-fd replaces the medium: aloop says so (DISK_MEDIA_CHANGE=1), where
+# stock loop sends it only when its uevents are not suppressed (6.12: none).
+d="F10: DISK_MEDIA_CHANGE=1 uevents: at least one on change-fd and on detach; on attach as stock loop"
 if ! have udevadm; then
 	skip "$d" "udevadm is not installed"
 else
@@ -548,8 +550,8 @@ else
 	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
 	msg="$DUT: ioctls $ao1 $ao2 $ao3, events attach/change-fd/detach $aa/$ac/$ad; stock loop: $so1 $so2 $so3, $sa/$sc/$sd"
 	if [ "$ao1 $ao2 $ao3 $so1 $so2 $so3" = "OK OK OK OK OK OK" ] &&
-	   [ "$ad" -ge 1 ] && [ "$sd" -ge 1 ] &&
-	   [ "$((aa > 0))" = "$((sa > 0))" ] && [ "$((ac > 0))" = "$((sc > 0))" ]; then
+	   [ "$ad" -ge 1 ] && [ "$sd" -ge 1 ] && [ "$ac" -ge 1 ] &&
+	   [ "$((aa > 0))" = "$((sa > 0))" ]; then
 		ok "$d ($msg)"
 	else
 		fail "$d" "$msg" "$(tail -n 60 "$UEV")"
