@@ -86,8 +86,8 @@ p=()
 [ "$(dut_attr "$DEV" offset)" = 0 ] || p+=("offset: '$(dut_attr "$DEV" offset)'")
 [ "$(dut_attr "$DEV" sizelimit)" = 0 ] || p+=("sizelimit: '$(dut_attr "$DEV" sizelimit)'")
 [ "$(blk_attr "$DEV" size)" = $((8 * MiB / 512)) ] || p+=("size: '$(blk_attr "$DEV" size)'")
-[ "$DUT" = loop ] || kthread_present "$DUT$n" || p+=("no kernel thread named $DUT$n")
-result "sysfs backing_file/offset/sizelimit/size and kthread $DUT$n of the bound device" ${#p[@]} "${p[@]}"
+[ "$DUT" = loop ] || kthread_present "$DUT$n-q0" || p+=("no kernel thread named $DUT$n-q0")
+result "sysfs backing_file/offset/sizelimit/size and kthread $DUT$n-q0 of the bound device" ${#p[@]} "${p[@]}"
 
 data=$SCRATCH/rt.data; mkrand "$data" $((4 * MiB))
 if write_dev "$data" "$DEV" $MiB && [ "$(sha_dev "$DEV" $((8 * MiB)) )" = "$(sha "$F")" ] &&
@@ -102,7 +102,7 @@ p=()
 [ $rc = 0 ] || p+=("detach exit $rc: $out")
 [ "$(dev_state "$DEV")" = unbound ] || p+=("state: $(dev_state "$DEV")")
 ! aloopctl list 2>/dev/null | grep -qF "$DEV " || p+=("still listed")
-[ "$DUT" = loop ] || wait_for 5 kthread_absent "$DUT$n" || p+=("kernel thread $DUT$n still there")
+[ "$DUT" = loop ] || wait_for 5 kthread_absent "$DUT$n-q0" || p+=("kernel thread $DUT$n-q0 still there")
 result "aloopctl detach: exit 0, device unbound, not listed, kthread gone" ${#p[@]} "${p[@]}"
 
 out=$(aloopctl detach "$DEV" 2>"$SCRATCH/err"); rc=$?; err=$(cat "$SCRATCH/err")

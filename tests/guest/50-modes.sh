@@ -92,7 +92,7 @@ exec 7<&-
 n=$(devnum "$DEV")
 _unbound() { [ "$(dev_state "$1")" = unbound ]; }
 if wait_for 10 _unbound "$DEV" && [ -z "$(dut_attr "$DEV" backing_file)" ] &&
-   { [ "$DUT" = loop ] || wait_for 5 kthread_absent "$DUT$n"; }; then
+   { [ "$DUT" = loop ] || wait_for 5 kthread_absent "$DUT$n-q0"; }; then
 	ok "autoclear: last close detaches (status ENXIO, backing_file empty, no kthread)"
 else
 	fail "autoclear: last close detaches" "state: $(dev_state "$DEV"), backing_file '$(dut_attr "$DEV" backing_file)'"
