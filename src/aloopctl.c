@@ -48,6 +48,7 @@ enum {
 	O_AUTOCLEAR,
 	O_PARTSCAN,
 	O_DIRECT_IO,
+	O_QUEUES,
 	O_DEVICE,
 	O_FIND,
 	O_SHOW,
@@ -69,6 +70,7 @@ static const char *const opt_names[O_NOPTS] = {
 	[O_AUTOCLEAR]	= "--autoclear",
 	[O_PARTSCAN]	= "--partscan",
 	[O_DIRECT_IO]	= "--direct-io",
+	[O_QUEUES]	= "--queues",
 	[O_DEVICE]	= "--device",
 	[O_FIND]	= "--find",
 	[O_SHOW]	= "--show",
@@ -106,6 +108,7 @@ struct ctl {
 	uint64_t	offset;
 	uint64_t	sizelimit;
 	uint32_t	block_size;
+	uint32_t	queues;		/* 0: the module's default */
 	const char	*device;
 
 	/* list, status, features */
@@ -321,6 +324,24 @@ static void build_config(const struct ctl *ctl, const char *file, int fd,
 	free(path);
 }
 
+/*
+ * LOOP_CONFIGURE, or aloop's ALOOP_CONFIGURE when aloop's own settings
+ * (--queues) are asked for.
+ */
+static int configure(const struct ctl *ctl, int fd,
+		     const struct loop_config *cfg)
+{
+	struct aloop_config acfg;
+
+	if (!ctl->queues)
+		return ioctl(fd, LOOP_CONFIGURE, cfg);
+	memset(&acfg, 0, sizeof(acfg));
+	acfg.size = sizeof(acfg);
+	acfg.nr_queues = ctl->queues;
+	acfg.config = *cfg;
+	return ioctl(fd, ALOOP_CONFIGURE, &acfg);
+}
+
 /* --device: like losetup, create the device if it does not exist yet. */
 static int attach_given(const struct ctl *ctl, const struct loop_config *cfg,
 			char *path, size_t len)
@@ -339,7 +360,7 @@ static int attach_given(const struct ctl *ctl, const struct loop_config *cfg,
 	}
 	if (fd < 0)
 		err(EXIT_FAILURE, "%s", path);
-	if (ioctl(fd, LOOP_CONFIGURE, cfg) < 0)
+	if (configure(ctl, fd, cfg) < 0)
 		err(EXIT_FAILURE, "%s", path);
 	return fd;
 }
@@ -361,7 +382,7 @@ static int attach_free(const struct ctl *ctl, const struct loop_config *cfg,
 		fd = open_new_node(path);
 		if (fd < 0)
 			err(EXIT_FAILURE, "%s", path);
-		if (!ioctl(fd, LOOP_CONFIGURE, cfg))
+		if (!configure(ctl, fd, cfg))
 			break;
 		if (errno != EBUSY || try == ATTACH_TRIES)
 			err(EXIT_FAILURE, "%s", path);
@@ -697,6 +718,7 @@ static void __attribute__((noreturn)) usage(void)
 	      "     --autoclear               detach when the last user closes the device\n"
 	      " -P, --partscan                scan the device for partitions\n"
 	      "     --direct-io[=on|off]      access FILE with direct I/O\n"
+	      "     --queues <n>              hardware queues, each with a worker (1-64)\n"
 	      " -d, --device <dev>            use <dev> instead of a free device\n"
 	      " -f, --find                    use a free device (the default)\n"
 	      "     --show                    accepted; the device name is always printed\n", out);
@@ -737,8 +759,8 @@ static int do_help(struct ctl *ctl)
 static const struct verb verbs[] = {
 	{ "attach", do_attach,
 	  F(O_READ_ONLY) | F(O_OFFSET) | F(O_SIZELIMIT) | F(O_BLOCK_SIZE) |
-	  F(O_AUTOCLEAR) | F(O_PARTSCAN) | F(O_DIRECT_IO) | F(O_DEVICE) |
-	  F(O_FIND) | F(O_SHOW), 1, 1, "FILE" },
+	  F(O_AUTOCLEAR) | F(O_PARTSCAN) | F(O_DIRECT_IO) | F(O_QUEUES) |
+	  F(O_DEVICE) | F(O_FIND) | F(O_SHOW), 1, 1, "FILE" },
 	{ "detach", do_detach, 0, 1, -1, "DEV" },
 	{ "detach-all", do_detach_all, 0, 0, 0, NULL },
 	{ "list", do_list,
@@ -758,6 +780,7 @@ enum {
 	OPT_AUTOCLEAR,
 	OPT_DIRECT_IO,
 	OPT_SHOW,
+	OPT_QUEUES,
 	OPT_RAW,
 };
 
@@ -773,6 +796,7 @@ static const struct option longopts[] = {
 	{ "device",	 required_argument, NULL, 'd' },
 	{ "find",	 no_argument,	    NULL, 'f' },
 	{ "show",	 no_argument,	    NULL, OPT_SHOW },
+	{ "queues",	 required_argument, NULL, OPT_QUEUES },
 	{ "json",	 no_argument,	    NULL, 'J' },
 	{ "raw",	 no_argument,	    NULL, OPT_RAW },
 	{ "noheadings",	 no_argument,	    NULL, 'n' },
@@ -805,6 +829,19 @@ static uint32_t block_size_arg(const char *arg)
 	if (val < 512 || val > 65536 || (val & (val - 1)))
 		errx(EXIT_FAILURE, "--block-size: invalid block size '%s' "
 		     "(a power of 2 from 512 to 64K)", arg);
+	return val;
+}
+
+static uint32_t queues_arg(const char *arg)
+{
+	char *end;
+	unsigned long val;
+
+	errno = 0;
+	val = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || val < 1 || val > ALOOP_MAX_QUEUES)
+		errx(EXIT_FAILURE, "--queues: invalid count '%s' (1 to %d)",
+		     arg, ALOOP_MAX_QUEUES);
 	return val;
 }
 
@@ -889,6 +926,10 @@ static void handle_option(struct ctl *ctl, int c, char *const *argv)
 		break;
 	case 'f':
 		ctl->seen |= F(O_FIND);
+		break;
+	case OPT_QUEUES:
+		ctl->seen |= F(O_QUEUES);
+		ctl->queues = queues_arg(optarg);
 		break;
 	case OPT_SHOW:
 		ctl->seen |= F(O_SHOW);

@@ -49,6 +49,7 @@ struct aloop_dev {
 	bool		partscan;
 	bool		dio;
 	char		dio_reason[256];
+	unsigned int	queues;		/* hardware queues (0: unbound or old module) */
 };
 
 /* Columns of "aloopctl list". */
@@ -64,6 +65,7 @@ enum {
 	COL_DIO,
 	COL_LOG_SEC,
 	COL_DIO_REASON,
+	COL_QUEUES,
 	ALOOP_NCOLUMNS
 };
 

@@ -165,6 +165,8 @@ const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS] = {
 			     SCOLS_JSON_NUMBER,  "logical sector size in bytes" },
 	[COL_DIO_REASON] = { "DIO-REASON", 0.2,	 0,
 			     SCOLS_JSON_STRING,  "why direct I/O is not in use" },
+	[COL_QUEUES]	 = { "QUEUES",	   2,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "hardware queues, each with a worker" },
 };
 
 const int aloop_default_columns[] = {
@@ -271,6 +273,9 @@ static const char *cell_data(const struct aloop_dev *d, int col,
 		return buf;
 	case COL_DIO_REASON:
 		return d->dio_reason;
+	case COL_QUEUES:
+		snprintf(buf, len, "%u", d->queues);
+		return buf;
 	}
 	return NULL;
 }
@@ -364,6 +369,8 @@ int aloop_print_status(FILE *out, const struct aloop_dev *d)
 	status_u64(out, "block size", d->log_sec);
 	status_line(out, "dio", d->dio ? "on" : "off");
 	status_line(out, "dio reason", d->dio_reason);
+	if (d->queues)
+		status_u64(out, "queues", d->queues);
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -377,6 +384,8 @@ static const struct {
 	{ ALOOP_FEAT_DIO,	 "dio" },
 	{ ALOOP_FEAT_DIO_REASON, "dio-reason" },
 	{ ALOOP_FEAT_DEV_INFO,	 "dev-info" },
+	{ ALOOP_FEAT_QUEUES,	 "queues" },
+	{ ALOOP_FEAT_CGROUP,	 "cgroup" },
 };
 
 /* Name of feature bit @bit (0..63), or NULL when this tool doesn't know. */
@@ -574,6 +583,7 @@ int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
 	d->log_sec = attr_u64(sysfs, nr, "queue/logical_block_size");
 	attr_str(sysfs, nr, "aloop/dio_reason", d->dio_reason,
 		 sizeof(d->dio_reason));
+	d->queues = attr_u64(sysfs, nr, "aloop/queues");
 	return 0;
 }
 

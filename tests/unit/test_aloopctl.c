@@ -604,6 +604,8 @@ static void test_features(void)
 		{ ALOOP_FEAT_DIO, "dio" },
 		{ ALOOP_FEAT_DIO_REASON, "dio-reason" },
 		{ ALOOP_FEAT_DEV_INFO, "dev-info" },
+		{ ALOOP_FEAT_QUEUES, "queues" },
+		{ ALOOP_FEAT_CGROUP, "cgroup" },
 	};
 	uint64_t feat = ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_DIO | (1ULL << 40);
 	char *out;
@@ -618,13 +620,21 @@ static void test_features(void)
 	check(ok && !aloop_feature_name(63) && !aloop_feature_name(64),
 	      "feature names");
 
+	/* ublk's rule: every bit of ALOOP_FEAT_ALL has a name in the tool. */
+	ok = true;
+	for (i = 0; i < 64; i++)
+		if ((ALOOP_FEAT_ALL >> i) & 1)
+			ok &= aloop_feature_name(i) != NULL;
+	check(ok && !(ALOOP_FEAT_ALL >> 8),
+	      "every ALOOP_FEAT_ALL bit has a name, and no other bit is defined");
+
 	out = capture_features(feat, false);
 	check(out && !strcmp(out, "loop-abi\ndio\nbit40\n"),
 	      "features: one name per line, unknown bits as bitN");
 	free(out);
 
 	out = capture_features(feat, true);
-	if (!check(out && !strcmp(out, "{\n   \"abi_version\": 1,\n"
+	if (!check(out && !strcmp(out, "{\n   \"abi_version\": 2,\n"
 				  "   \"features\": [\n"
 				  "      \"loop-abi\",\n"
 				  "      \"dio\",\n"
@@ -634,7 +644,7 @@ static void test_features(void)
 	free(out);
 
 	out = capture_features(0, true);
-	check(out && !strcmp(out, "{\n   \"abi_version\": 1,\n"
+	check(out && !strcmp(out, "{\n   \"abi_version\": 2,\n"
 				  "   \"features\": []\n}\n"),
 	      "features: json without features");
 	free(out);
