@@ -28,9 +28,9 @@ static unsigned int aloop_queue_depth = 128;
 module_param_named(queue_depth, aloop_queue_depth, uint, 0444);
 MODULE_PARM_DESC(queue_depth, "Queue depth of each device's tag set (default 128)");
 
-unsigned int aloop_nr_queues = 1;
+unsigned int aloop_nr_queues;
 module_param_named(queues, aloop_nr_queues, uint, 0644);
-MODULE_PARM_DESC(queues, "Hardware queues (each with a worker) of a device configured without a count (default 1)");
+MODULE_PARM_DESC(queues, "Hardware queues (each with a worker) of a device configured without a count (default 0: one per CPU, at most 4)");
 
 bool aloop_dio_auto = true;
 module_param_named(dio, aloop_dio_auto, bool, 0644);
@@ -306,8 +306,9 @@ static int __init aloop_init(void)
 			return -EINVAL;
 		}
 	}
-	if (!aloop_nr_queues || aloop_nr_queues > ALOOP_MAX_QUEUES) {
-		pr_err("queues must be 1..%d\n", ALOOP_MAX_QUEUES);
+	if (aloop_nr_queues > ALOOP_MAX_QUEUES) {
+		pr_err("queues must be 0 (one per CPU, at most %u) or 1..%d\n",
+		       ALOOP_AUTO_QUEUES, ALOOP_MAX_QUEUES);
 		return -EINVAL;
 	}
 	if (!aloop_queue_depth || aloop_queue_depth > BLK_MQ_MAX_DEPTH) {
