@@ -341,7 +341,8 @@ autoclear: no
 partscan: no
 block size: 512
 dio: on
-dio reason:"
+dio reason:
+queues: $(dut_attr "$OFFDEV" queues)"
 check_eq "status DEV: key: value lines (exit $AR)" "$exp" "$AO"
 actl status "aloop${RO#/dev/aloop}"
 if [ "$AR" = 0 ] && grep -qx "read-only: yes" <<<"$AO" && grep -qx "device: $RO" <<<"$AO"; then
