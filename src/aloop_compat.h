@@ -254,6 +254,21 @@ static inline bool alo_file_can_odirect(const struct file *file)
 #error "aloop: unknown way of telling O_DIRECT support (no FMODE_CAN_ODIRECT)"
 #endif
 
+/* Whether a block device rotates: bdev_nonrot() became bdev_rot() in 7.x. */
+#if defined(ALOOP_HAVE_BDEV_ROT)
+static inline bool alo_bdev_rotational(struct block_device *bdev)
+{
+	return bdev_rot(bdev);
+}
+#elif defined(ALOOP_HAVE_BDEV_NONROT)
+static inline bool alo_bdev_rotational(struct block_device *bdev)
+{
+	return !bdev_nonrot(bdev);
+}
+#else
+#error "aloop: unknown bdev_nonrot()/bdev_rot() shape"
+#endif
+
 /* 6.5 gave bd_prepare_to_claim() a third argument, the holder ops. */
 #if defined(ALOOP_HAVE_BD_CLAIM_HOPS)
 static inline int alo_prepare_to_claim(struct block_device *bdev, void *holder)

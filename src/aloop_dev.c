@@ -255,7 +255,7 @@ static void aloop_build_limits(struct aloop_device *lo, struct alo_limits *l)
 	l->fua = l->write_cache;
 	/* As loop: non-rotational unless the backing device rotates. */
 	b = aloop_backing_bdev(lo->backing);
-	l->rotational = b && !bdev_nonrot(b);
+	l->rotational = b && alo_bdev_rotational(b);
 	/*
 	 * Direct I/O hands the upper filesystem's pages to the backing file,
 	 * which may checksum them (btrfs, dm-integrity) while the upper fs
