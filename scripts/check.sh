@@ -238,18 +238,16 @@ fi
 tend "host setup"
 tstart
 
-if make aloopctl >"$LOGDIR/aloopctl-build.log" 2>&1 && [ -x aloopctl ]; then
+if make aloopctl >"$LOGDIR/aloopctl-build.log" 2>&1 && [ -x aloopctl/aloopctl ]; then
 	res host pass "build aloopctl"
 else
 	res host fail "build aloopctl" "$(tail_of "$LOGDIR/aloopctl-build.log")"
 fi
 
-mkdir -p build/tools
-if gcc -O2 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
-	-o build/tools/alo-ioctl tests/guest/ioctl_helper.c >"$LOGDIR/ioctl-helper-build.log" 2>&1; then
-	res host pass "build ioctl helper (build/tools/alo-ioctl)"
+if make tools >"$LOGDIR/tools-build.log" 2>&1; then
+	res host pass "build the test helpers (make tools: build/tools/alo-ioctl, loopdiff)"
 else
-	res host fail "build ioctl helper (build/tools/alo-ioctl)" "$(tail_of "$LOGDIR/ioctl-helper-build.log")"
+	res host fail "build the test helpers (make tools: build/tools/alo-ioctl, loopdiff)" "$(tail_of "$LOGDIR/tools-build.log")"
 fi
 
 # host_ktap GROUP DESC LOG CMD...: a host test that prints KTAP

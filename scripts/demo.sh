@@ -18,7 +18,7 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 # ================================================================ guest
 if [ "${1:-}" = --guest ]; then
 	KO=$2 OUT=$3
-	export PATH="$REPO:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	export PATH="$REPO/aloopctl:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	if [ "${ALOOP_COLOR:-0}" = 1 ]; then B=$'\033[1m' N=$'\033[0m'; else B= N=; fi
 	step() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
 	run() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; return "${PIPESTATUS[0]}"; }

@@ -33,7 +33,7 @@ KO=${1:-}
 RES=${2:?usage: guest-run.sh ALOOP_KO RESULTS_DIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export REPO RESULTS_DIR=$RES ALOOP_KO=$KO
-export PATH="$REPO:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$REPO/aloopctl:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
 : "${DUT:=aloop}"
 : "${ALOOP_TESTS:=}"

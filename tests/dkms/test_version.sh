@@ -59,12 +59,12 @@ done
 [ -z "$missing" ]
 result $? "Makefile has the targets dkms.conf and the README use" "missing:$missing"
 
-if [ -x ./aloopctl ]; then
-	eq "aloopctl --version reports VERSION" "aloopctl $ver" "$(./aloopctl --version 2>&1)"
-	eq "aloopctl version reports VERSION" "aloopctl $ver" "$(./aloopctl version 2>&1)"
+if [ -x aloopctl/aloopctl ]; then
+	eq "aloopctl --version reports VERSION" "aloopctl $ver" "$(aloopctl/aloopctl --version 2>&1)"
+	eq "aloopctl version reports VERSION" "aloopctl $ver" "$(aloopctl/aloopctl version 2>&1)"
 else
-	result 1 "aloopctl --version reports VERSION" "./aloopctl is not built (make aloopctl)"
-	result 1 "aloopctl version reports VERSION" "./aloopctl is not built (make aloopctl)"
+	result 1 "aloopctl --version reports VERSION" "aloopctl/aloopctl is not built (make aloopctl)"
+	result 1 "aloopctl version reports VERSION" "aloopctl/aloopctl is not built (make aloopctl)"
 fi
 
 for ko in "$@"; do

@@ -9,7 +9,7 @@
 set -u
 phase=$1
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH="$REPO:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$REPO/aloopctl:/usr/sbin:/usr/bin:/sbin:/bin"
 MNT=/run/dur
 mkdir -p "$MNT"
 CHUNKS=16

@@ -15,7 +15,7 @@ if [ "$DUT" != aloop ]; then
 	finish
 fi
 why=$(need_env) || bail "$why"
-[ -x "$REPO/aloopctl" ] || bail "aloopctl is not built ($REPO/aloopctl)"
+[ -x "$REPO/aloopctl/aloopctl" ] || bail "aloopctl is not built ($REPO/aloopctl/aloopctl)"
 dut_unload_all
 out=$(mod_load) || bail "cannot load $DUT: $out"
 on_exit "exec 7<&- 8<&-; aloopctl detach-all"

@@ -30,7 +30,7 @@
 : "${BACK4K:=}"
 : "${SCRATCH:=/run/aloop/scratch}"
 export REPO DUT ALOOP_KO ALO_IOCTL BACKING XFSDIR RAWDEV BACK4K SCRATCH
-export PATH="$REPO:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$REPO/aloopctl:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
 
 DUT_CTL=/dev/$DUT-control

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host tests of aloopctl that need no kernel module: the unit test binary
-# (reported as subtest 1) and checks of the built ./aloopctl command line.
+# (reported as subtest 1) and checks of the built aloopctl/aloopctl command line.
 #
 # Output is KTAP/TAP 13; the last line is "# N passed, M failed" and the
 # exit status is non-zero when anything failed.  Run from anywhere; the
@@ -16,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-ALOOPCTL=${ALOOPCTL:-./aloopctl}
+ALOOPCTL=${ALOOPCTL:-aloopctl/aloopctl}
 UNIT=${UNIT:-tests/unit/test_aloopctl}
 VERSION=$(cat VERSION)
 

@@ -45,7 +45,7 @@ skip() {
 
 # Installed file, mode, source in the tree.  PREFIX=/usr.
 files=(
-	"usr/sbin/aloopctl 755 aloopctl"
+	"usr/sbin/aloopctl 755 aloopctl/aloopctl"
 	"usr/share/man/man8/aloopctl.8 644 man/aloopctl.8"
 	"usr/share/bash-completion/completions/aloopctl 644 contrib/bash-completion/aloopctl"
 	"lib/udev/rules.d/60-aloop.rules 644 udev/60-aloop.rules"
@@ -112,7 +112,7 @@ else
 fi
 
 # Every verb and long option of "aloopctl --help" is in the man page.
-help=$("$top/aloopctl" --help 2>/dev/null)
+help=$("$top/aloopctl/aloopctl" --help 2>/dev/null)
 missing=
 for w in $(grep -o -- '--[a-z][a-z-]*' <<<"$help" | sort -u) \
 	 attach detach detach-all list status resize set features version; do
