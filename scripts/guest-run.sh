@@ -72,7 +72,7 @@ mount -t tmpfs -o size=512M aloop-scratch "$SCRATCH" || log "WARNING: cannot mou
 #   aloop-4k   (vdc)  4096-byte logical sectors, ext4 at $BACK4K
 modprobe -q ext4 2>/dev/null
 modprobe -q xfs 2>/dev/null
-export BACKING=/run/aloop/ext4 XFSDIR= RAWDEV= BACK4K=
+export BACKING=/run/aloop/ext4 XFSDIR='' RAWDEV='' BACK4K=''
 disk() {	# SERIAL FALLBACK: the disk with that serial
 	local d
 	for d in /sys/block/vd*; do
