@@ -8,6 +8,9 @@
 #   make check              full test suite (host unit tests + guests)
 #   make demo               build, boot a guest, attach an image, use it
 #   make install            module, aloopctl, UAPI header (DESTDIR, PREFIX)
+#   make style              checkpatch.pl on the kernel code (seconds)
+#   make lint               shellcheck on the scripts, pyflakes on the Python
+#   make tools              aloopctl and the guest tests' helper programs
 
 VERSION   := $(shell cat $(CURDIR)/VERSION 2>/dev/null)
 KVER      ?= $(shell uname -r)
@@ -21,16 +24,29 @@ SC_LIBS   := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols
 USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 	       -DALOOP_VERSION=\"$(VERSION)\" $(SC_CFLAGS)
 
-CTL_SRCS  := src/aloopctl.c src/aloopctl_util.c
-CTL_HDRS  := src/aloopctl.h include/uapi/linux/aloop.h
+# The userspace tool lives in aloopctl/ and is built there.
+CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c
+CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
+CTL_BIN   := aloopctl/aloopctl
 
-.PHONY: all module probes unit check demo install uninstall clean help \
-	dkms-install dkms-uninstall
+# Helper programs of the guest tests, in build/tools (on the guests' PATH):
+# alo-ioctl (every ioctl by hand) and loopdiff (the same ioctl sequence on
+# loop and aloop), 64-bit and, when $(CC) can build 32-bit programs
+# (gcc-multilib), 32-bit for the compat_ioctl paths.
+TOOLS_DIR := build/tools
+TOOL_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra
+HAVE_M32   = $(shell printf 'int main(void) { return 0; }\n' | \
+	       $(CC) -m32 -x c -o /dev/null - >/dev/null 2>&1 && echo y)
+TOOLS      = $(TOOLS_DIR)/alo-ioctl $(TOOLS_DIR)/loopdiff \
+	     $(if $(HAVE_M32),$(TOOLS_DIR)/loopdiff32)
+
+.PHONY: all module probes aloopctl tools unit check demo install uninstall \
+	clean help dkms-install dkms-uninstall style lint
 
 all: module aloopctl
 
 help:
-	@sed -n '3,11p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,14p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
 
 have-kdir:
 	@if [ ! -e "$(KDIR)/Makefile" ]; then \
@@ -53,14 +69,39 @@ probes: have-kdir
 module: probes
 	$(MAKE) -C $(KDIR) M=$(CURDIR) ALOOP_VERSION=$(VERSION) modules
 
-aloopctl: $(CTL_SRCS) $(CTL_HDRS)
+aloopctl: $(CTL_BIN)
+
+$(CTL_BIN): $(CTL_SRCS) $(CTL_HDRS)
 	$(CC) $(USER_CFLAGS) $(CFLAGS) -o $@ $(CTL_SRCS) $(SC_LIBS)
 
-tests/unit/test_aloopctl: tests/unit/test_aloopctl.c src/aloopctl_util.c $(CTL_HDRS)
-	$(CC) $(USER_CFLAGS) $(CFLAGS) -Isrc -o $@ tests/unit/test_aloopctl.c src/aloopctl_util.c $(SC_LIBS)
+tests/unit/test_aloopctl: tests/unit/test_aloopctl.c aloopctl/aloopctl_util.c $(CTL_HDRS)
+	$(CC) $(USER_CFLAGS) $(CFLAGS) -Ialoopctl -o $@ tests/unit/test_aloopctl.c aloopctl/aloopctl_util.c $(SC_LIBS)
+
+tools: $(CTL_BIN) $(TOOLS)
+
+$(TOOLS_DIR)/alo-ioctl: tests/guest/ioctl_helper.c include/uapi/linux/aloop.h
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -Wno-unused-parameter -Iinclude/uapi -o $@ $<
+
+$(TOOLS_DIR)/loopdiff: tests/guest/loopdiff.c
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -Werror -o $@ $<
+
+$(TOOLS_DIR)/loopdiff32: tests/guest/loopdiff.c
+	@mkdir -p $(@D)
+	$(CC) -m32 $(TOOL_CFLAGS) -Werror -o $@ $<
 
 unit: aloopctl tests/unit/test_aloopctl
 	tests/unit/run.sh
+
+# checkpatch.pl --no-tree -f on the kernel code (scripts/checkpatch.sh
+# finds it, or fetches it from Debian's linux-source once).
+style:
+	tests/unit/test_checkpatch.sh
+
+# shellcheck on every shell script, pyflakes on the Python.
+lint:
+	scripts/lint.sh
 
 check:
 	scripts/check.sh
@@ -91,7 +132,7 @@ install: all install-user
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 
 install-user: aloopctl
-	install -D -m 0755 aloopctl $(DESTDIR)$(PREFIX)/sbin/aloopctl
+	install -D -m 0755 $(CTL_BIN) $(DESTDIR)$(PREFIX)/sbin/aloopctl
 	install -D -m 0644 man/aloopctl.8 $(MANDIR)/aloopctl.8
 	install -D -m 0644 contrib/bash-completion/aloopctl $(COMPDIR)/aloopctl
 	install -D -m 0644 udev/60-aloop.rules $(UDEVDIR)/60-aloop.rules
@@ -132,5 +173,5 @@ dkms-uninstall:
 
 clean:
 	[ ! -e "$(KDIR)/Makefile" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	rm -f aloopctl tests/unit/test_aloopctl src/aloop_probes.h
+	rm -f $(CTL_BIN) tests/unit/test_aloopctl src/aloop_probes.h
 	rm -rf build

@@ -118,7 +118,8 @@ cp "$(command -v fio)" "$TOOLS/fio" || die "cannot copy fio"
 for l in $(ldd "$(command -v fio)" | grep -o '/[^ ]*'); do
 	cp -L "$l" "$TOOLS/lib/" || die "cannot copy $l"
 done
-LDSO=$(ls "$TOOLS"/lib/ld-linux-x86-64.so.* 2>/dev/null | head -n 1)
+LDSO=
+for l in "$TOOLS"/lib/ld-linux-x86-64.so.*; do [ -e "$l" ] && LDSO=$l && break; done
 [ -n "$LDSO" ] || die "no ld-linux in fio's libraries"
 fio() { "$LDSO" --library-path "$TOOLS/lib" "$TOOLS/fio" "$@"; }
 fio --version >/dev/null || die "the tmpfs copy of fio does not run"
@@ -152,7 +153,7 @@ FILE=$BACK/main.img SPARSE=$BACK/sparse.img FSRAW=$BACK/fsraw
 	echo "backing_disk_lbs=$(blockdev --getss "$disk")"
 	echo "backing_disk_size=$(blockdev --getsize64 "$disk")"
 	echo "backing_fs=$(findmnt -no FSTYPE "$BACK") ($(findmnt -no OPTIONS "$BACK"))"
-	echo "backing_sched=$(cat /sys/block/${disk#/dev/}/queue/scheduler 2>/dev/null)"
+	echo "backing_sched=$(cat "/sys/block/${disk#/dev/}/queue/scheduler" 2>/dev/null)"
 	echo "file_mb=$BENCH_FILE_MB"
 	echo "sparse_mb=$BENCH_SPARSE_MB"
 	echo "mem_mb=$BENCH_MEM_MB"
@@ -224,7 +225,7 @@ dio_state() {
 	case $1 in
 	raw) echo "1 O_DIRECT" ;;
 	loop-*) echo "$(cat "/sys/block/$n/loop/dio" 2>/dev/null || echo '?') -" ;;
-	aloop-*) echo "$(cat "/sys/block/$n/aloop/dio" 2>/dev/null || echo '?') $(cat "/sys/block/$n/aloop/dio_reason" 2>/dev/null | tr ' ' '_')" ;;
+	aloop-*) echo "$(cat "/sys/block/$n/aloop/dio" 2>/dev/null || echo '?') $(tr ' ' '_' <"/sys/block/$n/aloop/dio_reason" 2>/dev/null)" ;;
 	esac
 }
 
@@ -329,6 +330,7 @@ fs_workloads() {
 		dir=$MNT
 		rm -f "$RUNS/mkfs-$r-$m.log"
 	fi
+	# shellcheck disable=SC2016 # $jobnum is fio's, not the shell's
 	local job=(--directory="$dir" --filename_format='h.$jobnum' --numjobs=4 --ioengine=psync
 		--size="${BENCH_FS_MB}M")
 	# lay the files out with data (not measured), then the four runs

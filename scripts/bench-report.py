@@ -58,9 +58,6 @@ SEED = {
                    "dio": {"Buffers": "< 5", "Cached": "~1600"}},
 }
 
-LOGPAT = re.compile(r"WARNING:|BUG:|Oops|INFO: task .* blocked|general protection fault|"
-                    r"KASAN|UBSAN|refcount_t:|kernel BUG at|Kernel panic|hung_task")
-
 # Thresholds of the self-check (bench/README.md)
 CTX_RAW_MAX_FRACTION = 0.25    # raw ctx/IO at QD16 < 1/4 of loop-buf's
 RESIDENT_BUF_MIN = 0.50        # buffered modes: > 50% of the read in the backing file's cache
@@ -213,7 +210,7 @@ def fmt_r(v):
     return "–" if v is None else "%.2f" % v
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--kernel", required=True)
@@ -221,20 +218,27 @@ def main():
                                                       "..", "bench", "results"))
     ap.add_argument("--date", default=datetime.datetime.now().strftime("%Y%m%d-%H%M"))
     ap.add_argument("--no-latest", action="store_true", help="do not update latest-KVER.*")
-    a = ap.parse_args()
+    return ap.parse_args()
 
-    out = a.outdir
+
+def load_run(out):
+    """Everything bench-guest.sh left in OUT, and what was measured."""
     env = kv_file(os.path.join(out, "env.txt"))
-    host = kv_file(os.path.join(out, "host.txt"))
     user_hz = int(env.get("user_hz", "100") or 100)
     samples, mem = load_samples(out, user_hz)
-    reps = int(env.get("reps", "0") or 0)
-    modes = [m for m in MODES if any(s["mode"] == m for s in samples + mem)]
-    modes_cfg = env.get("modes", " ".join(MODES)).split()
-    workloads = [w for w in WL_NAMES if any(s["workload"] == w for s in samples)]
-    read_mib = int(env.get("mem_mb", "256") or 256)
+    return {
+        "out": out, "env": env, "host": kv_file(os.path.join(out, "host.txt")), "user_hz": user_hz,
+        "samples": samples, "mem": mem, "reps": int(env.get("reps", "0") or 0),
+        "modes": [m for m in MODES if any(s["mode"] == m for s in samples + mem)],
+        "modes_cfg": env.get("modes", " ".join(MODES)).split(),
+        "workloads": [w for w in WL_NAMES if any(s["workload"] == w for s in samples)],
+        "read_mib": int(env.get("mem_mb", "256") or 256),
+    }
 
-    # ---------------------------------------------------------- summaries
+
+def summarize(run):
+    """Per workload and mode: stats of each figure; per mode: the memory figures."""
+    samples, mem, modes, workloads = run["samples"], run["mem"], run["modes"], run["workloads"]
     summary = {}
     for w in workloads:
         summary[w] = {}
@@ -265,34 +269,53 @@ def main():
                                    g(s, "after", "Cached") - g(s, "before", "Cached") for s in ss]),
         }
 
-    def med(w, m, k="iops"):
-        try:
-            return summary[w][m][k]["median"]
-        except (KeyError, TypeError):
-            return None
+    return summary, memsum
 
+
+def med(summary, w, m, k="iops"):
+    try:
+        return summary[w][m][k]["median"]
+    except (KeyError, TypeError):
+        return None
+
+
+def resident(memsum, m):
+    try:
+        return memsum[m]["backing_resident_mib"]["median"]
+    except (KeyError, TypeError):
+        return None
+
+
+def compute_ratios(summary, workloads):
     ratios = {}
     for w in workloads:
         ratios[w] = {
-            "aloop-dio/raw": ratio(med(w, "aloop-dio"), med(w, "raw")),
-            "aloop-dio/loop-dio": ratio(med(w, "aloop-dio"), med(w, "loop-dio")),
-            "aloop-dio/aloop-buf": ratio(med(w, "aloop-dio"), med(w, "aloop-buf")),
-            "loop-dio/raw": ratio(med(w, "loop-dio"), med(w, "raw")),
-            "loop-buf/raw": ratio(med(w, "loop-buf"), med(w, "raw")),
-            "loop-dio/loop-buf": ratio(med(w, "loop-dio"), med(w, "loop-buf")),
-            "ctx aloop-dio/loop-dio": ratio(med(w, "aloop-dio", "ctx_per_io"), med(w, "loop-dio", "ctx_per_io")),
-            "ctx loop-dio/loop-buf": ratio(med(w, "loop-dio", "ctx_per_io"), med(w, "loop-buf", "ctx_per_io")),
-            "ctx aloop-dio/aloop-buf": ratio(med(w, "aloop-dio", "ctx_per_io"), med(w, "aloop-buf", "ctx_per_io")),
+            "aloop-dio/raw": ratio(med(summary, w, "aloop-dio"), med(summary, w, "raw")),
+            "aloop-dio/loop-dio": ratio(med(summary, w, "aloop-dio"), med(summary, w, "loop-dio")),
+            "aloop-dio/aloop-buf": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-buf")),
+            "loop-dio/raw": ratio(med(summary, w, "loop-dio"), med(summary, w, "raw")),
+            "loop-buf/raw": ratio(med(summary, w, "loop-buf"), med(summary, w, "raw")),
+            "loop-dio/loop-buf": ratio(med(summary, w, "loop-dio"), med(summary, w, "loop-buf")),
+            "ctx aloop-dio/loop-dio": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "loop-dio", "ctx_per_io")),
+            "ctx loop-dio/loop-buf": ratio(med(summary, w, "loop-dio", "ctx_per_io"), med(summary, w, "loop-buf", "ctx_per_io")),
+            "ctx aloop-dio/aloop-buf": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "aloop-buf", "ctx_per_io")),
         }
 
-    # ------------------------------------------------------------- checks
+    return ratios
+
+
+def instrument_checks(run, summary, memsum):
+    """The self-check: does the instrument measure what it claims to?"""
+    env, out, samples, mem = run["env"], run["out"], run["samples"], run["mem"]
+    modes, modes_cfg, workloads = run["modes"], run["modes_cfg"], run["workloads"]
+    reps, read_mib = run["reps"], run["read_mib"]
     checks = []
 
     def check(name, ok, detail):
         checks.append({"name": name, "ok": ok, "detail": detail})
 
     rr = "dev-randread-qd16"
-    raw_ctx, lb_ctx = med(rr, "raw", "ctx_per_io"), med(rr, "loop-buf", "ctx_per_io")
+    raw_ctx, lb_ctx = med(summary, rr, "raw", "ctx_per_io"), med(summary, rr, "loop-buf", "ctx_per_io")
     if raw_ctx is None or lb_ctx is None:
         check("ctx/IO raw << loop-buf at QD16", None, "not measured (raw or loop-buf or %s missing)" % rr)
     else:
@@ -300,20 +323,15 @@ def main():
               "%s: raw %.3f vs loop-buf %.3f ctx/IO (ratio %.3f, must be < %.2f)"
               % (rr, raw_ctx, lb_ctx, raw_ctx / lb_ctx if lb_ctx else float("inf"), CTX_RAW_MAX_FRACTION))
 
-    def resident(m):
-        try:
-            return memsum[m]["backing_resident_mib"]["median"]
-        except (KeyError, TypeError):
-            return None
     for m in ("loop-buf", "aloop-buf"):
-        r = resident(m)
+        r = resident(memsum, m)
         if r is None:
             check("page cache after %s read is large" % m, None, "not measured")
         else:
             check("page cache after %s read is large" % m, r > RESIDENT_BUF_MIN * read_mib,
                   "%s: backing file %.1f MiB in page cache after reading %d MiB (must be > %d%%)"
                   % (m, r, read_mib, RESIDENT_BUF_MIN * 100))
-    r = resident("aloop-dio")
+    r = resident(memsum, "aloop-dio")
     if r is None:
         check("page cache after aloop-dio read is small", None, "not measured")
     else:
@@ -329,7 +347,7 @@ def main():
         return (max(vals) - min(vals)) / max(vals)
     if len(modes) >= 2:
         for k, label in (("iops", "IOPS"), ("ctx_per_io", "ctx/IO"), ("sys_us_per_io", "sys CPU/IO")):
-            sp = {w: spread([med(w, m, k) for m in modes]) for w in workloads}
+            sp = {w: spread([med(summary, w, m, k) for m in modes]) for w in workloads}
             vals = [v for v in sp.values() if v is not None]
             if not vals:
                 continue
@@ -337,7 +355,7 @@ def main():
                   "largest spread of the per-mode medians over the workloads: %.1f%% (%s); "
                   "fails when every workload is within %d%%"
                   % (100 * max(vals), max(sp, key=lambda x: sp[x] or 0), SPREAD_MIN * 100))
-        sp = spread([resident(m) for m in modes])
+        sp = spread([resident(memsum, m) for m in modes])
         if sp is not None:
             check("page-cache residency differs between modes", sp >= SPREAD_MIN,
                   "spread %.1f%% over %s" % (100 * sp, ", ".join(modes)))
@@ -381,31 +399,45 @@ def main():
     check("every run completed", not probs, "; ".join(probs[:10]) if probs else
           "%d fio runs, %d memory runs" % (len(samples), len(mem)))
 
-    instrument_ok = all(c["ok"] is not False for c in checks) and any(c["ok"] for c in checks)
+    return checks
 
-    # ---------------------------------------------------------- kernel log
+
+def log_patterns(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "kernel-log-patterns")):
+    """scripts/lib/kernel-log-patterns, the harness's one kernel-log policy."""
+    with open(path) as f:
+        pats = [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
+    return re.compile("|".join(pats))
+
+
+def scan_kernel_log(out):
+    """Offending lines of the guest's kernel log (with context) and the new taint flags."""
+    logpat = log_patterns()
     dmesg = read_text(os.path.join(out, "dmesg.txt")) or read_text(os.path.join(out, "dmesg-live.txt"))
-    klog = [l for l in dmesg.splitlines() if LOGPAT.search(l)]
+    hits = [l for l in dmesg.splitlines() if logpat.search(l)]
     try:
         ts = int(read_text(os.path.join(out, "taint-start"), "0").strip() or 0)
         te = int(read_text(os.path.join(out, "taint-end"), str(ts)).strip() or ts)
     except ValueError:
         ts = te = 0
     taint_new = (te & ~ts) & (128 | 512 | 16384)
-    klog_ctx = []
-    if klog:
-        lines = dmesg.splitlines()
+    ctx = []
+    if hits:
         left = 0
-        for l in lines:
-            if LOGPAT.search(l):
+        for l in dmesg.splitlines():
+            if logpat.search(l):
                 left = 25
             if left:
-                klog_ctx.append(l)
+                ctx.append(l)
                 left -= 1
-        klog_ctx = klog_ctx[:150]
-    kernel_log_ok = bool(dmesg) and not klog and not taint_new
+        ctx = ctx[:150]
+    return {"dmesg": bool(dmesg), "hits": hits, "context": ctx, "taint_start": ts, "taint_end": te,
+            "taint_new": taint_new, "ok": bool(dmesg) and not hits and not taint_new}
 
-    # --------------------------------------------------------- conditions
+
+def conditions(a, run):
+    """What the numbers were measured under."""
+    env, host, out, reps, read_mib = run["env"], run["host"], run["out"], run["reps"], run["read_mib"]
+    user_hz = run["user_hz"]
     mem_mib = int(env.get("mem_total_kb", "0") or 0) // 1024
     cond = {
         "accel": host.get("accel", "TCG"),
@@ -452,60 +484,32 @@ def main():
         "max_loadavg1": max([l for _, l in load], default=None),
     }
 
-    base = "%s-%s" % (a.kernel, a.date)
-    os.makedirs(a.results, exist_ok=True)
-    jpath = os.path.join(a.results, base + ".json")
-    mpath = os.path.join(a.results, base + ".md")
-    ppath = os.path.join(a.results, base + ".png")
+    return cond
 
-    # -------------------------------------------------------------- chart
-    png_ok = make_chart(ppath, workloads, modes, summary, cond)
 
-    # ----------------------------------------------------------- markdown
-    md = render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instrument_ok,
-                   klog_ctx, kernel_log_ok, taint_new, bool(dmesg), base, png_ok, read_mib, mem)
-
-    doc = {
-        "kernel": a.kernel, "date": a.date, "conditions": cond,
-        "instrument_ok": instrument_ok, "checks": checks,
-        "kernel_log_ok": kernel_log_ok, "kernel_log_hits": klog, "kernel_log_context": klog_ctx,
-        "taint_start": ts, "taint_end": te,
-        "summary": summary, "ratios": ratios, "memory": memsum, "seed": SEED,
-        "samples": samples, "memory_samples": mem,
-        "units": {"iops": "fio IOPS (read+write), median/min/max over repetitions",
-                  "ctx_per_io": "delta of ctxt in /proc/stat over the fio run / completed I/Os",
-                  "sys_us_per_io": "delta of the system column of the cpu line of /proc/stat "
-                                   "(USER_HZ) in microseconds / completed I/Os (all CPUs)",
-                  "busy_us_per_io": "user+nice+system+irq+softirq, same way",
-                  "backing_resident_mib": "fincore --bytes of the backing file after a buffered "
-                                          "read of mem_read_mib from the device (raw: the file)"},
-    }
-    with open(jpath, "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=False)
-        f.write("\n")
-    with open(mpath, "w") as f:
-        f.write(md)
-    # latest-* follows the newest run that can be trusted: self-check
-    # passed, kernel log clean, no other VM on the host (or there is none yet)
+def update_latest(a, paths, trusted_why_not):
+    """latest-* follows the newest run that can be trusted: self-check passed,
+    kernel log clean, no other VM on the host (or there is none yet)."""
     latest_md = os.path.join(a.results, "latest-%s.md" % a.kernel)
-    why_not = [x for x, bad in (("instrument self-check failed", not instrument_ok),
-                                ("kernel log not clean", not kernel_log_ok),
-                                ("another VM ran on the host", bool(hl_warn(cond)))) if bad]
-    latest_note = None
     if a.no_latest:
-        latest_note = "latest-%s.* not touched (--no-latest)" % a.kernel
-    elif why_not and os.path.exists(latest_md):
-        latest_note = "latest-%s.* left as they were: %s" % (a.kernel, ", ".join(why_not))
-    else:
-        for ext, src in (("json", jpath), ("md", mpath), ("png", ppath)):
-            if os.path.exists(src):
-                shutil.copyfile(src, os.path.join(a.results, "latest-%s.%s" % (a.kernel, ext)))
-            else:
-                try:
-                    os.unlink(os.path.join(a.results, "latest-%s.%s" % (a.kernel, ext)))
-                except FileNotFoundError:
-                    pass
+        return "latest-%s.* not touched (--no-latest)" % a.kernel
+    if trusted_why_not and os.path.exists(latest_md):
+        return "latest-%s.* left as they were: %s" % (a.kernel, ", ".join(trusted_why_not))
+    for ext, src in zip(("json", "md", "png"), paths):
+        if os.path.exists(src):
+            shutil.copyfile(src, os.path.join(a.results, "latest-%s.%s" % (a.kernel, ext)))
+        else:
+            try:
+                os.unlink(os.path.join(a.results, "latest-%s.%s" % (a.kernel, ext)))
+            except FileNotFoundError:
+                pass
+    return None
 
+
+def print_outcome(md, cond, paths, png_ok, latest_note, checks, instrument_ok, klog):
+    """The markdown, then one line per check and the verdicts; the exit status."""
+    jpath, mpath, ppath = paths
+    kernel_log_ok = klog["ok"]
     print(md)
     if hl_warn(cond):
         print("bench: WARNING: %s" % hl_warn(cond))
@@ -526,15 +530,68 @@ def main():
     else:
         print("bench: instrument self-check passed")
     if not kernel_log_ok:
-        if not dmesg:
+        if not klog["dmesg"]:
             print("KERNEL LOG NOT CLEAN: no guest kernel log was collected")
         else:
             print("KERNEL LOG NOT CLEAN: %d suspicious lines, new taint %d; first: %s"
-                  % (len(klog), taint_new, klog[0] if klog else "-"))
+                  % (len(klog["hits"]), klog["taint_new"], klog["hits"][0] if klog["hits"] else "-"))
         rc = 1
     else:
         print("bench: guest kernel log clean (no WARNING/BUG/Oops/hung task, no new taint)")
     return rc
+
+
+def main():
+    a = parse_args()
+    run = load_run(a.outdir)
+    summary, memsum = summarize(run)
+    ratios = compute_ratios(summary, run["workloads"])
+    checks = instrument_checks(run, summary, memsum)
+    instrument_ok = all(c["ok"] is not False for c in checks) and any(c["ok"] for c in checks)
+    klog = scan_kernel_log(a.outdir)
+    cond = conditions(a, run)
+
+    base = "%s-%s" % (a.kernel, a.date)
+    os.makedirs(a.results, exist_ok=True)
+    paths = jpath, mpath, ppath = [os.path.join(a.results, base + ext) for ext in (".json", ".md", ".png")]
+    png_ok = make_chart(ppath, run["workloads"], run["modes"], summary, cond)
+    md = render_md(a, cond, run["modes"], run["workloads"], summary, ratios, memsum, checks, instrument_ok,
+                   klog["context"], klog["ok"], klog["taint_new"], klog["dmesg"], base, png_ok,
+                   run["read_mib"], run["mem"])
+    doc = document(a, cond, instrument_ok, checks, klog, summary, ratios, memsum, run)
+    with open(jpath, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=False)
+        f.write("\n")
+    with open(mpath, "w") as f:
+        f.write(md)
+    why_not = [x for x, bad in (("instrument self-check failed", not instrument_ok),
+                                ("kernel log not clean", not klog["ok"]),
+                                ("another VM ran on the host", bool(hl_warn(cond)))) if bad]
+    latest_note = update_latest(a, paths, why_not)
+    return print_outcome(md, cond, paths, png_ok, latest_note, checks, instrument_ok, klog)
+
+
+def document(a, cond, instrument_ok, checks, klog, summary, ratios, memsum, run):
+    """The JSON of a run: every sample, the summaries, the checks."""
+    samples, mem = run["samples"], run["mem"]
+    kernel_log_ok, ts, te = klog["ok"], klog["taint_start"], klog["taint_end"]
+    klog_hits, klog_ctx = klog["hits"], klog["context"]
+    doc = {
+        "kernel": a.kernel, "date": a.date, "conditions": cond,
+        "instrument_ok": instrument_ok, "checks": checks,
+        "kernel_log_ok": kernel_log_ok, "kernel_log_hits": klog_hits, "kernel_log_context": klog_ctx,
+        "taint_start": ts, "taint_end": te,
+        "summary": summary, "ratios": ratios, "memory": memsum, "seed": SEED,
+        "samples": samples, "memory_samples": mem,
+        "units": {"iops": "fio IOPS (read+write), median/min/max over repetitions",
+                  "ctx_per_io": "delta of ctxt in /proc/stat over the fio run / completed I/Os",
+                  "sys_us_per_io": "delta of the system column of the cpu line of /proc/stat "
+                                   "(USER_HZ) in microseconds / completed I/Os (all CPUs)",
+                  "busy_us_per_io": "user+nice+system+irq+softirq, same way",
+                  "backing_resident_mib": "fincore --bytes of the backing file after a buffered "
+                                          "read of mem_read_mib from the device (raw: the file)"},
+    }
+    return doc
 
 
 def hl_warn(cond):

@@ -1,84 +1,99 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Durability across a hard power-off, two guest boots:
-#   scripts/durability.sh KVER ALOOP_KO [VNG-EXTRA-ARGS...]
+#   scripts/durability.sh KERNEL ALOOP_KO
 # Boot 1 writes through aloop with direct I/O, fsyncs, and powers off
 # with sysrq 'o' (no sync); boot 2 mounts the backing ext4 and checks
-# that every fsync'd byte is there.  Prints KTAP; exit 1 on failure.
+# that every fsync'd byte is there (tests/durability/guest-phase.sh).
+# The kernel log of each boot is scanned (scripts/lib/klog.sh).  Prints
+# KTAP; exit 1 on failure.
 #
+# KERNEL is anything scripts/lib/kernel.sh finds: a release, a series,
+# "trixie" or "debug".
 # Environment:
-#   ALOOP_ROOT=DIR        boot DIR/boot/vmlinuz-KVER with `vng --root DIR`
-#                         (e.g. the trixie root of scripts/trixie-root.sh);
-#                         default: the host's /boot/vmlinuz-KVER and /
+#   ALOOP_ROOT=DIR        boot DIR/boot/vmlinuz-KERNEL with `vng --root DIR`
+#                         (e.g. the trixie root of scripts/trixie-root.sh)
+#   ALOOP_KERNEL_SPEC     the kernel as scripts/check.sh found it (K_SPEC)
 #   ALOOP_DUR_TIMEOUT=600 seconds per boot
 #   ALOOP_KVM=1           use KVM (default: TCG)
 #   ALOOP_DUR_KEEP=1      keep the work directory (printed on stderr)
 #   ALOOP_DUR_LOG=FILE    also copy the console log of both boots there
 set -u
-kver=$1 ko=$2; shift 2
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-ROOT=${ALOOP_ROOT:-}
+# shellcheck source=lib/aloop.sh
+. "$(dirname "$0")/lib/aloop.sh"
+# shellcheck source=../tests/lib/ktap.sh
+. "$REPO/tests/lib/ktap.sh"
+kver=${1:?usage: durability.sh KERNEL ALOOP_KO} ko=${2:?usage: durability.sh KERNEL ALOOP_KO}
+
+if [ -n "${ALOOP_KERNEL_SPEC:-}" ]; then
+	kernel_load "$ALOOP_KERNEL_SPEC"
+elif [ -n "${ALOOP_ROOT:-}" ]; then
+	kernel_load "$kver|$ALOOP_ROOT|$ALOOP_ROOT/boot/vmlinuz-$kver|"
+elif ! kernel_find "$kver"; then
+	echo "durability: $K_WHY" >&2
+	exit 1
+fi
+
 W=$(mktemp -d /tmp/aloop-dur.XXXXXX)
 [ -n "${ALOOP_DUR_KEEP:-}" ] && echo "durability: work directory $W" >&2
 cleanup() {
-	[ -z "${ALOOP_DUR_LOG:-}" ] || cp "$W/vng.log" "$ALOOP_DUR_LOG" 2>/dev/null
+	[ -z "${ALOOP_DUR_LOG:-}" ] || cat "$W"/vng-*.log >"$ALOOP_DUR_LOG" 2>/dev/null
 	[ -n "${ALOOP_DUR_KEEP:-}" ] || rm -rf "$W"
 }
-trap cleanup EXIT
+ktap_on_exit cleanup
+ktap_defer_plan
 chmod 755 "$W"
 mkdir -p "$W/res"
 truncate -s 256M "$W/disk.img"
 cp "$ko" "$W/res/aloop.ko" || { echo "durability: cannot read $ko" >&2; exit 1; }
 
-kvm=(--disable-kvm)
-[ "${ALOOP_KVM:-0}" != 1 ] || kvm=()
-if [ -n "$ROOT" ]; then
-	# The guest sees ROOT as /: the results directory is shared at a
-	# guest path inside its /tmp overlay and the tree read-only at the
-	# same path as on the host (its mount point must exist in ROOT).
-	img=$ROOT/boot/vmlinuz-$kver
-	GRES=/tmp/aloop-dur-res
-	mkdir -p "$ROOT$REPO" || exit 1
-	where=(--root "$ROOT" --rwdir "$GRES=$W/res" --rodir "$REPO=$REPO")
-	run_in=$ROOT	# vng wants the current directory inside the root
-else
-	img=/boot/vmlinuz-$kver
-	GRES=$W/res
-	where=(--rwdir "$W/res")
-	run_in=/	# vng resolves --rwdir relative to the current directory
-fi
-vm() {
-	local t0 t1 t2
-	echo "=== durability boot: $PHASE_ARGS" >>"$W/vng.log"
-	t0=$(date +%s)
-	rm -f "$W/vm.start"
-	(cd "$run_in" && flock /tmp/aloop-vm.lock sh -c 'date +%s >"$0"; exec "$@"' "$W/vm.start" \
-		timeout -k 30 "${ALOOP_DUR_TIMEOUT:-600}" \
-		vng --run "$img" "${kvm[@]}" --user root \
-		-m 1G -p 2 "${where[@]}" "$@" \
-		--qemu-opts="-drive file=$W/disk.img,format=raw,if=virtio,cache=none" \
-		--exec "$REPO/tests/durability/guest-phase.sh $PHASE_ARGS" \
-		</dev/null >>"$W/vng.log" 2>&1)
-	t2=$(date +%s); t1=$(cat "$W/vm.start" 2>/dev/null || echo "$t0")
-	echo "durability: waited $((t1 - t0))s for the VM lock, boot ${PHASE_ARGS%% *} took $((t2 - t1))s" >&2
+vm() {	# PHASE ARGS...
+	local phase=$1; shift
+	echo "=== durability boot: $phase $*" >"$W/vng-$phase.log"
+	vm_boot --results "$W/res" --disk "$W/disk.img:aloop-dur" --cache none \
+		--timeout "${ALOOP_DUR_TIMEOUT:-600}" --mem 1G --cpus 2 \
+		--log "$W/vng-$phase.log" --append --quiet \
+		-- "$REPO/tests/durability/guest-phase.sh" "$phase" "$@"
+	echo "durability: waited ${VM_WAITED}s for the VM lock, boot $phase took ${VM_SECONDS}s" >&2
 }
-PHASE_ARGS="write $GRES/aloop.ko $GRES" vm "$@"
+
+# klog PHASE: the kernel log of that boot is clean
+klog() {
+	local r=$W/res
+	klog_scan "$r/dmesg-$1.txt" "$(cat "$r/taint-start-$1" 2>/dev/null || echo 0)" \
+		"$(cat "$r/taint-end-$1" 2>/dev/null || echo 0)"
+	case $? in
+	0) ktap_pass "kernel log clean ($1 boot)" ;;
+	1) ktap_fail "kernel log clean ($1 boot)" "$KLOG_REPORT" ;;
+	*) if [ -n "$(klog_hits "$W/vng-$1.log")" ]; then
+		ktap_fail "kernel log clean ($1 boot)" "offending console lines:" "$(klog_hits "$W/vng-$1.log")"
+	   else
+		ktap_skip "kernel log clean ($1 boot)" "no kernel log was collected"
+	   fi ;;
+	esac
+}
+
+vm write "$VM_RESULTS/aloop.ko" "$VM_RESULTS"
 if [ ! -f "$W/res/phase1" ]; then
-	echo "KTAP version 1"; echo "1..1"
-	echo "not ok 1 - durability: the write phase did not complete"
-	{ sed 's/^/# /' "$W/res/write.log" 2>/dev/null || tail -n 20 "$W/vng.log" | sed 's/^/# /'; } | tail -20
-	echo "# 0 passed, 1 failed"
-	exit 1
+	ktap_fail "durability: the write phase did not complete" \
+		"$(tail -n 20 "$W/res/write.log" 2>/dev/null || tail -n 20 "$W/vng-write.log")"
+	klog write
+	ktap_finish
 fi
-PHASE_ARGS="verify $GRES" vm "$@"
-out=$(sed -n '/^KTAP version/,/passed, .* failed$/p' "$W/vng.log" | tr -d '\r')
+ktap_pass "durability: the write phase completed (dio writes, fsync, hard power-off)"
+klog write
+
+vm verify "$VM_RESULTS"
+out=$(sed -n '/^KTAP version/,/passed, .* failed$/p' "$W/vng-verify.log" | tr -d '\r')
 if [ -z "$out" ]; then
-	echo "KTAP version 1"; echo "1..1"
-	echo "not ok 1 - durability: the verify phase printed nothing"
-	tail -20 "$W/vng.log" | sed 's/^/# /'
-	echo "# 0 passed, 1 failed"
-	exit 1
+	ktap_fail "durability: the verify phase printed nothing" "$(tail -n 20 "$W/vng-verify.log")"
 fi
-echo "$out"
-grep -q '^not ok' <<<"$out" && exit 1
-exit 0
+while IFS= read -r line; do
+	if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
+		if [ -z "${BASH_REMATCH[1]}" ]; then ktap_pass "${BASH_REMATCH[2]}"; else ktap_fail "${BASH_REMATCH[2]}"; fi
+	elif [[ $line == "# "* ]] && ! [[ $line =~ ^#\ ([0-9]+\ passed|Totals:) ]]; then
+		ktap_diag "${line#\# }"
+	fi
+done <<<"$out"
+klog verify
+ktap_finish

@@ -33,7 +33,7 @@ KO=${1:-}
 RES=${2:?usage: guest-run.sh ALOOP_KO RESULTS_DIR}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export REPO RESULTS_DIR=$RES ALOOP_KO=$KO
-export PATH="$REPO:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$REPO/aloopctl:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
 : "${DUT:=aloop}"
 : "${ALOOP_TESTS:=}"
@@ -72,7 +72,7 @@ mount -t tmpfs -o size=512M aloop-scratch "$SCRATCH" || log "WARNING: cannot mou
 #   aloop-4k   (vdc)  4096-byte logical sectors, ext4 at $BACK4K
 modprobe -q ext4 2>/dev/null
 modprobe -q xfs 2>/dev/null
-export BACKING=/run/aloop/ext4 XFSDIR= RAWDEV= BACK4K=
+export BACKING=/run/aloop/ext4 XFSDIR='' RAWDEV='' BACK4K=''
 disk() {	# SERIAL FALLBACK: the disk with that serial
 	local d
 	for d in /sys/block/vd*; do

@@ -27,7 +27,7 @@ make -C "$kdir" M="$tmp" -k -j"$(nproc)" modules >"$tmp/log" 2>&1 || true
 	echo "#define ALOOP_PROBES_H"
 	for f in "$here"/probes/*.c; do
 		n=$(basename "$f" .c)
-		N=$(echo "$n" | tr a-z A-Z)
+		N=${n^^}
 		if [ -e "$tmp/p_$n.o" ]; then
 			echo "#define ALOOP_HAVE_$N 1"
 		else

@@ -51,6 +51,7 @@ kernels() {
 missing_pkgs() {
 	local p
 	for p in "${KPKGS[@]}" "${PKGS[@]}"; do
+		# shellcheck disable=SC2016 # dpkg-query's ${Status}, not the shell's
 		chroot "$ROOT" dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
 			grep -q '^install ok installed$' || echo "$p"
 	done
@@ -59,6 +60,7 @@ missing_pkgs() {
 # Run a command chrooted in ROOT with /proc, /sys and /dev mounted, in a
 # private mount namespace (the mounts vanish with it).
 in_root() {
+	# shellcheck disable=SC2016 # the inner sh expands them
 	unshare -m --propagation private -- /bin/sh -c '
 		r=$1; shift
 		mount -t proc proc "$r/proc" && mount -t sysfs sys "$r/sys" &&
@@ -122,5 +124,5 @@ say "package installation took $(( $(date +%s) - t0 ))s"
 
 left=$(missing_pkgs | tr '\n' ' ')
 [ -z "$left" ] || die "still missing in $ROOT: $left"
-[ -n "$(kernels)" ] || die "no kernel with headers in $ROOT (ls $ROOT/boot: $(ls "$ROOT/boot" | tr '\n' ' '))"
+[ -n "$(kernels)" ] || die "no kernel with headers in $ROOT (in $ROOT/boot: $(cd "$ROOT/boot" && echo *))"
 kernels

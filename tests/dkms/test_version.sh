@@ -9,23 +9,14 @@
 #
 #   tests/dkms/test_version.sh [ALOOP_KO...]
 #
-# KTAP on stdout, "# N passed, M failed" last; exit 1 on failure.
+# KTAP on stdout (tests/lib/ktap.sh), "# N passed, M failed" last; exit 1
+# on failure.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-n=0 pass=0 failed=0 out=()
-result() {	# STATUS DESC [DIAG...]
-	local st=$1 d=$2 l; shift 2
-	n=$((n + 1))
-	if [ "$st" = 0 ]; then
-		pass=$((pass + 1)); out+=("ok $n - $d")
-	else
-		failed=$((failed + 1)); out+=("not ok $n - $d")
-		for l in "$@"; do
-			while IFS= read -r x; do out+=("# $x"); done <<<"$l"
-		done
-	fi
-}
+. tests/lib/ktap.sh
+ktap_defer_plan
+result() { ktap_result "$@"; }	# STATUS DESC [DIAG...]
 eq() {	# DESC WANT GOT
 	[ "$2" = "$3" ]
 	result $? "$1" "expected: '$2'" "actual:   '$3'"
@@ -59,12 +50,12 @@ done
 [ -z "$missing" ]
 result $? "Makefile has the targets dkms.conf and the README use" "missing:$missing"
 
-if [ -x ./aloopctl ]; then
-	eq "aloopctl --version reports VERSION" "aloopctl $ver" "$(./aloopctl --version 2>&1)"
-	eq "aloopctl version reports VERSION" "aloopctl $ver" "$(./aloopctl version 2>&1)"
+if [ -x aloopctl/aloopctl ]; then
+	eq "aloopctl --version reports VERSION" "aloopctl $ver" "$(aloopctl/aloopctl --version 2>&1)"
+	eq "aloopctl version reports VERSION" "aloopctl $ver" "$(aloopctl/aloopctl version 2>&1)"
 else
-	result 1 "aloopctl --version reports VERSION" "./aloopctl is not built (make aloopctl)"
-	result 1 "aloopctl version reports VERSION" "./aloopctl is not built (make aloopctl)"
+	result 1 "aloopctl --version reports VERSION" "aloopctl/aloopctl is not built (make aloopctl)"
+	result 1 "aloopctl version reports VERSION" "aloopctl/aloopctl is not built (make aloopctl)"
 fi
 
 for ko in "$@"; do
@@ -72,8 +63,4 @@ for ko in "$@"; do
 		"$(modinfo -F version "$ko" 2>&1)"
 done
 
-echo "KTAP version 1"
-echo "1..$n"
-printf '%s\n' "${out[@]}"
-echo "# $pass passed, $failed failed"
-[ "$failed" = 0 ]
+ktap_finish

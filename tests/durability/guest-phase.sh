@@ -6,10 +6,12 @@
 #       then power off hard (sysrq 'o': no sync, no unmount).
 #   guest-phase.sh verify RESULTS           mount the same ext4 again and
 #       print KTAP comparing the backing file with the recorded checksums.
+# Each phase leaves its kernel log (dmesg-PHASE.txt) and taint flags
+# (taint-start-PHASE, taint-end-PHASE) in RESULTS for the host's scan.
 set -u
 phase=$1
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH="$REPO:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$REPO/aloopctl:/usr/sbin:/usr/bin:/sbin:/bin"
 MNT=/run/dur
 mkdir -p "$MNT"
 CHUNKS=16
@@ -18,6 +20,7 @@ MiB=$((1024 * 1024))
 if [ "$phase" = write ]; then
 	KO=$2 RES=$3
 	exec >"$RES/write.log" 2>&1
+	cat /proc/sys/kernel/tainted >"$RES/taint-start-write"
 	set -x
 	insmod "$KO" || exit 1
 	mkfs.ext4 -q -F /dev/vda && mount /dev/vda "$MNT" || exit 1
@@ -39,6 +42,9 @@ if [ "$phase" = write ]; then
 	# Unsynced tail: allowed to be lost, must not corrupt the rest.
 	head -c $MiB /dev/urandom | dd of="$dev" bs=1M seek=60 oflag=direct status=none
 	echo written >"$RES/phase1"
+	# the kernel log of this boot, for the host's scan: no later chance
+	cat /proc/sys/kernel/tainted >"$RES/taint-end-write"
+	dmesg >"$RES/dmesg-write.txt"
 	sync -f "$RES/phase1" 2>/dev/null
 	echo 1 >/proc/sys/kernel/sysrq
 	echo o >/proc/sysrq-trigger
@@ -47,28 +53,26 @@ if [ "$phase" = write ]; then
 fi
 
 RES=$2
-n=0 pass=0 fail=0
-out() { echo "$@"; }
-out "KTAP version 1"
-out "1..3"
-mount /dev/vda "$MNT" 2>"$RES/mount.err"; rc=$?
-n=$((n + 1))
-if [ $rc = 0 ]; then out "ok $n - backing ext4 mounts after the hard power-off"; pass=$((pass + 1))
-else out "not ok $n - backing ext4 mounts after the hard power-off"; sed 's/^/# /' "$RES/mount.err"; fail=$((fail + 1)); fi
-n=$((n + 1))
-if [ "$(cat "$RES/dio" 2>/dev/null)" = 1 ]; then out "ok $n - the writes went through aloop with dio on"; pass=$((pass + 1))
-else out "not ok $n - the writes went through aloop with dio on # dio='$(cat "$RES/dio" 2>/dev/null)'"; fail=$((fail + 1)); fi
+# shellcheck source=../lib/ktap.sh
+. "$REPO/tests/lib/ktap.sh"
+cat /proc/sys/kernel/tainted >"$RES/taint-start-verify"
+ktap_on_exit "cat /proc/sys/kernel/tainted >'$RES/taint-end-verify'; dmesg >'$RES/dmesg-verify.txt'"
+ktap_plan 3
+mount /dev/vda "$MNT" 2>"$RES/mount.err"
+ktap_result $? "backing ext4 mounts after the hard power-off" "$(cat "$RES/mount.err")"
+dio=$(cat "$RES/dio" 2>/dev/null)
+[ "$dio" = 1 ]
+ktap_result $? "the writes went through aloop with dio on" "dio='$dio'"
 bad=0 total=0
 while read -r i sum; do
 	total=$((total + 1))
 	got=$(dd if="$MNT/back.img" bs=1M skip=$((i * 3)) count=1 status=none | sha256sum | cut -d' ' -f1)
-	[ "$got" = "$sum" ] || { bad=$((bad + 1)); out "# chunk $i: expected $sum got $got"; }
+	[ "$got" = "$sum" ] || { bad=$((bad + 1)); ktap_diag "chunk $i: expected $sum got $got"; }
 done <"$RES/expected"
-n=$((n + 1))
 if [ "$total" = "$CHUNKS" ] && [ $bad = 0 ]; then
-	out "ok $n - all $total fsync'd 1 MiB chunks are in the backing file after the hard power-off"; pass=$((pass + 1))
+	ktap_pass "all $total fsync'd 1 MiB chunks are in the backing file after the hard power-off"
 else
-	out "not ok $n - fsync'd chunks survive the hard power-off ($bad of $total bad, expected $CHUNKS)"; fail=$((fail + 1))
+	ktap_fail "fsync'd chunks survive the hard power-off ($bad of $total bad, expected $CHUNKS)"
 fi
-umount "$MNT"
-out "# $pass passed, $fail failed"
+ktap_on_exit "umount '$MNT'"
+ktap_finish

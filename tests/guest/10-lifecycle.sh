@@ -47,13 +47,13 @@ fi
 if [ -c "$DUT_CTL" ] && [ -e "/sys/class/misc/$DUT-control" ]; then
 	ok "$DUT_CTL is a misc character device"
 else
-	fail "$DUT_CTL is a misc character device" "$(ls -l /dev/ | grep -i loop)"
+	fail "$DUT_CTL is a misc character device" "$(ls -ld /dev/*loop* 2>&1)"
 fi
 
 if [ "$DUT" = loop ]; then
 	skip "default max_aloop=0: no devices at load" "DUT=loop creates 8"
 else
-	n=$(ls -d /sys/block/aloop[0-9]* 2>/dev/null | wc -l)
+	n=$(compgen -G '/sys/block/aloop[0-9]*' | wc -l)
 	check_eq "default max_aloop=0: no aloop devices right after insmod" 0 "$n"
 fi
 
@@ -174,7 +174,7 @@ leftovers() {	# anything named $DUT left behind after rmmod
 	local l=
 	grep -qw "$DUT" /proc/devices && l="$l /proc/devices"
 	ls -d /sys/block/"$DUT"* >/dev/null 2>&1 && l="$l $(echo /sys/block/"$DUT"*)"
-	ls -d /dev/"$DUT"[0-9]* "/dev/$DUT-control" >/dev/null 2>&1 && l="$l $(ls -d /dev/"$DUT"[0-9]* "/dev/$DUT-control" 2>/dev/null | tr '\n' ' ')"
+	ls -d /dev/"$DUT"[0-9]* "/dev/$DUT-control" >/dev/null 2>&1 && l="$l $(compgen -G "/dev/${DUT}[0-9]*" | tr '\n' ' ')$(compgen -G "/dev/$DUT-control")"
 	[ ! -e "/sys/class/misc/$DUT-control" ] || l="$l /sys/class/misc/$DUT-control"
 	[ ! -e "/sys/module/$DUT" ] || l="$l /sys/module/$DUT"
 	for c in /proc/[0-9]*/comm; do
@@ -202,7 +202,7 @@ cycle() {	# N PARAMS...: load with PARAMS expecting N devices, use one, unload
 	for ((n = 0; n < want; n++)); do
 		wait_dev "$(dutdev $n)" || { echo "$(dutdev $n) missing after insmod $*"; return 1; }
 	done
-	n=$(ls -d /sys/block/"$DUT"[0-9]* 2>/dev/null | wc -l)
+	n=$(compgen -G "/sys/block/${DUT}[0-9]*" | wc -l)
 	[ "$DUT" = loop ] || [ "$n" = "$want" ] || { echo "$n devices after insmod $*, want $want"; return 1; }
 	dev=$(dutdev $((want - 1)))
 	if have_aloopctl; then

@@ -23,7 +23,7 @@ XD=${XFSDIR:-$BACKING}
 F=$D/rt.img
 mkrand "$F" $((8 * MiB))
 DEV=$(aloopctl attach "$F" 2>"$SCRATCH/err"); rc=$?
-if [ $rc = 0 ] && [[ $DEV =~ ^/dev/$DUT[0-9]+$ ]] && wait_dev "$DEV" && [ ! -s "$SCRATCH/err" ]; then
+if [ $rc = 0 ] && [[ $DEV =~ ^/dev/${DUT}[0-9]+$ ]] && wait_dev "$DEV" && [ ! -s "$SCRATCH/err" ]; then
 	ok "aloopctl attach FILE prints the device ($DEV), exit 0"
 else
 	fail "aloopctl attach FILE prints the device" "exit $rc, stdout '$DEV'" "stderr: $(cat "$SCRATCH/err")"

@@ -132,7 +132,7 @@ for i in 0 1 2 3 4 5 6 7; do
 	d=$(attach_dev "$f") || { p+=("attach $f: $d"); continue; }
 	devs+=("$d")
 done
-nl=$(aloopctl list 2>/dev/null | grep -c "^/dev/$DUT[0-9]")
+nl=$(aloopctl list 2>/dev/null | grep -c "^/dev/${DUT}[0-9]")
 uniq=$(printf '%s\n' "${devs[@]}" | sort -u | wc -l)
 [ "$uniq" = 8 ] || p+=("$uniq distinct devices")
 [ "$nl" -ge 8 ] || p+=("aloopctl list shows $nl devices")

@@ -10,25 +10,22 @@
 # aloop is loaded with dio=0 for this test: stock loop uses direct I/O
 # only when asked, so with dio=0 LO_FLAGS_DIRECT_IO must match exactly.
 #
-# The program is compiled here, in the guest, with the host's gcc (the
-# host root is visible), and run twice: as a 64-bit program and, when
-# gcc can build 32-bit programs (gcc-multilib) and the kernel runs them,
-# as a 32-bit one, which goes through the drivers' compat_ioctl paths
-# (old LOOP_SET_STATUS/LOOP_GET_STATUS with the 32-bit struct loop_info).
+# The program is built on the host by `make tools` (build/tools/loopdiff,
+# and build/tools/loopdiff32 when gcc can build 32-bit programs:
+# gcc-multilib) and run twice here: as a 64-bit program and, when the
+# 32-bit build exists and the kernel runs it, as a 32-bit one, which goes
+# through the drivers' compat_ioctl paths (old LOOP_SET_STATUS/
+# LOOP_GET_STATUS with the 32-bit struct loop_info).
 . "$(dirname "$0")/lib.sh"
 
-SRC=$REPO/tests/guest/loopdiff.c
-BIN=$SCRATCH/loopdiff
-BIN32=$SCRATCH/loopdiff32
-CFLAGS=(-O2 -g -std=gnu11 -Wall -Wextra -Werror)
+BIN=$REPO/build/tools/loopdiff
+BIN32=$REPO/build/tools/loopdiff32
 mkdir -p "$SCRATCH"
 
-# ------------------------------------------------------------ compile
+# ------------------------------------------------------------ the builds
 c64_err=
-if ! have gcc; then
-	c64_err="no gcc in the guest"
-elif ! gcc "${CFLAGS[@]}" -o "$BIN" "$SRC" >"$SCRATCH/gcc64.log" 2>&1; then
-	c64_err="gcc failed: $(cat "$SCRATCH/gcc64.log")"
+if [ ! -x "$BIN" ]; then
+	c64_err="$BIN is not built (make tools)"
 fi
 N=
 [ -n "$c64_err" ] || N=$("$BIN" --steps 2>&1)
@@ -37,25 +34,24 @@ case $N in
 *) [ -n "$c64_err" ] || c64_err="loopdiff --steps printed '$N'"; N= ;;
 esac
 
-# 32-bit: a trivial program must build and run first
+# 32-bit: built, and the kernel runs it (IA32 emulation)
 m32_skip='' c32_err=''
-M32=(-m32)
 if [ -n "$c64_err" ]; then
 	m32_skip="the 64-bit build failed"
+elif [ ! -x "$BIN32" ]; then
+	m32_skip="no 32-bit build (make tools builds it when gcc-multilib is installed)"
 else
-	printf 'int main(void) { return 0; }\n' >"$SCRATCH/m32.c"
-	if ! gcc "${M32[@]}" -o "$SCRATCH/m32" "$SCRATCH/m32.c" >"$SCRATCH/m32.log" 2>&1; then
-		m32_skip="no 32-bit toolchain (install gcc-multilib)"
-	elif ! "$SCRATCH/m32" 2>>"$SCRATCH/m32.log"; then
+	n32=$("$BIN32" --steps 2>&1); rc=$?
+	if [ $rc = 126 ] || [ $rc = 127 ]; then
 		m32_skip="the kernel does not run 32-bit programs (IA32 emulation off?)"
-	elif ! gcc "${M32[@]}" "${CFLAGS[@]}" -o "$BIN32" "$SRC" >"$SCRATCH/gcc32.log" 2>&1; then
-		c32_err="gcc -m32 failed: $(cat "$SCRATCH/gcc32.log")"
+	elif [ "$n32" != "$N" ]; then
+		c32_err="loopdiff32 --steps printed '$n32' (exit $rc), the 64-bit build $N"
 	fi
 fi
 
 if [ -n "$c64_err" ]; then
 	plan 2
-	fail "compile loopdiff.c (64-bit)" "$c64_err"
+	fail "build loopdiff (64-bit)" "$c64_err"
 	skip "32-bit differential run" "$m32_skip"
 	finish
 fi
@@ -64,7 +60,7 @@ if [ -n "$m32_skip" ]; then
 else
 	plan $((1 + N + 1 + N))
 fi
-ok "compile loopdiff.c (64-bit, $N steps)"
+ok "loopdiff built by make tools (64-bit, $N steps)"
 
 # -------------------------------------------------------------- setup
 # run_diff TAG BIN: run BIN, report its N results as ours ("TAG: step")
@@ -116,10 +112,10 @@ run_diff 64 "$BIN"
 if [ -n "$m32_skip" ]; then
 	skip "32-bit differential run" "$m32_skip"
 elif [ -n "$c32_err" ]; then
-	fail "compile loopdiff.c (32-bit, gcc -m32)" "$c32_err"
+	fail "32-bit loopdiff (make tools, gcc -m32) runs" "$c32_err"
 	skip_n "$N" "the 32-bit build failed" "32-bit steps"
 else
-	ok "compile loopdiff.c (32-bit, gcc -m32)"
+	ok "32-bit loopdiff (make tools, gcc -m32) runs"
 	run_diff 32 "$BIN32"
 fi
 

@@ -15,7 +15,7 @@ if [ "$DUT" != aloop ]; then
 	finish
 fi
 why=$(need_env) || bail "$why"
-[ -x "$REPO/aloopctl" ] || bail "aloopctl is not built ($REPO/aloopctl)"
+[ -x "$REPO/aloopctl/aloopctl" ] || bail "aloopctl is not built ($REPO/aloopctl/aloopctl)"
 dut_unload_all
 out=$(mod_load) || bail "cannot load $DUT: $out"
 on_exit "exec 7<&- 8<&-; aloopctl detach-all"
@@ -45,6 +45,18 @@ expect_err() {
 		ok "$d: exit 1, '$AE'"
 	else
 		fail "$d" "$(ran "$@")"$'\n'"expected: exit 1, stderr: ${exp#\~}"
+	fi
+}
+
+# expect_usage DESC EXPECTED-STDERR ARGS...: a bad command line: exit 1,
+# no stdout, that line then "Try 'aloopctl --help' for more information."
+expect_usage() {
+	local d=$1 exp=$2; shift 2
+	actl "$@"
+	if [ "$AR" = 1 ] && [ -z "$AO" ] && [ "$AE" = "$exp"$'\n'"Try 'aloopctl --help' for more information." ]; then
+		ok "$d: exit 1, '$exp' and the hint"
+	else
+		fail "$d" "$(ran "$@")"$'\n'"expected: exit 1, stderr: $exp, then the --help hint"
 	fi
 }
 
@@ -214,7 +226,7 @@ else
 	fail "attach --device $DEV (existing, unbound)" "$(ran attach --device "$DEV" "$F3")"
 fi
 BUSY=$DEV
-expect_err "attach --device on a bound device" "aloopctl: $BUSY: Device or resource busy" attach --device "$BUSY" "$F2"
+expect_err "attach --device on a bound device" "aloopctl: $F2: failed to set up aloop device: Device or resource busy" attach --device "$BUSY" "$F2"
 N=77
 while [ -e "/sys/block/aloop$N" ]; do N=$((N + 1)); done
 actl attach --device "/dev/aloop$N" "$F3"
@@ -256,9 +268,9 @@ else
 	fail "detach of three devices in one call" "$(ran detach "$NEWDEV" "$BARE" "$FOUND")" \
 		"states: $(dev_state "$NEWDEV") / $(dev_state "$BARE") / $(dev_state "$FOUND")"
 fi
-expect_err "detach of an unbound device" "aloopctl: $NEWDEV: No such device or address" detach "$NEWDEV"
+expect_err "detach of an unbound device" "aloopctl: $NEWDEV: detach failed: No such device or address" detach "$NEWDEV"
 actl detach "$NEWDEV" "$FOUND2"
-if [ "$AR" = 1 ] && [ "$AE" = "aloopctl: $NEWDEV: No such device or address" ] && unbound "$FOUND2"; then
+if [ "$AR" = 1 ] && [ "$AE" = "aloopctl: $NEWDEV: detach failed: No such device or address" ] && unbound "$FOUND2"; then
 	ok "detach UNBOUND BOUND: exit 1, one message, the bound one is still detached"
 else
 	fail "detach UNBOUND BOUND: exit 1, the bound one still detached" "$(ran detach "$NEWDEV" "$FOUND2")" "$FOUND2: $(dev_state "$FOUND2")"
@@ -327,7 +339,7 @@ else
 	fail "list DEV...: named devices in argument order, a missing one reported, exit 1" "$(ran list --raw --noheadings -O NAME "$NEWDEV" /dev/aloop999 "$A1")"
 fi
 expect_err "list --output FOO" "aloopctl: --output: unknown column 'FOO'" list --output FOO
-expect_err "list --json --raw" "aloopctl: --json and --raw are mutually exclusive" list --json --raw
+expect_usage "list --json --raw" "aloopctl: --json and --raw are mutually exclusive" list --json --raw
 
 # ============================================================ status
 actl status "$OFFDEV"
@@ -362,7 +374,7 @@ print("ok")' "$AO" "$DIOOFF")
 check_eq "status --json: one device, every column, typed" ok "$js"
 expect_err "status of an unbound device" "aloopctl: $NEWDEV: No such device or address" status "$NEWDEV"
 expect_err "status of a device that does not exist" "aloopctl: /dev/aloop999: No such file or directory" status /dev/aloop999
-expect_err "status DEV extra" "aloopctl: status: unexpected argument 'extra'" status "$A1" extra
+expect_usage "status DEV extra" "aloopctl: status: unexpected argument 'extra'" status "$A1" extra
 
 # ============================================================ resize
 G=$D/grow.img; mkrand "$G" $((4 * MiB))
@@ -374,7 +386,7 @@ after=$(devsize "$GDEV")
 lsz=$(aloopctl list --raw --noheadings -O SIZE "$GDEV" 2>&1)
 check_eq "resize after growing the file 4 -> 12 MiB: exit 0, device and list SIZE follow" \
 	"0 $((4 * MiB)) $((12 * MiB)) $((12 * MiB))" "$AR $before $after $lsz"
-expect_err "resize of an unbound device" "aloopctl: $NEWDEV: No such device or address" resize "$NEWDEV"
+expect_err "resize of an unbound device" "aloopctl: $NEWDEV: resize failed: No such device or address" resize "$NEWDEV"
 
 # =============================================================== set
 actl set "$GDEV" --direct-io=off
@@ -401,19 +413,19 @@ if [ "$AR" = 0 ] && wait_for 5 unbound "$GDEV"; then
 else
 	fail "set --autoclear on an idle device: detached when aloopctl closes it" "$(ran set "$GDEV" --autoclear)" "$(dev_state "$GDEV")"
 fi
-expect_err "set without a change" "aloopctl: set: nothing to change (use --direct-io, --block-size or --autoclear)" set "$A1"
+expect_usage "set without a change" "aloopctl: set: nothing to change (use --direct-io, --block-size or --autoclear)" set "$A1"
 attach_ok UDEV --offset 256 "$F"
 expect_err "set --direct-io=on on a device that cannot (offset 256)" \
-	"aloopctl: $UDEV: cannot use direct I/O: offset 256 not aligned to 512" set "$UDEV" --direct-io=on
+	"aloopctl: $UDEV: set direct I/O failed: offset 256 not aligned to 512" set "$UDEV" --direct-io=on
 if [ $BIG_BS = refused ]; then
-	expect_err "set --block-size 8192 (kernel refuses, as for stock loop)" "aloopctl: $A1: cannot set block size: Invalid argument" set "$A1" -b 8192
+	expect_err "set --block-size 8192 (kernel refuses, as for stock loop)" "aloopctl: $A1: set block size failed: Invalid argument" set "$A1" -b 8192
 else
 	actl set "$A1" -b 8192
 	check_eq "set --block-size 8192 (kernel accepts, as for stock loop): logical block size 8192" \
 		"0 8192" "$AR $(lbs "$A1")"
 	aloopctl set "$A1" -b 512 >/dev/null 2>&1
 fi
-expect_err "set on an unbound device" "aloopctl: $NEWDEV: cannot set direct I/O: No such device or address" set "$NEWDEV" --direct-io=off
+expect_err "set on an unbound device" "aloopctl: $NEWDEV: set direct I/O failed: No such device or address" set "$NEWDEV" --direct-io=off
 
 # ===================================================== features/version
 actl features
@@ -446,33 +458,33 @@ expect_err "attach --sizelimit 99999999999999999999 (too large)" \
 expect_err "attach --offset 17179869184T (too large)" \
 	"aloopctl: --offset: invalid size '17179869184T' (too large)" attach --offset 17179869184T "$F"
 expect_err "attach --offset 8E (2^63, kernel EOVERFLOW)" \
-	"~^aloopctl: /dev/aloop[0-9]+: Value too large for defined data type$" attach --offset 9223372036854775808 "$F"
+	"aloopctl: $F: failed to set up aloop device: Value too large for defined data type" attach --offset 9223372036854775808 "$F"
 expect_err "attach --block-size 1000" \
 	"aloopctl: --block-size: invalid block size '1000' (a power of 2 from 512 to 64K)" attach --block-size 1000 "$F"
 expect_err "attach --block-size 128K" \
 	"aloopctl: --block-size: invalid block size '128K' (a power of 2 from 512 to 64K)" attach --block-size 128K "$F"
 if [ $BIG_BS = refused ]; then
-	expect_err "attach --block-size 8192 (kernel refuses, as for stock loop)" "~^aloopctl: /dev/aloop[0-9]+: Invalid argument$" attach --block-size 8192 "$F"
+	expect_err "attach --block-size 8192 (kernel refuses, as for stock loop)" "aloopctl: $F: failed to set up aloop device: Invalid argument" attach --block-size 8192 "$F"
 else
 	attach_ok DEV --block-size 8192 "$F"
 	check_eq "attach --block-size 8192 (kernel accepts, as for stock loop): logical block size 8192" "8192" "$(lbs "$DEV")"
 	aloopctl detach "$DEV" >/dev/null 2>&1
 fi
-expect_err "attach of a missing file" "aloopctl: $D/missing.img: No such file or directory" attach "$D/missing.img"
-expect_err "attach of a directory" "aloopctl: $D: Is a directory" attach "$D"
+expect_err "attach of a missing file" "aloopctl: $D/missing.img: failed to set up aloop device: No such file or directory" attach "$D/missing.img"
+expect_err "attach of a directory" "aloopctl: $D: failed to set up aloop device: Is a directory" attach "$D"
 mkfifo "$D/fifo"
-expect_err "attach of a FIFO" "aloopctl: $D/fifo: not a regular file or block device" attach "$D/fifo"
-expect_err "attach without FILE" "aloopctl: attach: missing FILE" attach
+expect_err "attach of a FIFO" "aloopctl: $D/fifo: failed to set up aloop device: not a regular file or block device" attach "$D/fifo"
+expect_usage "attach without FILE" "aloopctl: attach: missing FILE" attach
 expect_err "attach --device /dev/loop0" "aloopctl: /dev/loop0: not an aloop device" attach --device /dev/loop0 "$F"
-expect_err "attach --device and --find" "aloopctl: --device and --find are mutually exclusive" attach --device "$NEWDEV" --find "$F"
+expect_usage "attach --device and --find" "aloopctl: --device and --find are mutually exclusive" attach --device "$NEWDEV" --find "$F"
 expect_err "attach --direct-io=maybe" "aloopctl: --direct-io: invalid value 'maybe' (use on or off)" attach --direct-io=maybe "$F"
-expect_err "attach --offset without a value" "aloopctl: option '--offset' requires an argument" attach "$F" --offset
-expect_err "attach --read-only=yes" "aloopctl: option '--read-only' doesn't allow an argument" attach --read-only=yes "$F"
-expect_err "unknown long option" "aloopctl: unrecognized option '--frobnicate'" list --frobnicate
-expect_err "unknown short option" "aloopctl: invalid option -- 'x'" list -x
-expect_err "list --read-only (not an option of list)" "aloopctl: --read-only: not valid with 'list'" list --read-only
-expect_err "unknown command" "aloopctl: unknown command 'frobnicate'" frobnicate
-expect_err "no command" "aloopctl: no command given (try 'aloopctl --help')"
+expect_usage "attach --offset without a value" "aloopctl: option '--offset' requires an argument" attach "$F" --offset
+expect_usage "attach --read-only=yes" "aloopctl: option '--read-only' doesn't allow an argument" attach --read-only=yes "$F"
+expect_usage "unknown long option" "aloopctl: unrecognized option '--frobnicate'" list --frobnicate
+expect_usage "unknown short option" "aloopctl: invalid option -- 'x'" list -x
+expect_usage "list --read-only (not an option of list)" "aloopctl: --read-only: not valid with 'list'" list --read-only
+expect_usage "unknown command" "aloopctl: unknown command 'frobnicate'" frobnicate
+expect_usage "no command" "aloopctl: no command given"
 
 actl list
 AO2=$AO

@@ -17,8 +17,9 @@
 #              of this harness against the stock loop driver; aloopctl is
 #              then emulated by a shell function, see below)
 #
-# Output is KTAP: "KTAP version 1", "1..N", one "ok/not ok N - desc"
-# per result, "# ..." diagnostics, and a final "# P passed, F failed".
+# Output is KTAP (tests/lib/ktap.sh): "KTAP version 1", "1..N", one
+# "ok/not ok N - desc" per result, "# ..." diagnostics, and a final
+# "# P passed, F failed".
 
 : "${REPO:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${DUT:=aloop}"
@@ -30,7 +31,7 @@
 : "${BACK4K:=}"
 : "${SCRATCH:=/run/aloop/scratch}"
 export REPO DUT ALOOP_KO ALO_IOCTL BACKING XFSDIR RAWDEV BACK4K SCRATCH
-export PATH="$REPO:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$REPO/aloopctl:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
 
 DUT_CTL=/dev/$DUT-control
@@ -39,101 +40,19 @@ STOCK_CTL=/dev/loop-control
 MiB=$((1024 * 1024))
 
 # ---------------------------------------------------------------- KTAP
-_T_PLAN=0 _T_N=0 _T_PASS=0 _T_FAIL=0 _T_SKIP=0 _T_FINISHED=0
-_T_CLEANUP=()
-
-plan() {
-	_T_PLAN=$1
-	echo "KTAP version 1"
-	echo "1..$1"
-	trap _t_exit EXIT
-}
-
-# Print diagnostics: every line of every argument becomes a "# " line.
-diag() {
-	local l
-	while IFS= read -r l; do
-		printf '# %s\n' "$l"
-	done <<<"$*"
-}
-
-_t_desc() {	# a '#' in a description would start a KTAP directive
-	local d=${1//#/no.}
-	printf '%s' "${d//$'\n'/ }"
-}
-
-ok() {
-	_T_N=$((_T_N + 1)); _T_PASS=$((_T_PASS + 1))
-	echo "ok $_T_N - $(_t_desc "$1")"
-}
-
-# fail DESC [diagnostic text...]
-fail() {
-	local d=$1; shift
-	_T_N=$((_T_N + 1)); _T_FAIL=$((_T_FAIL + 1))
-	echo "not ok $_T_N - $(_t_desc "$d")"
-	[ $# -eq 0 ] || diag "$*"
-}
-
-# skip DESC REASON: a result that could not be obtained (never a pass)
-skip() {
-	_T_N=$((_T_N + 1)); _T_SKIP=$((_T_SKIP + 1))
-	echo "ok $_T_N - $(_t_desc "$1") # SKIP $(_t_desc "$2")"
-}
-
-# skip_n COUNT REASON DESC...: skip several planned results at once
-skip_n() {
-	local n=$1 reason=$2 i; shift 2
-	for ((i = 0; i < n; i++)); do
-		skip "${1:-skipped}" "$reason"
-		[ $# -eq 0 ] || shift
-	done
-}
-
-# result DESC STATUS [diag...]: ok when STATUS is 0
-result() {
-	local d=$1 st=$2; shift 2
-	if [ "$st" = 0 ]; then ok "$d"; else fail "$d" "$@"; fi
-}
-
-# Register a cleanup command, run (LIFO) at exit even after a failure.
-on_exit() { _T_CLEANUP+=("$*"); }
-
-_t_run_cleanup() {
-	local i
-	for ((i = ${#_T_CLEANUP[@]} - 1; i >= 0; i--)); do
-		eval "${_T_CLEANUP[$i]}" >/dev/null 2>&1 || true
-	done
-	_T_CLEANUP=()
-}
-
-finish() {
-	_t_run_cleanup
-	local done_n=$_T_N
-	while [ "$_T_N" -lt "$_T_PLAN" ]; do
-		fail "missing result (test ended after $done_n of $_T_PLAN results)"
-	done
-	[ "$_T_N" -eq "$_T_PLAN" ] ||
-		diag "plan mismatch: planned $_T_PLAN, reported $_T_N"
-	_T_FINISHED=1
-	[ "$_T_SKIP" -eq 0 ] || echo "# $_T_SKIP skipped"
-	echo "# $_T_PASS passed, $_T_FAIL failed"
-	[ "$_T_FAIL" -eq 0 ] && [ "$_T_N" -eq "$_T_PLAN" ] && exit 0
-	exit 1
-}
-
-_t_exit() {
-	local rc=$?
-	[ "$_T_FINISHED" = 1 ] && return
-	diag "test script exited early (status $rc)"
-	finish
-}
-
-# Abort the whole test file: the remaining planned results become failures.
-bail() {
-	diag "bailing out: $*"
-	finish
-}
+# tests/lib/ktap.sh under the names the guest tests use.
+# shellcheck source=../lib/ktap.sh
+. "$REPO/tests/lib/ktap.sh"
+plan() { ktap_plan "$@"; }
+diag() { ktap_diag "$@"; }
+ok() { ktap_pass "$@"; }
+fail() { ktap_fail "$@"; }		# fail DESC [diagnostic text...]
+skip() { ktap_skip "$@"; }		# skip DESC REASON
+skip_n() { ktap_skip_n "$@"; }		# skip_n COUNT REASON DESC...
+result() { local d=$1 st=$2; shift 2; ktap_result "$st" "$d" "$@"; }	# result DESC STATUS [diag...]
+on_exit() { ktap_on_exit "$@"; }	# cleanup, run (LIFO) at exit
+finish() { ktap_finish; }
+bail() { ktap_bail "$@"; }		# the remaining planned results fail
 
 # check DESC CMD...: ok when CMD succeeds; its output is the diagnostic
 check() {
@@ -200,8 +119,10 @@ expect_errno() {
 # (the ABI is "unchanged"): the result still passes, with a note.
 like_stock() {
 	local exp=$1 dut_args=$2 stock_args=$3 od os
+	# shellcheck disable=SC2086 # the arguments are words on purpose
+	od=$(ioc $dut_args)
 	# shellcheck disable=SC2086
-	od=$(ioc $dut_args); os=$(ioc $stock_args)
+	os=$(ioc $stock_args)
 	LS_DUT=$(ioc1_of "$od"); LS_STOCK=$(ioc1_of "$os")
 	LS_MSG="$DUT: $LS_DUT, stock loop: $LS_STOCK, expected: $exp"
 	LS_NOTE=
@@ -358,7 +279,7 @@ stock_detach() { losetup -d "$1" >/dev/null 2>&1 || true; }
 attach_dev() {
 	local dev
 	dev=$(aloopctl attach "$@" 2>"$SCRATCH/attach.err") || { cat "$SCRATCH/attach.err"; return 1; }
-	[[ $dev =~ ^/dev/$DUT[0-9]+$ ]] || { echo "attach printed '$dev'"; return 1; }
+	[[ $dev =~ ^/dev/${DUT}[0-9]+$ ]] || { echo "attach printed '$dev'"; return 1; }
 	wait_dev "$dev" || { echo "$dev did not appear"; return 1; }
 	echo "$dev"
 }
@@ -434,7 +355,7 @@ aloopctl() {
 	local cmd=${1:-}; shift
 	case $cmd in
 	attach)
-		local ro=0 off=0 lim=0 bs=0 flags=0 dev= file o n
+		local ro=0 off=0 lim=0 bs=0 flags=0 dev='' file o n
 		while [ $# -gt 0 ]; do
 			case $1 in
 			--read-only) ro=1 ;;
@@ -455,9 +376,9 @@ aloopctl() {
 			[ "${o%% *}" = OK ] || { echo "aloopctl: $STOCK_CTL: $o" >&2; return 1; }
 			dev=/dev/loop$n; wait_dev "$dev"
 		fi
-		local a=(configure "$dev" "$(readlink -f "$file")" --flags "$flags" --offset "$off" --sizelimit "$lim" --bs "$bs")
-		[ $ro = 0 ] || a+=(--ro --open-ro)
-		o=$(ioc "${a[@]}")
+		local args=(configure "$dev" "$(readlink -f "$file")" --flags "$flags" --offset "$off" --sizelimit "$lim" --bs "$bs")
+		[ $ro = 0 ] || args+=(--ro --open-ro)
+		o=$(ioc "${args[@]}")
 		[ "$o" = OK ] || { echo "aloopctl: $dev: $o" >&2; return 1; }
 		echo "$dev" ;;
 	detach)

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host tests of aloopctl that need no kernel module: the unit test binary
-# (reported as subtest 1) and checks of the built ./aloopctl command line.
+# (reported as subtest 1) and checks of the built aloopctl/aloopctl command line.
 #
-# Output is KTAP/TAP 13; the last line is "# N passed, M failed" and the
-# exit status is non-zero when anything failed.  Run from anywhere; the
+# Output is KTAP (tests/lib/ktap.sh); the last line is "# N passed, M
+# failed" and the exit status is non-zero when anything failed.  Run from anywhere; the
 # binaries default to the top of the tree (ALOOPCTL=, UNIT= override).
 #
 # "list" and "detach-all" run against fake sysfs trees (ALOOPCTL_SYSFS),
@@ -16,34 +16,17 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-ALOOPCTL=${ALOOPCTL:-./aloopctl}
+ALOOPCTL=${ALOOPCTL:-aloopctl/aloopctl}
 UNIT=${UNIT:-tests/unit/test_aloopctl}
 VERSION=$(cat VERSION)
 
+. tests/lib/ktap.sh
+ktap_defer_plan
 tmp=$(mktemp -d /tmp/aloopctl-run.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+ktap_on_exit "rm -rf '$tmp'"
 
-n=0
-failed=0
-lines=()
-
-result() {	# ok(0/1) description [diagnostic]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		lines+=("ok $n - $2")
-	else
-		failed=$((failed + 1))
-		lines+=("not ok $n - $2")
-		[ -n "${3:-}" ] && while IFS= read -r l; do
-			lines+=("# $l")
-		done <<<"$3"
-	fi
-}
-
-skip() {
-	n=$((n + 1))
-	lines+=("ok $n - $1 # SKIP $2")
-}
+result() { ktap_result "$@"; }	# STATUS DESCRIPTION [DIAGNOSTIC]
+skip() { ktap_skip "$@"; }	# DESCRIPTION REASON
 
 # run ARGS...: stdout in $tmp/out, stderr in $tmp/err, status in $rc
 run() {
@@ -73,6 +56,21 @@ expect_error() {
 	result $ok "$desc" "$(got)"
 }
 
+# expect_usage DESCRIPTION EXPECTED-STDERR-LINE ARGS...: a bad command
+# line: as expect_error, then "Try 'aloopctl --help' for more information."
+expect_usage() {
+	local desc=$1 want=$2 ok=1
+
+	shift 2
+	run "$@"
+	if [ "$rc" = 1 ] && [ ! -s "$tmp/out" ] &&
+	   [ "$(cat "$tmp/err")" = "$want"$'\n'"$TRY" ]; then
+		ok=0
+	fi
+	result $ok "$desc" "$(got)"
+}
+TRY="Try 'aloopctl --help' for more information."
+
 # expect_output DESCRIPTION EXPECTED-STDOUT ARGS...: exit 0, exact stdout
 expect_output() {
 	local desc=$1 want=$2 ok=1
@@ -89,12 +87,12 @@ expect_output() {
 # ------------------------------------------------------------------
 # unit tests, as a subtest
 
-sub=()
 if [ -x "$UNIT" ]; then
 	out=$("$UNIT" 2>&1)
 	urc=$?
+	ktap_print "# Subtest: test_aloopctl"
 	while IFS= read -r l; do
-		sub+=("    $l")
+		ktap_print "    $l"
 	done <<<"$out"
 	last=$(tail -n 1 <<<"$out")
 	[ "$urc" = 0 ] && [[ "$last" =~ ^#\ [0-9]+\ passed,\ 0\ failed$ ]]
@@ -145,30 +143,30 @@ aloop module 9.8.7" version
 # ------------------------------------------------------------------
 # usage errors
 
-expect_error "no command" \
-	"aloopctl: no command given (try 'aloopctl --help')"
-expect_error "unknown command" "aloopctl: unknown command 'frob'" frob
-expect_error "unknown long option" \
+expect_usage "no command" \
+	"aloopctl: no command given"
+expect_usage "unknown command" "aloopctl: unknown command 'frob'" frob
+expect_usage "unknown long option" \
 	"aloopctl: unrecognized option '--frob'" list --frob
-expect_error "unknown short option" "aloopctl: invalid option -- 'x'" \
+expect_usage "unknown short option" "aloopctl: invalid option -- 'x'" \
 	list -x
-expect_error "missing option argument" \
+expect_usage "missing option argument" \
 	"aloopctl: option '--offset' requires an argument" attach x --offset
-expect_error "argument to a flag" \
+expect_usage "argument to a flag" \
 	"aloopctl: option '--read-only' doesn't allow an argument" \
 	attach --read-only=yes x
-expect_error "option not valid for the verb" \
+expect_usage "option not valid for the verb" \
 	"aloopctl: --offset: not valid with 'list'" list --offset 1
-expect_error "attach without FILE" "aloopctl: attach: missing FILE" attach
-expect_error "attach with two files" \
+expect_usage "attach without FILE" "aloopctl: attach: missing FILE" attach
+expect_usage "attach with two files" \
 	"aloopctl: attach: unexpected argument 'b'" attach a b
-expect_error "detach without DEV" "aloopctl: detach: missing DEV" detach
-expect_error "set without a change" \
+expect_usage "detach without DEV" "aloopctl: detach: missing DEV" detach
+expect_usage "set without a change" \
 	"aloopctl: set: nothing to change (use --direct-io, --block-size or --autoclear)" \
 	set aloop0
-expect_error "--json with --raw" \
+expect_usage "--json with --raw" \
 	"aloopctl: --json and --raw are mutually exclusive" list --json --raw
-expect_error "--device with --find" \
+expect_usage "--device with --find" \
 	"aloopctl: --device and --find are mutually exclusive" \
 	attach -d aloop0 -f x
 expect_error "--output unknown column" \
@@ -195,17 +193,17 @@ expect_error "--offset empty" "aloopctl: --offset: invalid size ''" \
 expect_error "options before the verb" \
 	"aloopctl: --offset: invalid size '1KB'" -o 1KB attach x
 expect_error "good sizes, then the missing file" \
-	"aloopctl: /nonexistent/img: No such file or directory" \
+	"aloopctl: /nonexistent/img: failed to set up aloop device: No such file or directory" \
 	-o 1M attach --sizelimit 2GiB -b 4K /nonexistent/img
 
 # ------------------------------------------------------------------
 # files and devices
 
 expect_error "attach a missing file" \
-	"aloopctl: /nonexistent/img: No such file or directory" \
+	"aloopctl: /nonexistent/img: failed to set up aloop device: No such file or directory" \
 	attach /nonexistent/img
 expect_error "attach a directory" \
-	"aloopctl: $tmp: not a regular file or block device" attach -r "$tmp"
+	"aloopctl: $tmp: failed to set up aloop device: not a regular file or block device" attach -r "$tmp"
 expect_error "detach /dev/loop0" "aloopctl: /dev/loop0: not an aloop device" \
 	detach /dev/loop0
 expect_error "status /dev/sda" "aloopctl: /dev/sda: not an aloop device" \
@@ -316,10 +314,4 @@ fi
 
 # ------------------------------------------------------------------
 
-echo "TAP version 13"
-echo "1..$n"
-echo "# Subtest: test_aloopctl"
-[ ${#sub[@]} -gt 0 ] && printf '%s\n' "${sub[@]}"
-printf '%s\n' "${lines[@]}"
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" = 0 ]
+ktap_finish

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Host unit tests for the aloopctl helpers (src/aloopctl_util.c).
+ * Host unit tests for the aloopctl helpers (aloopctl/aloopctl_util.c).
  *
  * Output is KTAP/TAP 13: the results are collected first so that the
  * plan ("1..N") can precede them; the last line is "# N passed, M failed"

@@ -8,44 +8,38 @@
 # ENOSYS rule flags.
 #
 # checkpatch.pl comes from scripts/checkpatch.sh --fetch (Debian's
-# linux-headers do not ship it).  KTAP on stdout; exit 1 on failure.
+# linux-headers do not ship it).  KTAP on stdout (tests/lib/ktap.sh); exit
+# 1 on failure.  `make style` runs it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
-files=(src/aloop_main.c src/aloop_dev.c src/aloop_io.c src/aloop_sysfs.c
-       src/aloop.h src/aloop_compat.h include/uapi/linux/aloop.h)
-echo "KTAP version 1"
+# Every kernel source file: the module's .c and .h in src/ (not the
+# generated probes header) and the UAPI header.
+files=()
+for f in src/*.c src/*.h include/uapi/linux/*.h; do
+	[ "$f" = src/aloop_probes.h ] || files+=("$f")
+done
+. tests/lib/ktap.sh
 if ! cp=$(scripts/checkpatch.sh --fetch 2>/tmp/aloop-cp.$$); then
-	echo "1..1"
-	echo "ok 1 - checkpatch # SKIP $(tail -n 1 /tmp/aloop-cp.$$)"
+	ktap_plan 1
+	ktap_skip "checkpatch" "$(tail -n 1 /tmp/aloop-cp.$$)"
 	rm -f /tmp/aloop-cp.$$
-	echo "# 0 passed, 0 failed"
-	exit 0
+	ktap_finish
 fi
 rm -f /tmp/aloop-cp.$$
-echo "# checkpatch: $cp"
-echo "1..$(( ${#files[@]} + 1 ))"
-n=0 pass=0 failed=0
+ktap_plan $(( ${#files[@]} + 1 ))
+ktap_diag "checkpatch: $cp"
 for f in "${files[@]}"; do
-	n=$((n + 1))
 	out=$(perl "$cp" --no-tree -f --terse --show-types "$f" 2>&1)
 	# the one allowed finding: loop's -ENOSYS in the control ioctl
 	bad=$(grep -E ': (ERROR|WARNING|CHECK):' <<<"$out" |
 	      grep -v -E '^src/aloop_main\.c:[0-9]+: WARNING:ENOSYS:' || true)
 	if [ -z "$bad" ] && ! grep -q -E "^total: [1-9]" <<<"$out"; then
-		pass=$((pass + 1)); echo "ok $n - checkpatch $f"
+		ktap_pass "checkpatch $f"
 	else
-		failed=$((failed + 1)); echo "not ok $n - checkpatch $f"
-		sed 's/^/# /' <<<"$out"
+		ktap_fail "checkpatch $f" "$out"
 	fi
 done
-n=$((n + 1))
 c=$(grep -c -w ENOSYS "${files[@]}" | awk -F: '{ s += $2 } END { print s }')
-if [ "$c" = 1 ]; then
-	pass=$((pass + 1)); echo "ok $n - ENOSYS only in the control ioctl's default (loop ABI)"
-else
-	failed=$((failed + 1)); echo "not ok $n - ENOSYS only in the control ioctl's default (loop ABI)"
-	echo "# found $c uses"
-fi
-echo "# $pass passed, $failed failed"
-[ "$failed" = 0 ]
+ktap_result "$([ "$c" = 1 ]; echo $?)" "ENOSYS only in the control ioctl's default (loop ABI)" "found $c uses"
+ktap_finish

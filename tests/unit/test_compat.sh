@@ -9,20 +9,20 @@
 #    (built with a probes header that knows nothing)
 #  - headers older than 6.1 stop `make` with a clear message and no module
 # The build checks use the Debian 6.1 headers (SKIP when not installed).
-# KTAP on stdout; exit 1 on failure.
+# KTAP on stdout (tests/lib/ktap.sh); exit 1 on failure.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-REPO=$PWD
 
-n=0 pass=0 failed=0 skipped=0
-ok()   { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
-bad()  { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; shift
-	 local l; for l in "$@"; do sed 's/^/# /' <<<"$l"; done; }
-skip() { n=$((n + 1)); skipped=$((skipped + 1)); echo "ok $n - $1 # SKIP $2"; }
+. tests/lib/ktap.sh
+ok() { ktap_pass "$@"; }
+bad() { ktap_fail "$@"; }
+skip() { ktap_skip "$@"; }
 
-echo "KTAP version 1"
-echo "1..5"
-KSRC=(src/aloop_main.c src/aloop_dev.c src/aloop_io.c src/aloop_sysfs.c src/aloop.h src/aloop_compat.h)
+ktap_plan 5
+KSRC=()	# the driver: every .c and .h in src/ but the generated probes header
+for f in src/*.c src/*.h; do
+	[ "$f" = src/aloop_probes.h ] || KSRC+=("$f")
+done
 
 hits=$(grep -n -E 'LINUX_VERSION_CODE|KERNEL_VERSION|LINUX_VERSION_(MAJOR|PATCHLEVEL)' "${KSRC[@]}")
 [ -z "$hits" ] && ok "no kernel version numbers in the driver or the compat header" ||
@@ -34,14 +34,14 @@ d=$(diff <(echo "$used") <(echo "$probes"))
 [ -z "$d" ] && ok "every ALOOP_HAVE_* tested has a probe and every probe is used ($(wc -l <<<"$probes") probes)" ||
 	bad "every ALOOP_HAVE_* tested has a probe and every probe is used" "< used only, > probe only:" "$d"
 
-K61=$(ls -d /lib/modules/6.1.*-amd64/build 2>/dev/null | sort -V | tail -n 1)
+K61=$(compgen -G '/lib/modules/6.1.*-amd64/build' | sort -V | tail -n 1)
 if [ -z "$K61" ] || [ ! -e "$K61/Makefile" ]; then
 	skip "unknown API shapes stop the build (#error)" "no Debian 6.1 headers installed"
 	skip "probes header without the 6.1 floor stops the build" "no Debian 6.1 headers installed"
 	skip "headers older than 6.1: make stops with a clear message" "no Debian 6.1 headers installed"
 else
 	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
+	ktap_on_exit "rm -rf '$tmp'"
 	# A copy of the tree built with a hand-written probes header.
 	tree() {
 		rm -rf "$tmp/t"; mkdir -p "$tmp/t"
@@ -53,7 +53,7 @@ else
 	tree ALOOP_HAVE_MIN_KERNEL ALOOP_HAVE_FMODE_CAN_ODIRECT; rc=$?
 	errs=$(grep -o '#error "aloop: unknown[^"]*"' "$tmp/log" | sort -u)
 	if [ $rc != 0 ] && [ "$(grep -c . <<<"$errs")" -ge 3 ] && [ ! -e "$tmp/t/aloop.ko" ]; then
-		ok "unknown API shapes stop the build: $(grep -c . <<<"$errs") #error lines naming the API"
+		ok "unknown API shapes stop the build: $(grep -c . <<<"$errs") error directives naming the API"
 	else
 		bad "unknown API shapes stop the build (#error)" "make rc=$rc" "$errs" "$(tail -n 15 "$tmp/log")"
 	fi
@@ -85,5 +85,4 @@ else
 		bad "headers older than 6.1: make stops with a clear message" "make rc=$rc" "$(tail -n 15 <<<"$out")"
 	fi
 fi
-echo "# $pass passed, $failed failed${skipped:+, $skipped skipped}"
-[ "$failed" = 0 ]
+ktap_finish

@@ -7,7 +7,7 @@
 # parses and completes, the udev rules look sane, no kernel headers or
 # module are needed, and uninstall removes exactly what was installed.
 #
-# Output is KTAP; the last line is "# N passed, M failed" and the exit
+# Output is KTAP (tests/lib/ktap.sh); the last line is "# N passed, M failed" and the exit
 # status is 1 when anything failed.  Run from anywhere.  MAKE= overrides
 # the make command.
 
@@ -16,36 +16,19 @@ cd "$(dirname "$0")/../.." || exit 1
 top=$PWD
 MAKE=${MAKE:-make}
 
+. tests/lib/ktap.sh
+ktap_defer_plan
 tmp=$(mktemp -d /tmp/aloop-install.XXXXXX) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+ktap_on_exit "rm -rf '$tmp'"
 dest=$tmp/dest
 mkdir "$dest"
 
-n=0
-failed=0
-lines=()
-
-result() {	# ok(0/1) description [diagnostic]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		lines+=("ok $n - $2")
-	else
-		failed=$((failed + 1))
-		lines+=("not ok $n - $2")
-		[ -n "${3:-}" ] && while IFS= read -r l; do
-			lines+=("# $l")
-		done <<<"$3"
-	fi
-}
-
-skip() {
-	n=$((n + 1))
-	lines+=("ok $n - $1 # SKIP $2")
-}
+result() { ktap_result "$@"; }	# STATUS DESCRIPTION [DIAGNOSTIC]
+skip() { ktap_skip "$@"; }	# DESCRIPTION REASON
 
 # Installed file, mode, source in the tree.  PREFIX=/usr.
 files=(
-	"usr/sbin/aloopctl 755 aloopctl"
+	"usr/sbin/aloopctl 755 aloopctl/aloopctl"
 	"usr/share/man/man8/aloopctl.8 644 man/aloopctl.8"
 	"usr/share/bash-completion/completions/aloopctl 644 contrib/bash-completion/aloopctl"
 	"lib/udev/rules.d/60-aloop.rules 644 udev/60-aloop.rules"
@@ -112,17 +95,18 @@ else
 fi
 
 # Every verb and long option of "aloopctl --help" is in the man page.
-help=$("$top/aloopctl" --help 2>/dev/null)
+help=$("$top/aloopctl/aloopctl" --help 2>/dev/null)
 missing=
 for w in $(grep -o -- '--[a-z][a-z-]*' <<<"$help" | sort -u) \
 	 attach detach detach-all list status resize set features version; do
+	# shellcheck disable=SC2001 # sed spells the regex escaping clearer
 	grep -q -- "$(sed 's/-/\\\\-/g' <<<"$w")" "$man8" || missing+=" $w"
 done
-for c in $(sed -n '/^Available output columns:/,$p' <<<"$help" |
-	   awk 'NR > 1 { print $1 }'); do
+while read -r c; do
+	# shellcheck disable=SC2001 # sed spells the regex escaping clearer
 	grep -q -- "^\.B $(sed 's/-/\\\\-/g' <<<"$c")\$" "$man8" ||
 		missing+=" $c"
-done
+done < <(sed -n '/^Available output columns:/,$p' <<<"$help" | awk 'NR > 1 { print $1 }')
 [ -n "$help" ] && [ -z "$missing" ]
 result $? "man page documents every verb, option and column of --help" \
 	"missing:$missing"
@@ -200,6 +184,7 @@ expect_comp "block sizes" "4096" aloopctl set aloop0 -b 4
 # udev rules
 
 rules=$dest/lib/udev/rules.d/60-aloop.rules
+# shellcheck disable=SC2016 # udev's $env{}, not the shell's
 grep -q '^KERNEL=="aloop-control".*GROUP="disk".*MODE="0660"' "$rules" &&
 	grep -q 'KERNEL=="aloop\[0-9\]\*".*GROUP="disk".*MODE="0660"' "$rules" &&
 	grep -q 'IMPORT{builtin}="blkid"' "$rules" &&
@@ -256,8 +241,4 @@ result $? "uninstall again (nothing installed) succeeds" \
 
 # ------------------------------------------------------------------
 
-echo "KTAP version 1"
-echo "1..$n"
-printf '%s\n' "${lines[@]}"
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" = 0 ]
+ktap_finish

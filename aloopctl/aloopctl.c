@@ -6,8 +6,10 @@
  * their own block major, so losetup does not see them; this is their
  * losetup.  Option names follow losetup where the two overlap.
  *
- * Errors are one line on stderr, object first ("aloopctl: /x/img: No such
- * file or directory"); the exit status is 0 or 1.
+ * Errors are one line on stderr, object first, naming the action that
+ * failed as losetup's do ("aloopctl: /x/img: failed to set up aloop
+ * device: No such file or directory"); a bad command line adds "Try
+ * 'aloopctl --help' for more information.".  The exit status is 0 or 1.
  *
  * Environment: ALOOPCTL_SYSFS replaces "/sys" (for tests against a fake
  * sysfs tree; device nodes are always looked up in /dev).
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +142,25 @@ static void close_stdout(void)
 	else
 		warnx("write error");
 	_exit(EXIT_FAILURE);
+}
+
+/* A bad command line: the problem, then where to look, as util-linux does. */
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+	fputs("Try 'aloopctl --help' for more information.\n", stderr);
+	exit(EXIT_FAILURE);
+}
+
+/* attach failed: "NAME: failed to set up aloop device: strerror(errno)" */
+static void __attribute__((noreturn)) setup_failed(const char *name)
+{
+	err(EXIT_FAILURE, "%s: failed to set up aloop device", name);
 }
 
 static void dev_name(char *buf, size_t len, unsigned int nr)
@@ -283,20 +305,20 @@ static int open_backing(const char *file, bool *ro)
 	if (!*ro) {
 		fd = open(file, O_RDWR | O_CLOEXEC);
 		if (fd < 0 && errno != EROFS && errno != EACCES)
-			err(EXIT_FAILURE, "%s", file);
+			setup_failed(file);
 		if (fd < 0)
 			*ro = true;
 	}
 	if (fd < 0)
 		fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		err(EXIT_FAILURE, "%s", file);
+		setup_failed(file);
 
 	if (fstat(fd, &st))
-		err(EXIT_FAILURE, "%s", file);
+		setup_failed(file);
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		errx(EXIT_FAILURE, "%s: not a regular file or block device",
-		     file);
+		errx(EXIT_FAILURE, "%s: failed to set up aloop device: "
+		     "not a regular file or block device", file);
 	return fd;
 }
 
@@ -342,9 +364,12 @@ static int configure(const struct ctl *ctl, int fd,
 	return ioctl(fd, ALOOP_CONFIGURE, &acfg);
 }
 
-/* --device: like losetup, create the device if it does not exist yet. */
+/*
+ * --device: like losetup, create the device if it does not exist yet.
+ * Errors name the device while it cannot be used, then the file.
+ */
 static int attach_given(const struct ctl *ctl, const struct loop_config *cfg,
-			char *path, size_t len)
+			const char *file, char *path, size_t len)
 {
 	unsigned int nr = get_dev(ctl, ctl->device, path, len);
 	int fd = open_node(path);
@@ -354,20 +379,20 @@ static int attach_given(const struct ctl *ctl, const struct loop_config *cfg,
 
 		if (ioctl(cfd, LOOP_CTL_ADD, (unsigned long)nr) < 0 &&
 		    errno != EEXIST)
-			err(EXIT_FAILURE, "%s", path);
+			setup_failed(path);
 		close(cfd);
 		fd = open_new_node(path);
 	}
 	if (fd < 0)
-		err(EXIT_FAILURE, "%s", path);
+		setup_failed(path);
 	if (configure(ctl, fd, cfg) < 0)
-		err(EXIT_FAILURE, "%s", path);
+		setup_failed(file);
 	return fd;
 }
 
 /* Take a free device; retry when another process configures it first. */
 static int attach_free(const struct ctl *ctl, const struct loop_config *cfg,
-		       char *path, size_t len)
+		       const char *file, char *path, size_t len)
 {
 	int cfd = open_control(ctl);
 	int try, fd;
@@ -376,16 +401,16 @@ static int attach_free(const struct ctl *ctl, const struct loop_config *cfg,
 		int nr = ioctl(cfd, LOOP_CTL_GET_FREE);
 
 		if (nr < 0)
-			err(EXIT_FAILURE, "%s: cannot get a free device",
+			err(EXIT_FAILURE, "%s: cannot find an unused aloop device",
 			    ALOOP_CONTROL);
 		dev_name(path, len, nr);
 		fd = open_new_node(path);
 		if (fd < 0)
-			err(EXIT_FAILURE, "%s", path);
+			setup_failed(path);
 		if (!configure(ctl, fd, cfg))
 			break;
 		if (errno != EBUSY || try == ATTACH_TRIES)
-			err(EXIT_FAILURE, "%s", path);
+			setup_failed(file);
 		close(fd);
 	}
 	close(cfd);
@@ -403,13 +428,13 @@ static int do_attach(struct ctl *ctl)
 	ffd = open_backing(file, &ro);
 	build_config(ctl, file, ffd, ro, &cfg);
 	if (ctl->device)
-		dfd = attach_given(ctl, &cfg, path, sizeof(path));
+		dfd = attach_given(ctl, &cfg, file, path, sizeof(path));
 	else
-		dfd = attach_free(ctl, &cfg, path, sizeof(path));
+		dfd = attach_free(ctl, &cfg, file, path, sizeof(path));
 	close(ffd);
 	/* dio=Y makes direct I/O the default: --direct-io=off turns it off. */
 	if (ctl->dio == 0 && ioctl(dfd, LOOP_SET_DIRECT_IO, 0UL) < 0)
-		err(EXIT_FAILURE, "%s: cannot turn direct I/O off", path);
+		err(EXIT_FAILURE, "%s: set direct I/O failed", path);
 
 	printf("%s\n", path);
 	fflush(stdout);
@@ -426,12 +451,12 @@ static int detach_one(const char *path, bool ignore_unbound)
 	int fd = open_node(path);
 
 	if (fd < 0) {
-		warn("%s", path);
+		warn("%s: detach failed", path);
 		return -1;
 	}
 	if (ioctl(fd, LOOP_CLR_FD, 0) < 0 &&
 	    !(ignore_unbound && errno == ENXIO)) {
-		warn("%s", path);
+		warn("%s: detach failed", path);
 		close(fd);
 		return -1;
 	}
@@ -609,7 +634,7 @@ static int do_resize(struct ctl *ctl)
 	get_dev(ctl, ctl->args[0], path, sizeof(path));
 	fd = open_dev_or_die(path);
 	if (ioctl(fd, LOOP_SET_CAPACITY, 0) < 0)
-		err(EXIT_FAILURE, "%s", path);
+		err(EXIT_FAILURE, "%s: resize failed", path);
 	close(fd);
 	return 0;
 }
@@ -625,7 +650,7 @@ static void set_autoclear(int fd, const char *path, bool on)
 	else
 		info.lo_flags &= ~LO_FLAGS_AUTOCLEAR;
 	if (ioctl(fd, LOOP_SET_STATUS64, &info) < 0)
-		err(EXIT_FAILURE, "%s: cannot set autoclear", path);
+		err(EXIT_FAILURE, "%s: set autoclear failed", path);
 }
 
 /* The kernel says EINVAL when direct I/O cannot be used; sysfs says why. */
@@ -637,10 +662,10 @@ dio_failed(const struct ctl *ctl, unsigned int nr, const char *path)
 
 	if (e == EINVAL && ctl->dio > 0 &&
 	    !aloop_sysfs_read_dev(ctl->sysfs, nr, &d) && *d.dio_reason)
-		errx(EXIT_FAILURE, "%s: cannot use direct I/O: %s", path,
+		errx(EXIT_FAILURE, "%s: set direct I/O failed: %s", path,
 		     d.dio_reason);
 	errno = e;
-	err(EXIT_FAILURE, "%s: cannot set direct I/O", path);
+	err(EXIT_FAILURE, "%s: set direct I/O failed", path);
 }
 
 static int do_set(struct ctl *ctl)
@@ -650,14 +675,14 @@ static int do_set(struct ctl *ctl)
 	int fd;
 
 	if (!(ctl->seen & (F(O_BLOCK_SIZE) | F(O_DIRECT_IO) | F(O_AUTOCLEAR))))
-		errx(EXIT_FAILURE, "set: nothing to change "
-		     "(use --direct-io, --block-size or --autoclear)");
+		usage_error("set: nothing to change "
+			    "(use --direct-io, --block-size or --autoclear)");
 
 	nr = get_dev(ctl, ctl->args[0], path, sizeof(path));
 	fd = open_dev_or_die(path);
 	if (ctl->block_size &&
 	    ioctl(fd, LOOP_SET_BLOCK_SIZE, (unsigned long)ctl->block_size) < 0)
-		err(EXIT_FAILURE, "%s: cannot set block size", path);
+		err(EXIT_FAILURE, "%s: set block size failed", path);
 	if (ctl->dio >= 0 &&
 	    ioctl(fd, LOOP_SET_DIRECT_IO, (unsigned long)ctl->dio) < 0)
 		dio_failed(ctl, nr, path);
@@ -876,17 +901,15 @@ static void __attribute__((noreturn)) bad_option(int c, char *const *argv)
 
 	if (c == ':') {
 		if (!strncmp(arg, "--", 2))
-			errx(EXIT_FAILURE, "option '%s' requires an argument",
-			     arg);
-		errx(EXIT_FAILURE, "option requires an argument -- '%c'",
-		     optopt);
+			usage_error("option '%s' requires an argument", arg);
+		usage_error("option requires an argument -- '%c'", optopt);
 	}
 	if (!strncmp(arg, "--", 2) && optopt)
-		errx(EXIT_FAILURE, "option '%.*s' doesn't allow an argument",
-		     (int)strcspn(arg, "="), arg);
+		usage_error("option '%.*s' doesn't allow an argument",
+			    (int)strcspn(arg, "="), arg);
 	if (optopt)
-		errx(EXIT_FAILURE, "invalid option -- '%c'", optopt);
-	errx(EXIT_FAILURE, "unrecognized option '%s'", arg);
+		usage_error("invalid option -- '%c'", optopt);
+	usage_error("unrecognized option '%s'", arg);
 }
 
 static void handle_option(struct ctl *ctl, int c, char *const *argv)
@@ -970,7 +993,7 @@ static const struct verb *find_verb(const char *name)
 	for (i = 0; i < ARRAY_SIZE(verbs); i++)
 		if (!strcmp(name, verbs[i].name))
 			return &verbs[i];
-	errx(EXIT_FAILURE, "unknown command '%s'", name);
+	usage_error("unknown command '%s'", name);
 }
 
 /*
@@ -997,7 +1020,7 @@ static void parse_args(struct ctl *ctl, int argc, char **argv)
 		pos[npos++] = argv[optind++];
 
 	if (!npos)
-		errx(EXIT_FAILURE, "no command given (try 'aloopctl --help')");
+		usage_error("no command given");
 	ctl->verb = find_verb(pos[0]);
 	ctl->argv = pos;
 	ctl->args = pos + 1;
@@ -1010,17 +1033,17 @@ static void check_args(const struct ctl *ctl)
 	unsigned int bad = ctl->seen & ~v->opts;
 
 	if (bad)
-		errx(EXIT_FAILURE, "%s: not valid with '%s'",
-		     opt_names[ffs(bad) - 1], v->name);
+		usage_error("%s: not valid with '%s'",
+			    opt_names[ffs(bad) - 1], v->name);
 	if ((ctl->seen & F(O_JSON)) && (ctl->seen & F(O_RAW)))
-		errx(EXIT_FAILURE, "--json and --raw are mutually exclusive");
+		usage_error("--json and --raw are mutually exclusive");
 	if ((ctl->seen & F(O_DEVICE)) && (ctl->seen & F(O_FIND)))
-		errx(EXIT_FAILURE, "--device and --find are mutually exclusive");
+		usage_error("--device and --find are mutually exclusive");
 	if (ctl->nargs < v->min_args)
-		errx(EXIT_FAILURE, "%s: missing %s", v->name, v->args);
+		usage_error("%s: missing %s", v->name, v->args);
 	if (v->max_args >= 0 && ctl->nargs > v->max_args)
-		errx(EXIT_FAILURE, "%s: unexpected argument '%s'", v->name,
-		     ctl->args[v->max_args]);
+		usage_error("%s: unexpected argument '%s'", v->name,
+			    ctl->args[v->max_args]);
 }
 
 static void init_ctl(struct ctl *ctl)
