@@ -34,9 +34,15 @@
 #                         series (6.1, 6.12, 7.3: the newest installed),
 #                         "trixie" (the newest kernel in the trixie root)
 #                         or "debug" (scripts/debug-kernel.sh's tree).
-#                         Default "6.1 6.12 trixie".  Releases and series
+#                         Default "6.1 6.12 trixie debug" (debug: a loud
+#                         SKIP until scripts/debug-kernel.sh has built it).  Releases and series
 #                         not on the host are looked for in the trixie
 #                         root.  KERNELS=none: host tests only.
+#   ALOOP_HEAVY_KERNELS="6.12 debug"  kernels (KERNELS tokens, or "all")
+#                         whose guests run the long files (68-cgroups,
+#                         92-96 stress); elsewhere they SKIP
+#   ALOOP_DEBUG_TESTS=...       what the debug kernel runs (when ALOOP_TESTS
+#                         is empty): 00-env 30-data 65-parity 72-queues 92-96
 #   ALOOP_TESTS="00-env 30-*"   only these guest tests (default: all);
 #                         the names "dkms" and "durability" select those
 #                         stages (run when ALOOP_TESTS is empty)
@@ -75,7 +81,14 @@ cd "$REPO" || exit 1
 : "${ALOOP_TEST_TIMEOUT:=600}"
 : "${ALOOP_DKMS:=1}"
 : "${ALOOP_DURABILITY:=1}"
-: "${KERNELS:=6.1 6.12 trixie}"
+: "${KERNELS:=6.1 6.12 trixie debug}"
+# The long guest files (68-cgroups measurements, 9x stress/fault/fuzz/scale)
+# run on these kernels (tokens of KERNELS); elsewhere they SKIP, to keep
+# make check inside CI's 90 minutes.  "all": everywhere.
+: "${ALOOP_HEAVY_KERNELS:=6.12 debug}"
+# What the debug kernel (KASAN + lockdep, 5-10x slower) runs when
+# ALOOP_TESTS is empty: the data, parity, dispatch and stress files.
+: "${ALOOP_DEBUG_TESTS:=00-env 30-data 65-parity 72-queues 92-* 93-* 94-* 95-* 96-*}"
 : "${DUT:=aloop}"
 [ "$DUT" = aloop ] || ALOOP_ALLOW_NO_MODULE=1
 : "${ALOOP_ALLOW_NO_MODULE:=0}"
@@ -95,8 +108,8 @@ trap 'echo "check: interrupted"; exit 130' INT TERM
 # Is a stage selected by ALOOP_TESTS?  (everything when it is empty)
 wanted() {
 	local pat
-	[ -n "$ALOOP_TESTS" ] || return 0
-	for pat in $ALOOP_TESTS; do
+	[ -n "${tests-$ALOOP_TESTS}" ] || return 0
+	for pat in ${tests-$ALOOP_TESTS}; do
 		# shellcheck disable=SC2254
 		case $1 in $pat) return 0 ;; esac
 	done
@@ -158,20 +171,27 @@ kernel_troot_hook() {
 	fi
 }
 
-KLIST=()
+KLIST=() KTOK=()
 [ "$KERNELS" != none ] || KERNELS=	# host tests only
 for tok in $KERNELS; do
 	if kernel_find "$tok"; then
-		KLIST+=("$K_SPEC")
+		KLIST+=("$K_SPEC") KTOK+=("$tok")
 	else
 		loud_skip host "tests on kernel $tok" "$K_WHY"
 	fi
 done
 say "kernels: $(for s in "${KLIST[@]}"; do kernel_load "$s"; printf '%s ' "$K_REL${K_ROOT:+@$K_ROOT}"; done)"
 
-for spec in "${KLIST[@]}"; do
+for i in "${!KLIST[@]}"; do
+	spec=${KLIST[$i]} tok=${KTOK[$i]}
 	kernel_load "$spec"
 	k=$K_REL root=$K_ROOT
+	heavy=0
+	for h in $ALOOP_HEAVY_KERNELS; do
+		[ "$h" = all ] || [ "$h" = "$tok" ] && heavy=1
+	done
+	tests=$ALOOP_TESTS
+	[ "$tok" != debug ] || [ -n "$tests" ] || tests=$ALOOP_DEBUG_TESTS
 	kdir=$LOGDIR/$k bdir=$REPO/build/$k
 	mkdir -p "$kdir/results"
 	GUEST_ENV=() ko=
@@ -232,7 +252,7 @@ for spec in "${KLIST[@]}"; do
 	vm_boot --results "$kdir/results" --log "$kdir/vng.log" --prefix "[$k] | " \
 		--disk "$VMDIR/vda.img:aloop-ext4" --disk "$VMDIR/vdb.img:aloop-xfs" \
 		--disk "$VMDIR/vdc.img:aloop-4k:,logical_block_size=4096,physical_block_size=4096" \
-		-- env DUT="$DUT" ALOOP_TESTS="$ALOOP_TESTS" ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" \
+		-- env DUT="$DUT" ALOOP_TESTS="$tests" ALOOP_HEAVY="$heavy" ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" \
 		"${GUEST_ENV[@]}" "$REPO/scripts/guest-run.sh" "$ko" "$VM_RESULTS"
 	echo $? >"$kdir/vng.rc"
 	rm -rf "$VMDIR"; VMDIR=

@@ -54,7 +54,7 @@ if [ "${1:-}" = --guest ]; then
 	run aloopctl list
 	run aloopctl status "$DEV"
 	NR=${DEV#/dev/aloop}
-	echo "  kernel thread serving it: $(grep -lx "aloop$NR" /proc/[0-9]*/comm 2>/dev/null | head -n 1 | xargs -r cat)"
+	echo "  kernel threads serving it: $(grep -lx "aloop$NR-q[0-9]*" /proc/[0-9]*/comm 2>/dev/null | xargs -r cat | tr "\n" " ")"
 
 	step "Make a filesystem on $DEV and mount it"
 	run mkfs.ext4 -q "$DEV"

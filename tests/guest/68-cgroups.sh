@@ -20,6 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 16
+heavy_gate
 
 why=$(need_env) || bail "$why"
 have fio || bail "fio is not installed"

@@ -28,7 +28,7 @@ queues_cleanup() {
 		[ -e "$d" ] && timeout 10 "$ALO_IOCTL" clr-fd "/dev/${d##*/}"
 	done
 	[ "$DUT" = loop ] || timeout 20 losetup -D
-	[ ! -w "$QPARAM" ] || echo 1 >"$QPARAM"
+	[ ! -w "$QPARAM" ] || echo 0 >"$QPARAM"
 }
 on_exit queues_cleanup
 D=$(test_dir queues)
@@ -96,12 +96,14 @@ cfg_check() {
 
 # ------------------------------------------------ queue count and kthreads
 if [ "$DUT" = aloop ]; then
-	cfg_check "LOOP_CONFIGURE (no count): module default, 1 queue, kthread q0" 1
+	# queues=0 (the default): one per CPU, at most 4 (ALOOP_AUTO_QUEUES)
+	AUTO=$(min "$NCPU" 4)
+	cfg_check "LOOP_CONFIGURE (no count): module default, one queue per CPU at most 4 ($AUTO), kthreads q0..q$((AUTO - 1))" "$AUTO"
 	for n in 1 2 4 64; do
 		e=$(min "$n" "$NCPU")
 		cfg_check "ALOOP_CONFIGURE --queues $n: $e queue(s) (min($n, $NCPU CPUs)), kthreads q0..q$((e - 1))" "$e" --queues "$n"
 	done
-	cfg_check "ALOOP_CONFIGURE --queues 0: the module default (1)" 1 --queues 0
+	cfg_check "ALOOP_CONFIGURE --queues 0: the module default ($AUTO)" "$AUTO" --queues 0
 	if [ -w "$QPARAM" ] && echo 2 >"$QPARAM"; then
 		e=$(min 2 "$NCPU")
 		dev=$(free_dev)
@@ -109,7 +111,7 @@ if [ "$DUT" = aloop ]; then
 		g1="$(dut_attr "$dev" queues) $(qthreads "$dev")"; detach "$dev"
 		o2=$(ioc configure "$dev" "$F")
 		g2="$(dut_attr "$dev" queues) $(qthreads "$dev")"; detach "$dev"
-		echo 1 >"$QPARAM"
+		echo 0 >"$QPARAM"
 		w="$e $(want_threads "$dev" "$e")"
 		check_eq "module parameter queues=2: --queues 0 and plain LOOP_CONFIGURE both get $e queues" \
 			"OK: $w / OK: $w" "$(ioc1_of "$o1"): $g1 / $(ioc1_of "$o2"): $g2"

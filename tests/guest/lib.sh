@@ -517,3 +517,14 @@ wait_pids() {
 	for p in $left; do kill -KILL "$p" 2>/dev/null; done
 	echo "${left# }"
 }
+
+# heavy_gate (right after plan): the long files (68-cgroups, 92-96
+# stress) run where make check asks for them (ALOOP_HEAVY=1: on
+# ALOOP_HEAVY_KERNELS, by default 6.12 and the debug kernel); by hand they
+# always run.  Elsewhere every planned result is a SKIP with the reason,
+# and the file ends here.
+heavy_gate() {
+	[ "${ALOOP_HEAVY:-1}" = 1 ] && return 0
+	skip_n "$((KTAP_PLAN - KTAP_N))" "long test: make check runs it on ALOOP_HEAVY_KERNELS (default 6.12 and debug) to stay inside CI's 90 minutes"
+	finish
+}
