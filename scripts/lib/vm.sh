@@ -37,7 +37,7 @@ VM_RESULTS=/tmp/aloop-results
 vm_boot() {
 	local timeout=$ALOOP_VM_TIMEOUT mem=$ALOOP_VM_MEM cpus=$ALOOP_VM_CPUS
 	local log=/dev/null append=0 prefix='' quiet=0 cache='' d f serial props
-	local disks=() where=() kvm=(--disable-kvm) qopts='' n=0 run_in=/ cmd stamp rc t0
+	local disks=() where=() kvm=(--disable-kvm) qopts='' n=0 run_in=/ cmd stamp rc t0 lock
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--results) where+=(--rwdir "$VM_RESULTS=$2"); shift ;;
@@ -88,8 +88,11 @@ vm_boot() {
 	 echo "$?" >"$stamp.rc") |
 		tee -a "$log" |
 		if [ "$quiet" = 1 ]; then cat >/dev/null; else awk -v p="$prefix" '{ print p $0; fflush() }'; fi
-	rc=$(cat "$stamp.rc" 2>/dev/null || echo 1)
-	VM_WAITED=$(( $(cat "$stamp" 2>/dev/null || date +%s) - t0 ))
+	rc=$(cat "$stamp.rc" 2>/dev/null) || rc=
+	[ -n "$rc" ] || rc=1	# killed before vng ended
+	lock=$(cat "$stamp" 2>/dev/null) || lock=
+	[ -n "$lock" ] || lock=$(date +%s)	# never got the lock
+	VM_WAITED=$(( lock - t0 ))
 	VM_SECONDS=$(( $(date +%s) - t0 - VM_WAITED ))
 	rm -f "$stamp" "$stamp.rc"
 	return "$rc"
