@@ -429,7 +429,8 @@ fi
 # klog_mark: put a unique marker line into the kernel log and print it;
 # klog_bad MARK: the offending lines logged since (with their context;
 # the whole buffer when the marker has been rotated out).
-KLOG_BAD='WARNING:|BUG:|Oops|INFO: task .* blocked|general protection fault|KASAN|UBSAN|kernel BUG at|refcount_t:|possible circular locking|possible recursive locking|inconsistent lock state|unreferenced object|soft lockup|hard LOCKUP|Kernel panic|list_add corruption|list_del corruption'
+# the patterns of scripts/lib/kernel-log-patterns: the one kernel-log policy
+KLOG_BAD=$(sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$REPO/scripts/lib/kernel-log-patterns" | paste -sd '|')
 _KLOG_N=0
 klog_mark() {
 	_KLOG_N=$((_KLOG_N + 1))
