@@ -46,6 +46,7 @@ min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 # qthreads DEV: the aloopN-qM kthreads of DEV, sorted, on one line
 qthreads() {
 	local n; n=$(devnum "$1")
+	# shellcheck disable=SC2009 # pgrep lists pids; the names are wanted here
 	ps -eo comm= | grep -E "^$DUT$n-q[0-9]+\$" | sort -V | tr '\n' ' ' | sed 's/ $//'
 }
 # want_threads DEV K: "aloopN-q0 ... aloopN-q(K-1)"

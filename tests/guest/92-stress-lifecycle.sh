@@ -266,7 +266,8 @@ lifecycle_run() {
 	LC_PIDS="${pids[*]}"
 	left=$(wait_pids $((LCSECS + 90)) "${pids[@]}")
 	if [ -n "$left" ]; then	# the workers too
-		for i in $(cat "$SCRATCH/lc-$name.pids" 2>/dev/null); do kill -KILL "$i" 2>/dev/null; done
+		wp=(); read -r -a wp <"$SCRATCH/lc-$name.pids" 2>/dev/null
+		for i in "${wp[@]}"; do kill -KILL "$i" 2>/dev/null; done
 	fi
 	LC_PIDS=
 	wait "${pids[0]}" 2>/dev/null; rc=$?

@@ -320,9 +320,9 @@ mark=$(klog_mark)
 inject_on() {	# PROBABILITY
 	local f
 	for f in $FS $FP; do
-		echo 1 >$f/task-filter; echo "$1" >$f/probability; echo 1 >$f/interval
-		echo -1 >$f/times; echo 0 >$f/space; echo 0 >$f/verbose
-		echo N >$f/ignore-gfp-wait 2>/dev/null
+		echo 1 >"$f/task-filter"; echo "$1" >"$f/probability"; echo 1 >"$f/interval"
+		echo -1 >"$f/times"; echo 0 >"$f/space"; echo 0 >"$f/verbose"
+		echo N >"$f/ignore-gfp-wait" 2>/dev/null
 	done
 	echo N >$FP/ignore-gfp-highmem 2>/dev/null; echo 0 >$FP/min-order 2>/dev/null
 }

@@ -77,9 +77,9 @@ perm_reset() {
 	for d in "$R" "$SR"; do
 		_bound "$d" || { wait_dev "$d"; ioc configure "$d" "$F1" --open-ro >/dev/null; }
 	done
-	[ ! -e /sys/block/${DUT}63 ] || { udev_settle; ioc ctl-remove "$DUT_CTL" 63 >/dev/null; }
+	[ ! -e "/sys/block/${DUT}63" ] || { udev_settle; ioc ctl-remove "$DUT_CTL" 63 >/dev/null; }
 	[ ! -e /sys/block/loop263 ] || { udev_settle; ioc ctl-remove "$STOCK_CTL" 263 >/dev/null; }
-	[ -e /sys/block/${DUT}64 ] || { ioc ctl-add "$DUT_CTL" 64 >/dev/null; wait_dev "$(dutdev 64)"; }
+	[ -e "/sys/block/${DUT}64" ] || { ioc ctl-add "$DUT_CTL" 64 >/dev/null; wait_dev "$(dutdev 64)"; }
 	[ -e /sys/block/loop264 ] || { ioc ctl-add "$STOCK_CTL" 264 >/dev/null; wait_dev "$(stockdev 264)"; }
 	[ "$1" != remove ] || udev_settle
 	return 0
