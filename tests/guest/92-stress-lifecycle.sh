@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 23
-heavy_gate
+heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 23 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

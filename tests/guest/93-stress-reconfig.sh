@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 12
-heavy_gate
+heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 12 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 25
-heavy_gate
+heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 25 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

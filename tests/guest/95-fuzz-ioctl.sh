@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 20
-heavy_gate
+heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 20 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 13
-heavy_gate
+heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 13 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }
