@@ -125,6 +125,9 @@ cg_run() {
 	local c=$T/$1; shift
 	( echo "$BASHPID" >"$c/cgroup.procs" || exit 125; exec "$@" )
 }
+# took STEP: how long the step took (diagnostic; TCG speeds vary a lot)
+_T0=$SECONDS
+took() { diag "$1 took $((SECONDS - _T0)) s"; _T0=$SECONDS; }
 cg_stat() { awk -v k="$2" '$1 == k {print $2}' "$T/$1/$3"; }	# NAME KEY FILE
 
 # --------------------------------------------------------------- devices
@@ -153,43 +156,58 @@ mibs() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 # ratio A B: A/B with two decimals
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
 
-# fio_bw CGROUP DEV RW [FIO-ARGS...]: bytes/s of a time-based direct fio
-# run of 64 KiB blocks from inside CGROUP ("" on failure; FIO_ERR says why)
+# fio_bw CGROUP DEV RW [FIO-ARGS...]: bytes/s of a time-based (5 s)
+# direct fio run of 64 KiB blocks from inside CGROUP, read from its json
+# output ("" on failure; FIO_ERR says why)
 fio_bw() {
 	local cg=$1 dev=$2 rw=$3 key=read out; shift 3
 	case $rw in *write) key="write" ;; esac
 	out=$(cg_run "$cg" timeout 60 fio --name=bw --filename="$dev" --direct=1 --rw="$rw" --bs=64k \
-		--ioengine=psync --time_based --runtime=8 --output-format=json "$@" 2>"$SCRATCH/fio.err")
+		--ioengine=psync --time_based --runtime=5 --output-format=json "$@" 2>"$SCRATCH/fio.err")
 	FIO_ERR="exit $? $(head -c 600 "$SCRATCH/fio.err")"
-	"$PYTHON" -c '
+	if have jq; then
+		sed -n '/^{/,$p' <<<"$out" | jq -r ".jobs[0].$key.bw_bytes" 2>/dev/null | grep -E '^[0-9]+$'
+	else
+		"$PYTHON" -c '
 import json, sys
 s = sys.stdin.read()
 print(json.loads(s[s.index("{"):])["jobs"][0][sys.argv[1]]["bw_bytes"])' "$key" <<<"$out" 2>/dev/null
+	fi
 }
+# uncache FILE: drop FILE's clean page cache (not the whole machine's:
+# the guest's programs come from the host through a slow shared fs)
+uncache() { dd if="$1" iflag=nocache count=0 status=none; }
 
 # ============================================================ a. blkcg
+# The limit is 4 MiB/s, or a third of the unlimited bandwidth when the
+# machine (TCG on a busy host) cannot even reach 12 MiB/s.
 LIM=$((4 * MiB))
 FA=$D/a.img
 dd if=/dev/zero of="$FA" bs=1M count=64 oflag=direct status=none
-cg_new lim "io.max=$BDEV_MM rbps=$LIM wbps=$LIM" || bail "cannot set io.max on $BDEV_MM"
+cg_new lim || bail "cannot create a cgroup"
 cg_new free || bail "cannot create a cgroup"
-diag "a. io.max '$(cat "$T/lim/io.max")'"
 # blkcg_case KIND DIO RW
 blkcg_case() {
-	local kind=$1 dio=$2 rw=$3 d dev l u
-	d="a. blkcg: $(name_of "$kind") $(mode_of "$dio"), $rw 64k direct: io.max 4 MiB/s on the backing disk gives 3-5 MiB/s, an unlimited cgroup >= 2x"
+	local kind=$1 dio=$2 rw=$3 d dev l u lim m
+	d="a. blkcg: $(name_of "$kind") $(mode_of "$dio"), $rw 64k direct: io.max 4 MiB/s on the backing disk gives the limit +-25 %, an unlimited cgroup >= 2x"
 	dev=$(bind "$kind" "$FA" "$dio") || { fail "$d" "$dev"; return; }
 	[ "$kind" != dut ] || RCG_A=$((RCG_A - $(dut_attr "$dev" reqs_cgroup 2>/dev/null || echo 0)))
-	drop_caches
-	l=$(fio_bw lim "$dev" "$rw" --size=64M) || l=
-	[ -n "$l" ] || { fail "$d" "fio in the limited cgroup: $FIO_ERR"; unbind "$dev"; return; }
-	drop_caches
+	uncache "$FA"
 	u=$(fio_bw free "$dev" "$rw" --size=64M) || u=
 	[ -n "$u" ] || { fail "$d" "fio in the unlimited cgroup: $FIO_ERR"; unbind "$dev"; return; }
+	lim=$LIM
+	[ "$u" -ge $((3 * LIM)) ] || lim=$(( u / 3 / 65536 * 65536 ))
+	[ "$lim" -ge $((MiB / 2)) ] || lim=$((MiB / 2))
+	echo "$BDEV_MM rbps=$lim wbps=$lim" >"$T/lim/io.max"
+	uncache "$FA"
+	l=$(fio_bw lim "$dev" "$rw" --size=64M) || l=
+	echo "$BDEV_MM rbps=max wbps=max" >"$T/lim/io.max"
+	[ -n "$l" ] || { fail "$d" "fio in the limited cgroup: $FIO_ERR"; unbind "$dev"; return; }
 	[ "$kind" != dut ] || RCG_A=$((RCG_A + $(dut_attr "$dev" reqs_cgroup 2>/dev/null || echo 0)))
 	unbind "$dev"
-	local m; m="limited $(mibs "$l") MiB/s, unlimited $(mibs "$u") MiB/s ($(ratio "$u" "$l")x)"
-	if [ "$l" -ge $((3 * MiB)) ] && [ "$l" -le $((5 * MiB)) ] && [ "$u" -ge $((2 * l)) ]; then
+	m="limit $(mibs "$lim") MiB/s: limited $(mibs "$l") MiB/s, unlimited $(mibs "$u") MiB/s ($(ratio "$u" "$l")x)"
+	[ "$lim" = "$LIM" ] || m="$m (unlimited below 12 MiB/s: limit lowered to a third of it)"
+	if [ $((l * 4)) -ge $((lim * 3)) ] && [ $((l * 4)) -le $((lim * 5)) ] && [ "$u" -ge $((2 * l)) ]; then
 		ok "$d: $m"
 	else
 		fail "$d" "$m"
@@ -212,7 +230,7 @@ if [ "$DUT" = aloop ]; then
 	cg_run free dd if="$dev" of=/dev/null bs=64k count=256 iflag=direct status=none
 	r2=$(dut_attr "$dev" reqs_cgroup)
 	unbind "$dev"
-	if [ "$RCG_A" -gt 1000 ] && [ "$r1" = "$r0" ] && [ $((r2 - r1)) -ge 256 ]; then
+	if [ "$RCG_A" -ge 500 ] && [ "$r1" = "$r0" ] && [ $((r2 - r1)) -ge 256 ]; then
 		ok "$d (during step a: +$RCG_A; 256 reads from the root: +$((r1 - r0)); from a child: +$((r2 - r1)))"
 	else
 		fail "$d" "reqs_cgroup: +$RCG_A during step a, +$((r1 - r0)) for 256 reads from the root, +$((r2 - r1)) for 256 from a child"
@@ -221,6 +239,7 @@ else
 	skip "$d" "reqs_cgroup is an aloop counter (DUT=$DUT)"
 fi
 cg_del lim; cg_del free
+took "a. blkcg"
 
 # ============================================================ b. memcg
 # memcg_case KIND: 200 MiB of O_DIRECT writes through a dio-off device
@@ -281,6 +300,8 @@ else
 	skip "$d" "aloop kthreads (DUT=$DUT)"
 fi
 
+took "b. memcg"
+
 # ========================================================= c. isolation
 # Buffered backing (dio off), where stock loop shows the isolation: the
 # slow cgroup's writes are dirty page cache of the backing file, written
@@ -295,8 +316,8 @@ cg_new fast || bail "cannot create a cgroup"
 FCA=$D/c-a.img FCB=$D/c-b.img
 dd if=/dev/zero of="$FCA" bs=1M count=64 oflag=direct status=none
 dd if=/dev/zero of="$FCB" bs=1M count=64 oflag=direct status=none
-# fast_bw DEV: fast's randwrite bandwidth on DEV (upper half), 4 s
-fast_bw() { fio_bw fast "$1" randwrite --offset=32M --size=32M --runtime=4; }
+# fast_bw DEV: fast's randwrite bandwidth on DEV (upper half), 3 s
+fast_bw() { fio_bw fast "$1" randwrite --offset=32M --size=32M --runtime=3; }
 # iso_pair SLOWDEV FASTDEV: 3 rounds of (baseline with the slow writer
 # stopped, fast with it running); ISO_R = loaded/baseline, ISO_M = numbers
 iso_pair() {
@@ -348,6 +369,7 @@ iso_case() {
 iso_case dut "$ISO_DIO"
 iso_case stock "$ISO_DIO"
 cg_del slow; cg_del fast
+took "c. isolation"
 
 # ========================================================= d. writeback
 # With the default dirty ratios (of 2 GiB) the dirty and under-writeback
@@ -390,5 +412,6 @@ wb_case() {
 wb_case dut
 wb_case stock
 dirty_restore
+took "d. writeback"
 
 finish
