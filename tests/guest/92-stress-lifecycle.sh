@@ -109,8 +109,7 @@ def configure(n, f, flags):
         os.close(d)
         os.close(fd)
 
-buf = mmap.mmap(-1, 65536)
-rbuf = mmap.mmap(-1, 65536)
+buf = rbuf = None	# made after the fork: mmap(-1, n) is MAP_SHARED
 
 def rw_check(n):
     """open, and if bound: O_DIRECT write + read back in this worker's own MiB"""
@@ -141,6 +140,9 @@ def rw_check(n):
         os.close(d)
 
 def lifecycle():
+    global buf, rbuf
+    buf = mmap.mmap(-1, 65536, flags=mmap.MAP_PRIVATE)
+    rbuf = mmap.mmap(-1, 65536, flags=mmap.MAP_PRIVATE)
     while time.monotonic() < end:
         n = rnd.randint(lo, hi)
         if rnd.random() < 0.3:
@@ -342,8 +344,8 @@ TD_MARK=$(klog_mark)
 # such a run wrote (--verify_only, same offsets: --randrepeat=1)
 FIO_TD=(--name=td --rw=randwrite --bs=16k --iodepth=16 --ioengine=libaio --direct=1 --size=64M
 	--verify=crc32c --verify_fatal=1 --randrepeat=1)
-fio_td() {
-	fio "${FIO_TD[@]}" --filename="$1" --do_verify=0 >"$2" 2>&1 &
+fio_td() {	# at 8 MiB/s: 8 s, however fast the machine
+	fio "${FIO_TD[@]}" --filename="$1" --do_verify=0 --rate=8m >"$2" 2>&1 &
 	FIO_PID=$!
 }
 fio_vo() { run_bounded 150 "$2" fio "${FIO_TD[@]}" --filename="$1" --verify_only=1; }

@@ -258,7 +258,9 @@ if [ $small_ok = 1 ]; then
 		o2=$(timeout 30 dd if="$SCRATCH/w1m" of="$d" bs=64k count=1 seek=48 oflag=direct conv=notrunc 2>&1); r2=$?
 		[ $r2 != 124 ] || p+=("write at 3 MiB still running after 30 s")
 		[ "$(tsha "$d" $MiB)" = "$(sha "$SCRATCH/$drv-tr-head")" ] || p+=("first MiB differs")
-		result "$desc (read: exit $r1 $(errno_of "$o"), write: exit $r2 $(errno_of "$o2"))" ${#p[@]} "${p[@]}"
+		[ $r1 = 0 ] && o=OK || o=$(errno_of "$o")
+		[ $r2 = 0 ] && o2=OK || o2=$(errno_of "$o2")
+		result "$desc (read: $o, write: $o2)" ${#p[@]} "${p[@]}"
 	done
 	# delete
 	for drv in aloop stock; do rm -f "$MNT2/$drv-DL.img"; done
