@@ -358,21 +358,32 @@ struct alo_lane {
 static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	/*
+	 * Once submitted, @cmd may complete (and its request be reused)
+	 * before the backing call returns: undo the association from
+	 * copies, and hold the memcg for as long as it is active here.
+	 */
+	struct cgroup_subsys_state *blkcg_css = cmd->blkcg_css;
+	struct cgroup_subsys_state *memcg_css = cmd->memcg_css;
 	struct mem_cgroup *old_memcg = NULL;
 	int ret;
 
-	if (cmd->blkcg_css)
-		kthread_associate_blkcg(cmd->blkcg_css);
+	if (blkcg_css)
+		kthread_associate_blkcg(blkcg_css);
 #ifdef CONFIG_MEMCG
-	if (cmd->memcg_css)
-		old_memcg = set_active_memcg(mem_cgroup_from_css(cmd->memcg_css));
+	if (memcg_css) {
+		css_get(memcg_css);
+		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
+	}
 #endif
 	ret = alo_do_cmd(lo, cmd, rq);
 #ifdef CONFIG_MEMCG
-	if (cmd->memcg_css)
+	if (memcg_css) {
 		set_active_memcg(old_memcg);
+		css_put(memcg_css);
+	}
 #endif
-	if (cmd->blkcg_css)
+	if (blkcg_css)
 		kthread_associate_blkcg(NULL);
 
 	if (ret == -ENOMEM) {

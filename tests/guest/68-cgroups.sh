@@ -29,8 +29,6 @@ dut_unload_all
 [ "$DUT" = loop ] && stock_load
 out=$(mod_load) || bail "cannot load $DUT: $out"
 
-CG=/sys/fs/cgroup
-T=$CG/aloop-test
 MNT=$(mkmnt cgroups)
 BG=()			# background processes started here
 HUNG=/proc/sys/kernel/hung_task_timeout_secs
@@ -44,7 +42,6 @@ dirty_restore() {
 	if [ "$db" != 0 ]; then echo "$db" >$VM/dirty_bytes; else echo "$dr" >$VM/dirty_ratio; fi
 	if [ "$bb" != 0 ]; then echo "$bb" >$VM/dirty_background_bytes; else echo "$br" >$VM/dirty_background_ratio; fi
 }
-BDEV_MM=
 
 cg_cleanup() {
 	local c p
@@ -72,25 +69,6 @@ on_exit devs_cleanup
 on_exit cg_cleanup
 D=$(test_dir cgroups)
 
-# ---------------------------------------------------------- cgroup v2
-# cg_prepare: cgroup v2 at $CG with io and memory for $T's children
-cg_prepare() {
-	local c
-	if ! awk -v d="$CG" '$2 == d && $3 == "cgroup2" {f = 1} END {exit !f}' /proc/mounts; then
-		if mountpoint -q "$CG"; then
-			echo "$CG is a $(awk -v d="$CG" '$2 == d {print $3}' /proc/mounts) mount, not cgroup2"; return 1
-		fi
-		mount -t cgroup2 none "$CG" 2>/dev/null || { echo "cannot mount cgroup2 on $CG"; return 1; }
-	fi
-	for c in io memory; do
-		grep -qw "$c" "$CG/cgroup.controllers" ||
-			{ echo "cgroup2 controller '$c' unavailable (controllers: $(cat "$CG/cgroup.controllers"))"; return 1; }
-	done
-	echo "+io +memory" >"$CG/cgroup.subtree_control" 2>/dev/null ||
-		{ echo "cannot enable +io +memory in $CG/cgroup.subtree_control"; return 1; }
-	mkdir -p "$T" && echo "+io +memory" >"$T/cgroup.subtree_control" 2>/dev/null ||
-		{ echo "cannot enable +io +memory in $T"; return 1; }
-}
 if ! why=$(cg_prepare); then
 	skip_n 16 "$why"
 	finish
@@ -99,32 +77,9 @@ fi
 c=$(cat /proc/self/cgroup)
 [ "$c" = "0::/" ] || { diag "test started in cgroup '$c': moving to the root"; echo $$ >"$CG/cgroup.procs"; }
 # io.max takes the whole disk of the backing filesystem
-BDEV_MM=$(mountpoint -d "$BACKING")
-[ ! -e "/sys/dev/block/$BDEV_MM/partition" ] || BDEV_MM=$(cat "/sys/dev/block/$BDEV_MM/../dev")
+BDEV_MM=$(backing_disk)
 diag "backing disk of $BACKING: $BDEV_MM ($(basename "$(readlink -f "/sys/dev/block/$BDEV_MM")")); kernel $(uname -r)"
 
-# cg_new NAME [FILE=VALUE...]: a fresh child of $T
-cg_new() {
-	local c=$T/$1 kv; shift
-	[ ! -d "$c" ] || cg_del "${c##*/}"
-	mkdir "$c" || return 1
-	for kv in "$@"; do
-		echo "${kv#*=}" >"$c/${kv%%=*}" || { echo "cannot write '${kv#*=}' to $c/${kv%%=*}"; return 1; }
-	done
-}
-# cg_del NAME: lift its io limits, move its tasks out, remove it
-cg_del() {
-	local c=$T/$1 p
-	[ -d "$c" ] || return 0
-	echo "$BDEV_MM rbps=max wbps=max" >"$c/io.max" 2>/dev/null
-	while read -r p; do echo "$p" >"$CG/cgroup.procs" 2>/dev/null; done <"$c/cgroup.procs"
-	rmdir "$c" 2>/dev/null || { sleep 0.5; rmdir "$c"; }
-}
-# cg_run NAME CMD...: run CMD inside the cgroup
-cg_run() {
-	local c=$T/$1; shift
-	( echo "$BASHPID" >"$c/cgroup.procs" || exit 125; exec "$@" )
-}
 # took STEP: how long the step took (diagnostic; TCG speeds vary a lot)
 _T0=$SECONDS
 took() { diag "$1 took $((SECONDS - _T0)) s"; _T0=$SECONDS; }
@@ -321,31 +276,33 @@ fast_bw() { fio_bw fast "$1" randwrite --offset=32M --size=32M --runtime=3; }
 # iso_pair SLOWDEV FASTDEV: 3 rounds of (baseline with the slow writer
 # stopped, fast with it running); ISO_R = loaded/baseline, ISO_M = numbers
 iso_pair() {
-	local sdev=$1 fdev=$2 sp b l bs=0 ls=0 all=
+	local sdev=$1 fdev=$2 sp b l bs=0 ls=0 all='' t0=$SECONDS tm=''
 	cg_run slow fio --thread --name=slow --filename="$sdev" --direct=1 --rw=write --bs=64k \
 		--ioengine=psync --size=32M --time_based --runtime=120 >"$SCRATCH/slow.out" 2>&1 &
 	sp=$!; BG+=("$sp")
 	sleep 2
 	for _ in 1 2 3; do
 		kill -STOP "$sp"; sleep 0.5
-		b=$(fast_bw "$fdev"); b=${b:-0}
+		b=$(fast_bw "$fdev"); b=${b:-0}; tm+=" b$((SECONDS - t0))"
 		kill -CONT "$sp"; sleep 1
-		l=$(fast_bw "$fdev"); l=${l:-0}
+		l=$(fast_bw "$fdev"); l=${l:-0}; tm+=" l$((SECONDS - t0))"
 		bs=$((bs + b)) ls=$((ls + l)) all+=" $(mibs "$b")/$(mibs "$l")"
 		{ [ "$b" -gt 0 ] && [ "$l" -gt 0 ]; } || break
 	done
 	kill -CONT "$sp" 2>/dev/null; kill -INT "$sp" 2>/dev/null
 	# the slow cgroup's queued and dirty I/O goes at full speed now
 	echo "$BDEV_MM wbps=max" >"$T/slow/io.max"
-	wait "$sp" 2>/dev/null
-	sync
+	for _ in $(seq 50); do kill -0 "$sp" 2>/dev/null || break; sleep 0.2; done
+	kill -KILL "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null; tm+=" stop$((SECONDS - t0))"
+	sync; tm+=" sync$((SECONDS - t0))"
 	echo "$BDEV_MM wbps=$SLOW" >"$T/slow/io.max"
 	ISO_R=$(awk -v l="$ls" -v b="$bs" 'BEGIN { if (b > 0 && l > 0) printf "%.2f", l / b; else print 0 }')
-	ISO_M="baseline/loaded MiB/s per round:$all; loaded/baseline $ISO_R"
+	ISO_M="baseline/loaded MiB/s per round:$all; loaded/baseline $ISO_R (seconds:$tm)"
 }
 # iso_case KIND DIO
 iso_case() {
-	local kind=$1 dio=$2 a b d1 d2 what r1 r2 m1 m2
+	local kind=$1 dio=$2 a b d1 d2 what r1 r2 m1 m2 t0
 	what="$(name_of "$kind") $(mode_of "$dio")"
 	d1="c. isolation: $what: a cgroup at io.max wbps 1 MiB/s writing to the same device leaves an unthrottled cgroup >= 70 % of its randwrite bandwidth"
 	d2="c. isolation: $what: a cgroup at io.max wbps 1 MiB/s writing to another device leaves an unthrottled cgroup >= 70 % of its randwrite bandwidth"
@@ -353,7 +310,9 @@ iso_case() {
 	b=$(bind "$kind" "$FCB" "$dio") || { fail "$d1" "$b"; fail "$d2" "$b"; unbind "$a"; return; }
 	iso_pair "$a" "$a"; r1=$ISO_R m1=$ISO_M
 	iso_pair "$b" "$a"; r2=$ISO_R m2=$ISO_M
+	t0=$SECONDS
 	unbind "$a"; unbind "$b"
+	[ $((SECONDS - t0)) -lt 5 ] || diag "c. $what: detaching took $((SECONDS - t0)) s"
 	diag "c. $what, slow writer on the same device: $m1"
 	diag "c. $what, slow writer on another device: $m2"
 	if [ "$kind" = stock ]; then	# the control: a diagnostic only

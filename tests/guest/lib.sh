@@ -533,3 +533,55 @@ heavy_gate() {
 	skip_n "$((KTAP_PLAN - KTAP_N))" "long test: make check runs it on $kernels to stay inside CI's 90 minutes"
 	finish
 }
+
+# ------------------------------------------------------------ cgroup v2
+# The tests' cgroups are children of $T; io.max lines name $BDEV_MM.
+CG=/sys/fs/cgroup
+T=$CG/aloop-test
+BDEV_MM=
+# backing_disk: MAJ:MIN of the whole disk under $BACKING (for io.max)
+backing_disk() {
+	local mm; mm=$(mountpoint -d "$BACKING")
+	[ ! -e "/sys/dev/block/$mm/partition" ] || mm=$(cat "/sys/dev/block/$mm/../dev")
+	echo "$mm"
+}
+# cg_prepare: cgroup v2 at $CG with io and memory for $T's children
+cg_prepare() {
+	local c
+	if ! awk -v d="$CG" '$2 == d && $3 == "cgroup2" {f = 1} END {exit !f}' /proc/mounts; then
+		if mountpoint -q "$CG"; then
+			echo "$CG is a $(awk -v d="$CG" '$2 == d {print $3}' /proc/mounts) mount, not cgroup2"; return 1
+		fi
+		mount -t cgroup2 none "$CG" 2>/dev/null || { echo "cannot mount cgroup2 on $CG"; return 1; }
+	fi
+	for c in io memory; do
+		grep -qw "$c" "$CG/cgroup.controllers" ||
+			{ echo "cgroup2 controller '$c' unavailable (controllers: $(cat "$CG/cgroup.controllers"))"; return 1; }
+	done
+	echo "+io +memory" >"$CG/cgroup.subtree_control" 2>/dev/null ||
+		{ echo "cannot enable +io +memory in $CG/cgroup.subtree_control"; return 1; }
+	mkdir -p "$T" && echo "+io +memory" >"$T/cgroup.subtree_control" 2>/dev/null ||
+		{ echo "cannot enable +io +memory in $T"; return 1; }
+}
+# cg_new NAME [FILE=VALUE...]: a fresh child of $T
+cg_new() {
+	local c=$T/$1 kv; shift
+	[ ! -d "$c" ] || cg_del "${c##*/}"
+	mkdir "$c" || return 1
+	for kv in "$@"; do
+		echo "${kv#*=}" >"$c/${kv%%=*}" || { echo "cannot write '${kv#*=}' to $c/${kv%%=*}"; return 1; }
+	done
+}
+# cg_del NAME: lift its io limits, move its tasks out, remove it
+cg_del() {
+	local c=$T/$1 p
+	[ -d "$c" ] || return 0
+	echo "$BDEV_MM rbps=max wbps=max" >"$c/io.max" 2>/dev/null
+	while read -r p; do echo "$p" >"$CG/cgroup.procs" 2>/dev/null; done <"$c/cgroup.procs"
+	rmdir "$c" 2>/dev/null || { sleep 0.5; rmdir "$c"; }
+}
+# cg_run NAME CMD...: run CMD inside the cgroup
+cg_run() {
+	local c=$T/$1; shift
+	( echo "$BASHPID" >"$c/cgroup.procs" || exit 125; exec "$@" )
+}
