@@ -6,6 +6,8 @@
 #   make KVER=6.12.1-amd64  module for another installed kernel
 #   make KDIR=/path/headers module against a given headers/build tree
 #   make check              full test suite (host unit tests + guests)
+#   make check-debug        every guest test on the debug kernel (KASAN,
+#                           lockdep; scripts/debug-kernel.sh builds it)
 #   make demo               build, boot a guest, attach an image, use it
 #   make install            module, aloopctl, UAPI header (DESTDIR, PREFIX)
 #   make style              checkpatch.pl on the kernel code (seconds)
@@ -42,12 +44,12 @@ TOOLS      = $(TOOLS_DIR)/alo-ioctl $(TOOLS_DIR)/alo-fuzz $(TOOLS_DIR)/loopdiff 
 	     $(if $(HAVE_M32),$(TOOLS_DIR)/loopdiff32)
 
 .PHONY: all module probes aloopctl tools unit check demo install uninstall \
-	clean help dkms-install dkms-uninstall style lint
+	clean help dkms-install dkms-uninstall style lint check-debug
 
 all: module aloopctl
 
 help:
-	@sed -n '3,14p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,16p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
 
 have-kdir:
 	@if [ ! -e "$(KDIR)/Makefile" ]; then \
@@ -110,6 +112,13 @@ lint:
 
 check:
 	scripts/check.sh
+
+# The full debug lane: all guest files on the debug kernel, no time limit
+# (~1-2 hours under TCG).  make check runs a part of it in CI's budget.
+check-debug:
+	scripts/debug-kernel.sh
+	KERNELS=debug ALOOP_BUDGET_MIN=0 ALOOP_DEBUG_TESTS= ALOOP_HEAVY_KERNELS=debug \
+		ALOOP_STRESS_KERNELS=debug ALOOP_VM_TIMEOUT=9000 scripts/check.sh
 
 demo:
 	scripts/demo.sh

@@ -43,7 +43,9 @@
 #   ALOOP_STRESS_KERNELS="debug"  the same for 92-96 (stress, faults,
 #                         fuzz, scale)
 #   ALOOP_DEBUG_TESTS=...       what the debug kernel runs (when ALOOP_TESTS
-#                         is empty): 00-env 30-data 65-parity 72-queues 92-96
+#                         is empty), in this order, as far as the time
+#                         budget goes: 00-env 69-cgroup-churn 30-data 92
+#                         93 65-parity 72-queues 94 95 96
 #   ALOOP_TESTS="00-env 30-*"   only these guest tests (default: all);
 #                         the names "dkms" and "durability" select those
 #                         stages (run when ALOOP_TESTS is empty)
@@ -51,6 +53,13 @@
 #   ALOOP_TRIXIE_ROOT=DIR       the trixie root (default
 #                               /var/cache/aloop/trixie-root)
 #   ALOOP_TEST_TIMEOUT=600      seconds per guest test file
+#   ALOOP_BUDGET_MIN=85         minutes the whole run may take (CI's limit
+#                               is 90); the debug kernel's lane gets what
+#                               the production kernels left: its guest
+#                               skips (loudly) the files it has no time
+#                               for, and the lane is a loud SKIP when less
+#                               than ALOOP_DEBUG_MIN_SECONDS (1200) are
+#                               left.  0: no limit (make check-debug)
 #   ALOOP_VM_TIMEOUT=3000       seconds per guest boot (whole suite)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2
 #   ALOOP_KVM=1                 use KVM (default: TCG, --disable-kvm)
@@ -92,7 +101,9 @@ cd "$REPO" || exit 1
 # What the debug kernel (KASAN + lockdep, 5-10x slower) runs when
 # ALOOP_TESTS is empty: the data, parity, dispatch and stress files
 # (set but empty: all of them).
-: "${ALOOP_DEBUG_TESTS=00-env 30-data 65-parity 72-queues 92-* 93-* 94-* 95-* 96-*}"
+: "${ALOOP_DEBUG_TESTS=00-env 69-* 30-data 92-* 93-* 65-parity 72-queues 94-* 95-* 96-*}"
+: "${ALOOP_BUDGET_MIN:=85}"
+: "${ALOOP_DEBUG_MIN_SECONDS:=1200}"
 : "${DUT:=aloop}"
 [ "$DUT" = aloop ] || ALOOP_ALLOW_NO_MODULE=1
 : "${ALOOP_ALLOW_NO_MODULE:=0}"
@@ -199,6 +210,21 @@ for i in "${!KLIST[@]}"; do
 	done
 	tests=$ALOOP_TESTS
 	[ "$tok" != debug ] || [ -n "$tests" ] || tests=$ALOOP_DEBUG_TESTS
+	# The debug lane runs in what the time budget has left.
+	budget=0 vm_timeout=$ALOOP_VM_TIMEOUT
+	if [ "$tok" = debug ] && [ "$ALOOP_BUDGET_MIN" != 0 ]; then
+		left=$((ALOOP_BUDGET_MIN * 60 - ($(date +%s) - T_START)))
+		if [ "$left" -lt "$ALOOP_DEBUG_MIN_SECONDS" ]; then
+			loud_skip host "tests on the debug kernel $K_REL" \
+				"only ${left}s of the ${ALOOP_BUDGET_MIN}-minute budget left (ALOOP_BUDGET_MIN; make check-debug has none)"
+			continue
+		fi
+		# The last file may start at $budget and take its whole timeout;
+		# the build, boot and report get the rest.
+		budget=$((left - ALOOP_TEST_TIMEOUT - 240))
+		vm_timeout=$((left - 60))
+		say "[$K_REL] time budget: ${left}s left; the guest starts no test file after ${budget}s, the VM stops at ${vm_timeout}s"
+	fi
 	kdir=$LOGDIR/$k bdir=$REPO/build/$k
 	mkdir -p "$kdir/results"
 	GUEST_ENV=() ko=
@@ -251,19 +277,22 @@ for i in "${!KLIST[@]}"; do
 	fi
 
 	tstart
-	say "[$k] booting${root:+ from $root} (timeout ${ALOOP_VM_TIMEOUT}s; waits for the VM lock $VM_LOCK); console log $kdir/vng.log"
+	say "[$k] booting${root:+ from $root} (timeout ${vm_timeout}s; waits for the VM lock $VM_LOCK); console log $kdir/vng.log"
 	# vda: ext4 backing fs; vdb: xfs (vdb1) + a raw partition (vdb2);
 	# vdc: 4096-byte logical sectors, ext4.  Found by serial in the guest.
 	VMDIR=$(mktemp -d "$REPO/build/vm.XXXXXX")
 	truncate -s 2G "$VMDIR/vda.img"; truncate -s 1536M "$VMDIR/vdb.img"; truncate -s 1G "$VMDIR/vdc.img"
-	vm_boot --results "$kdir/results" --log "$kdir/vng.log" --prefix "[$k] | " \
+	vm_boot --timeout "$vm_timeout" --results "$kdir/results" --log "$kdir/vng.log" --prefix "[$k] | " \
 		--disk "$VMDIR/vda.img:aloop-ext4" --disk "$VMDIR/vdb.img:aloop-xfs" \
 		--disk "$VMDIR/vdc.img:aloop-4k:,logical_block_size=4096,physical_block_size=4096" \
 		-- env DUT="$DUT" ALOOP_TESTS="$tests" ALOOP_HEAVY="$heavy" ALOOP_STRESS="$stress" ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" \
-		"${GUEST_ENV[@]}" "$REPO/scripts/guest-run.sh" "$ko" "$VM_RESULTS"
+		ALOOP_GUEST_BUDGET="$budget" "${GUEST_ENV[@]}" "$REPO/scripts/guest-run.sh" "$ko" "$VM_RESULTS"
 	echo $? >"$kdir/vng.rc"
 	rm -rf "$VMDIR"; VMDIR=
 	report_guest "$k" "$kdir"
+	for f in "$kdir"/results/*.budget; do
+		[ -f "$f" ] && WARNINGS+=("[$k] $(basename "$f" .budget): SKIPPED: $(cat "$f")")
+	done
 	if [ $dkms = 1 ] && ! grep -qx dkms "$kdir/results/tests.list" 2>/dev/null; then
 		res "$k" fail "the guest ran the DKMS step (tests/dkms/guest-dkms.sh)" "tests.list: $(tr '\n' ' ' <"$kdir/results/tests.list" 2>&1)"
 	fi
