@@ -34,6 +34,12 @@
 #   4. sparse: a fresh sparse file of BENCH_SPARSE_MB, attached in the same
 #      mode, sparse-randwrite-qd16 (libaio iodepth 16, end_fsync)
 #
+# Then the fast backing, where the driver's own cost shows: ext4 on a RAM
+# disk (brd), one fully written file of BENCH_FAST_MB, and per repetition
+# the modes of BENCH_FAST_MODES (raw, loop-dio, aloop-dio and aloop-dio1 =
+# aloop with one hardware queue), rotated the same way:
+#        fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync
+#
 # Every fio run does a fixed amount of work (size/io_size, never time based)
 # after `sync; echo 3 >drop_caches`.  For each run OUTDIR/runs/ gets:
 #   NNNN.meta        key=value: rep, mode, workload, dev, dio state, rc...
@@ -47,7 +53,8 @@
 #
 # Environment (set by bench.sh): BENCH_REPS BENCH_MODES BENCH_FILE_MB
 # BENCH_SPARSE_MB BENCH_MEM_MB BENCH_DEV_IOS BENCH_PSYNC_IOS BENCH_FS_MB
-# BENCH_FS_RAND_MB BENCH_SPARSE_IOS BENCH_QUICK BENCH_WORKLOADS.  A hung run
+# BENCH_FS_RAND_MB BENCH_SPARSE_IOS BENCH_QUICK BENCH_WORKLOADS
+# BENCH_FAST_MB BENCH_FAST_MODES.  A hung run
 # is caught by the host's timeout on the whole boot (no timeout(1) here: it
 # would be one more process inside the measured window).
 set -u
@@ -71,6 +78,8 @@ export LC_ALL=C
 : "${BENCH_FS_MB:=128}"			# file per job, fs harness
 : "${BENCH_FS_RAND_MB:=16}"		# io_size per job, fs random runs
 : "${BENCH_SPARSE_IOS:=4096}"		# 4k I/Os per job, sparse run
+: "${BENCH_FAST_MB:=512}"		# the file on the RAM disk
+: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1}"
 
 RUNS=$OUT/runs
 BACK=/run/bench/back MNT=/run/bench/mnt
@@ -165,6 +174,8 @@ FILE=$BACK/main.img SPARSE=$BACK/sparse.img FSRAW=$BACK/fsraw
 	echo "reps=$BENCH_REPS"
 	echo "quick=$BENCH_QUICK"
 	echo "modes=$BENCH_MODES"
+	echo "fast_mb=$BENCH_FAST_MB"
+	echo "fast_modes=$BENCH_FAST_MODES"
 	echo "user_hz=$(getconf CLK_TCK)"
 	echo "aloop_dio_param=$(cat /sys/module/aloop/parameters/dio 2>/dev/null)"
 	echo "aloop_version=$(cat /sys/module/aloop/version 2>/dev/null)"
@@ -205,6 +216,7 @@ attach() {
 		   wait_blk "$dev"
 		   "$CTLBIN" set "$dev" --direct-io=off || { "$CTLBIN" detach "$dev"; return 1; } ;;
 	aloop-dio) dev=$("$CTLBIN" attach "$f") || return 1 ;;
+	aloop-dio1) dev=$("$CTLBIN" attach --queues 1 "$f") || return 1 ;;
 	*) return 1 ;;
 	esac
 	wait_blk "$dev" || return 1
@@ -281,15 +293,15 @@ fio_run() {
 	log "  rep $rep $mode $wl: rc $rc, ${iops:-?} IOPS, $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')s"
 }
 
-# dev_workloads REP POS MODE DEV
+# dev_workloads REP POS MODE DEV [PREFIX]: PREFIX-randread-qd16 ... (dev)
 dev_workloads() {
-	local r=$1 p=$2 m=$3 d=$4 n=$NCPU
+	local r=$1 p=$2 m=$3 d=$4 x=${5:-dev} n=$NCPU
 	local aio=(--filename="$d" --direct=1 --ioengine=libaio --iodepth=16 --numjobs="$n")
-	fio_run "$r" "$p" "$m" dev-randread-qd16 "$d" "${aio[@]}" --rw=randread \
+	fio_run "$r" "$p" "$m" "$x-randread-qd16" "$d" "${aio[@]}" --rw=randread \
 		--io_size=$((BENCH_DEV_IOS * 4))k
-	fio_run "$r" "$p" "$m" dev-randwrite-qd16 "$d" "${aio[@]}" --rw=randwrite \
+	fio_run "$r" "$p" "$m" "$x-randwrite-qd16" "$d" "${aio[@]}" --rw=randwrite \
 		--io_size=$((BENCH_DEV_IOS * 4))k --end_fsync=1
-	fio_run "$r" "$p" "$m" dev-randread-psync "$d" --filename="$d" --direct=1 \
+	fio_run "$r" "$p" "$m" "$x-randread-psync" "$d" --filename="$d" --direct=1 \
 		--ioengine=psync --numjobs="$n" --rw=randread --io_size=$((BENCH_PSYNC_IOS * 4))k
 }
 
@@ -387,6 +399,48 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 		sparse_workload "$rep" "$pos" "$mode" || echo "rep=$rep mode=$mode sparse" >>"$OUT/errors.txt"
 	done
 done
+
+# ------------------------------------------------- the fast backing
+fast_case() {
+	local fast=/run/bench/fast f rep i pos mode dev order any=0 w
+	for w in fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync; do
+		want_workload "$w" && any=1
+	done
+	[ $any = 1 ] || return 0
+	read -r -a FM <<<"$BENCH_FAST_MODES"
+	modprobe brd rd_nr=1 rd_size=$(((BENCH_FAST_MB + 128) * 1024)) max_part=0 ||
+		{ log "modprobe brd failed: no fast backing case"; echo "fast brd" >>"$OUT/errors.txt"; return 1; }
+	wait_blk /dev/ram0 || { echo "fast ram0" >>"$OUT/errors.txt"; return 1; }
+	mkdir -p "$fast"
+	mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 /dev/ram0 >"$OUT/mkfs-fast.log" 2>&1 &&
+		mount -t ext4 /dev/ram0 "$fast" || { echo "fast mkfs" >>"$OUT/errors.txt"; rmmod brd; return 1; }
+	f=$fast/fast.img
+	fio --name=prefill-fast --filename="$f" --rw=write --bs=1M --size="${BENCH_FAST_MB}M" \
+		--direct=1 --ioengine=libaio --iodepth=8 --fallocate=none --refill_buffers=1 \
+		--end_fsync=1 --output-format=json --output=/dev/null >/dev/null 2>&1 ||
+		{ echo "fast prefill" >>"$OUT/errors.txt"; umount "$fast"; rmmod brd; return 1; }
+	echo "fast_unwritten_extents=$(filefrag -v "$f" | grep -c unwritten)" >>"$OUT/env.txt"
+	log "fast backing: $f ($BENCH_FAST_MB MiB) on ext4 on /dev/ram0; modes ${FM[*]}"
+	for rep in $(seq 1 "$BENCH_REPS"); do
+		order=()
+		for i in $(seq 0 $((${#FM[@]} - 1))); do
+			order+=("${FM[$(( (i + rep - 1) % ${#FM[@]} ))]}")
+		done
+		echo "fast-rep$rep=${order[*]}" >>"$OUT/order.txt"
+		pos=0
+		for mode in "${order[@]}"; do
+			pos=$((pos + 1))
+			dev=$(attach "$mode" "$f") || { echo "rep=$rep mode=$mode fast attach" >>"$OUT/errors.txt"; continue; }
+			log " rep $rep: $mode on $dev, fast backing (dio $(dio_state "$mode" "$dev"))"
+			dev_workloads "$rep" "$pos" "$mode" "$dev" fast
+			detach "$mode" "$dev" || echo "rep=$rep mode=$mode fast detach" >>"$OUT/errors.txt"
+		done
+	done
+	umount "$fast"
+	rmmod brd || log "WARNING: rmmod brd failed"
+}
+fast_case
+
 echo "bench_seconds=$(( $(date +%s) - start_all ))" >>"$OUT/env.txt"
 echo "unwritten_extents_end=$(filefrag -v "$FILE" | grep -c unwritten)" >>"$OUT/env.txt"
 log "all runs finished in $(( $(date +%s) - start_all ))s"

@@ -29,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 
-MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio"]
+# aloop-dio1: aloop with one hardware queue (aloop-dio has the default
+# count), on the fast backing only: what parallel dispatch brings
+MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-dio1"]
 WORKLOADS = [
     ("dev-randread-qd16", "device 4k randread, libaio QD16, jobs=vCPUs"),
     ("dev-randwrite-qd16", "device 4k randwrite, libaio QD16, jobs=vCPUs"),
@@ -39,6 +41,9 @@ WORKLOADS = [
     ("fs-read", "seed harness: read"),
     ("fs-randwrite", "seed harness: randwrite"),
     ("fs-write", "seed harness: write"),
+    ("fast-randread-qd16", "fast backing (file on ext4 on brd), 4k randread, libaio QD16, jobs=vCPUs"),
+    ("fast-randwrite-qd16", "fast backing, 4k randwrite, libaio QD16, jobs=vCPUs"),
+    ("fast-randread-psync", "fast backing, 4k randread, psync, jobs=vCPUs"),
 ]
 WL_NAMES = [w for w, _ in WORKLOADS]
 
@@ -296,6 +301,8 @@ def compute_ratios(summary, workloads):
             "loop-dio/raw": ratio(med(summary, w, "loop-dio"), med(summary, w, "raw")),
             "loop-buf/raw": ratio(med(summary, w, "loop-buf"), med(summary, w, "raw")),
             "loop-dio/loop-buf": ratio(med(summary, w, "loop-dio"), med(summary, w, "loop-buf")),
+            "aloop-dio1/raw": ratio(med(summary, w, "aloop-dio1"), med(summary, w, "raw")),
+            "aloop-dio/aloop-dio1": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-dio1")),
             "ctx aloop-dio/loop-dio": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "loop-dio", "ctx_per_io")),
             "ctx loop-dio/loop-buf": ratio(med(summary, w, "loop-dio", "ctx_per_io"), med(summary, w, "loop-buf", "ctx_per_io")),
             "ctx aloop-dio/aloop-buf": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "aloop-buf", "ctx_per_io")),
@@ -639,7 +646,7 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     p("## Ratios of median IOPS (the figures that matter)")
     p("")
     cols = ["aloop-dio/raw", "aloop-dio/loop-dio", "aloop-dio/aloop-buf", "loop-dio/raw", "loop-buf/raw",
-            "loop-dio/loop-buf"]
+            "loop-dio/loop-buf", "aloop-dio1/raw", "aloop-dio/aloop-dio1"]
     p("| workload | " + " | ".join(cols) + " |")
     p("|---" * (len(cols) + 1) + "|")
     for w in workloads:

@@ -22,6 +22,9 @@
 #   QUICK=1              short run: 2 repetitions, less work per run
 #   REPS=N               repetitions (default 5, QUICK 2)
 #   BENCH_MODES="raw loop-buf loop-dio aloop-buf aloop-dio"
+#   BENCH_FAST_MODES="raw loop-dio aloop-dio aloop-dio1"   the fast backing
+#                        (ext4 on brd; aloop-dio1: one hardware queue)
+#   BENCH_FAST_MB=512    the fully written file on the RAM disk
 #   BENCH_WORKLOADS="dev-* mem-seqread"   only these workloads (globs)
 #   BENCH_VM_TIMEOUT=S   seconds per guest boot (default 1500 QUICK, 7200)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2 ALOOP_KVM=1 ALOOP_SKIP_SETUP=1
@@ -55,6 +58,8 @@ else
 fi
 : "${BENCH_FILE_MB:=1024}" "${BENCH_SPARSE_MB:=1024}" "${BENCH_MEM_MB:=256}"
 : "${BENCH_MODES:=raw loop-buf loop-dio aloop-buf aloop-dio}"
+[ "$QUICK" != 1 ] || : "${BENCH_FAST_MB:=256}"
+: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1}" "${BENCH_FAST_MB:=512}"
 : "${BENCH_WORKLOADS:=}"
 
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (host setup, module build)" >&2; exit 1; }
@@ -129,7 +134,8 @@ for spec in "${KLIST[@]}"; do
 		BENCH_SPARSE_MB="$BENCH_SPARSE_MB" BENCH_MEM_MB="$BENCH_MEM_MB" \
 		BENCH_DEV_IOS="$BENCH_DEV_IOS" BENCH_PSYNC_IOS="$BENCH_PSYNC_IOS" \
 		BENCH_FS_MB="$BENCH_FS_MB" BENCH_FS_RAND_MB="$BENCH_FS_RAND_MB" \
-		BENCH_SPARSE_IOS="$BENCH_SPARSE_IOS" \
+		BENCH_SPARSE_IOS="$BENCH_SPARSE_IOS" BENCH_FAST_MODES="$BENCH_FAST_MODES" \
+		BENCH_FAST_MB="$BENCH_FAST_MB" \
 		"$REPO/scripts/bench-guest.sh" "$B/mod/aloop.ko" "$B/bin/aloopctl" "$VM_RESULTS"
 	echo $? >"$B/vng.rc"
 	echo $((t0 + VM_WAITED)) >"$B/out/vm.start"
