@@ -59,7 +59,9 @@
 #                               skips (loudly) the files it has no time
 #                               for, and the lane is a loud SKIP when less
 #                               than ALOOP_DEBUG_MIN_SECONDS (1200) are
-#                               left.  0: no limit (make check-debug)
+#                               left.  A production kernel's guest leaves
+#                               ALOOP_LANE_MIN_SECONDS (900) to each one
+#                               after it.  0: no limit (make check-debug)
 #   ALOOP_VM_TIMEOUT=3000       seconds per guest boot (whole suite)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2
 #   ALOOP_KVM=1                 use KVM (default: TCG, --disable-kvm)
@@ -104,6 +106,7 @@ cd "$REPO" || exit 1
 : "${ALOOP_DEBUG_TESTS=00-env 69-* 30-data 92-* 93-* 65-parity 72-queues 94-* 95-* 96-*}"
 : "${ALOOP_BUDGET_MIN:=85}"
 : "${ALOOP_DEBUG_MIN_SECONDS:=1200}"
+: "${ALOOP_LANE_MIN_SECONDS:=900}"
 : "${DUT:=aloop}"
 [ "$DUT" = aloop ] || ALOOP_ALLOW_NO_MODULE=1
 : "${ALOOP_ALLOW_NO_MODULE:=0}"
@@ -210,20 +213,32 @@ for i in "${!KLIST[@]}"; do
 	done
 	tests=$ALOOP_TESTS
 	[ "$tok" != debug ] || [ -n "$tests" ] || tests=$ALOOP_DEBUG_TESTS
-	# The debug lane runs in what the time budget has left.
+	# The time budget: the debug lane runs in what is left; a production
+	# kernel's guest leaves ALOOP_LANE_MIN_SECONDS to each production
+	# kernel after it (a safety net: normally nothing is cut there).
 	budget=0 vm_timeout=$ALOOP_VM_TIMEOUT
-	if [ "$tok" = debug ] && [ "$ALOOP_BUDGET_MIN" != 0 ]; then
+	if [ "$ALOOP_BUDGET_MIN" != 0 ]; then
 		left=$((ALOOP_BUDGET_MIN * 60 - ($(date +%s) - T_START)))
-		if [ "$left" -lt "$ALOOP_DEBUG_MIN_SECONDS" ]; then
-			loud_skip host "tests on the debug kernel $K_REL" \
-				"only ${left}s of the ${ALOOP_BUDGET_MIN}-minute budget left (ALOOP_BUDGET_MIN; make check-debug has none)"
-			continue
+		if [ "$tok" = debug ]; then
+			if [ "$left" -lt "$ALOOP_DEBUG_MIN_SECONDS" ]; then
+				loud_skip host "tests on the debug kernel $K_REL" \
+					"only ${left}s of the ${ALOOP_BUDGET_MIN}-minute budget left (ALOOP_BUDGET_MIN; make check-debug has none)"
+				continue
+			fi
+			# The last file may start at $budget and take its whole
+			# timeout; the build, boot and report get the rest.
+			budget=$((left - ALOOP_TEST_TIMEOUT - 240))
+			vm_timeout=$((left - 60))
+		else
+			later=0
+			for j in "${!KTOK[@]}"; do
+				[ "$j" -gt "$i" ] && [ "${KTOK[$j]}" != debug ] && later=$((later + 1))
+			done
+			# this lane's build, DKMS and durability, and a last file
+			budget=$((left - later * ALOOP_LANE_MIN_SECONDS - 900))
+			[ "$budget" -gt 60 ] || budget=60
 		fi
-		# The last file may start at $budget and take its whole timeout;
-		# the build, boot and report get the rest.
-		budget=$((left - ALOOP_TEST_TIMEOUT - 240))
-		vm_timeout=$((left - 60))
-		say "[$K_REL] time budget: ${left}s left; the guest starts no test file after ${budget}s, the VM stops at ${vm_timeout}s"
+		say "[$K_REL] time budget: ${left}s left; the guest starts no test file after ${budget}s"
 	fi
 	kdir=$LOGDIR/$k bdir=$REPO/build/$k
 	mkdir -p "$kdir/results"

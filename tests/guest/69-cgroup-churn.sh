@@ -20,7 +20,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-ROUNDS=${ALOOP_CHURN_ROUNDS:-8}
+ROUNDS=${ALOOP_CHURN_ROUNDS:-4}
 plan 6
 
 why=$(need_env) || bail "$why"
@@ -111,7 +111,7 @@ fi
 # 2. a live cgroup is charged nothing after its I/O ended
 cg_new probe || bail "cannot make cgroup probe"
 grew=0 trace=''
-for _ in 1 2 3 4 5 6; do
+for _ in 1 2 3 4; do
 	holes_read probe
 	drop_caches
 	m0=$(cat "$T/probe/memory.current")
