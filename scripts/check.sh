@@ -241,8 +241,9 @@ for i in "${!KLIST[@]}"; do
 			for j in "${!KTOK[@]}"; do
 				[ "$j" -gt "$i" ] && [ "${KTOK[$j]}" != debug ] && later=$((later + 1))
 			done
-			# this lane's build, DKMS and durability, and a last file
-			budget=$((left - later * ALOOP_LANE_MIN_SECONDS - 900))
+			# this lane's build, DKMS, boot and a last file running
+			# past the budget (~7 min), and its durability boots
+			budget=$((left - later * ALOOP_LANE_MIN_SECONDS - 420 - dur * 300))
 			[ "$budget" -gt 60 ] || budget=60
 		fi
 		say "[$K_REL] time budget: ${left}s left; the guest starts no test file after ${budget}s"
