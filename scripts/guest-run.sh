@@ -20,7 +20,8 @@
 #
 # Environment: ALOOP_TESTS (space-separated names/globs, e.g. "00-env
 # 30-*"; default all), ALOOP_TEST_TIMEOUT (seconds per test, default
-# 600), ALOOP_GUEST_BUDGET (seconds: no test file starts after that
+# 600; a file may ask for more with a line "# aloop-timeout: SECONDS"),
+# ALOOP_GUEST_BUDGET (seconds: no test file starts after that
 # long; each one skipped is a SKIP result and a NAME.budget file; default
 # 0, no limit), DUT (aloop, or loop to self-test the tests on stock loop),
 # ALOOP_DKMS=1: after the tests, run tests/dkms/guest-dkms.sh as the
@@ -187,11 +188,15 @@ for name in "${tests[@]}"; do
 		echo 0 >"$RES/$name.rc"; echo 0 >"$RES/$name.time"
 		continue
 	fi
+	# A file may ask for more time with a "# aloop-timeout: SECONDS" line.
+	tmo=$(sed -n 's/^# aloop-timeout: \([0-9][0-9]*\)$/\1/p' "$(script_of "$name")" 2>/dev/null | head -n 1)
+	[ -n "$tmo" ] && [ "$tmo" -gt "$ALOOP_TEST_TIMEOUT" ] || tmo=$ALOOP_TEST_TIMEOUT
+	echo "$tmo" >"$RES/$name.timeout"
 	log "=== $name"
 	echo "aloop-test: === start $name" >/dev/kmsg 2>/dev/null
 	start=$(date +%s)
 	# Each test runs in its own process group so timeout kills it all.
-	timeout -k 20 "$ALOOP_TEST_TIMEOUT" bash "$(script_of "$name")" \
+	timeout -k 20 "$tmo" bash "$(script_of "$name")" \
 		>"$RES/$name.ktap" 2>"$RES/$name.stderr" </dev/null
 	rc=$?
 	end=$(date +%s)

@@ -118,7 +118,7 @@ report_guest() {
 			res "$k" fail "$name finished (it did not: guest died or hung)" \
 				"stderr:" "$(tail_of "$r/$name.stderr")"
 		elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-			res "$k" fail "$name finished within ${ALOOP_TEST_TIMEOUT}s (timed out after ${t}s)" \
+			res "$k" fail "$name finished within $(cat "$r/$name.timeout" 2>/dev/null || echo "$ALOOP_TEST_TIMEOUT")s (timed out after ${t}s)" \
 				"stderr:" "$(tail_of "$r/$name.stderr")"
 		elif [ -z "$KT_PLAN" ]; then
 			res "$k" fail "$name printed a KTAP plan (exit $rc)" "stderr:" "$(tail_of "$r/$name.stderr")"
