@@ -5,7 +5,9 @@
 # test and, as the control, on stock loop in the same boot:
 #   a. blkcg: io.max rbps/wbps 4 MiB/s on the backing disk limits fio
 #      through the device (dio on: read and write; dio off: read) to
-#      3-5 MiB/s, while an unlimited cgroup runs >= 2x faster;
+#      3-5 MiB/s (or to within 15 % of what stock loop gets in the same
+#      boot: 7.3 holds buffered reads at 3.0), while an unlimited cgroup
+#      runs >= 2x faster;
 #   b. memcg: with dio off, page cache of the backing file is charged to
 #      the writer's cgroup (memory.max 64M: memory.events max > 0,
 #      memory.stat file >= 32 MiB); aloop's kthreads stay in the root;
@@ -164,10 +166,26 @@ blkcg_case() {
 	unbind "$dev"
 	m="limit $(mibs "$lim") MiB/s: limited $(mibs "$l") MiB/s, unlimited $(mibs "$u") MiB/s ($(ratio "$u" "$l")x)"
 	[ "$lim" = "$LIM" ] || m="$m (unlimited below 12 MiB/s: limit lowered to a third of it)"
-	if [ $((l * 4)) -ge $((lim * 3)) ] && [ $((l * 4)) -le $((lim * 5)) ] && [ "$u" -ge $((2 * l)) ]; then
+	BK_D["$kind/$dio/$rw"]=$d BK_M["$kind/$dio/$rw"]=$m
+	BK_L["$kind/$dio/$rw"]=$l BK_LIM["$kind/$dio/$rw"]=$lim BK_U["$kind/$dio/$rw"]=$u
+}
+declare -A BK_D=() BK_M=() BK_L=() BK_LIM=() BK_U=()
+# blkcg_verdict KIND DIO RW: the limit +-25 % (or, where the kernel itself
+# lands elsewhere, as stock loop does in this boot, within 15 %) and the
+# unlimited cgroup >= 2x.  Stock loop is the control: reported only.
+blkcg_verdict() {
+	local key=$1/$2/$3 l lim u s d m
+	[ -n "${BK_D[$key]:-}" ] || return 0	# failed already
+	d=${BK_D[$key]} m=${BK_M[$key]} l=${BK_L[$key]} lim=${BK_LIM[$key]} u=${BK_U[$key]}
+	s=${BK_L[stock/$2/$3]:-}
+	if [ "$1" = stock ]; then
+		ok "$d (control): $m"
+	elif [ "$u" -ge $((2 * l)) ] && [ $((l * 4)) -ge $((lim * 3)) ] && [ $((l * 4)) -le $((lim * 5)) ]; then
 		ok "$d: $m"
+	elif [ "$u" -ge $((2 * l)) ] && [ -n "$s" ] && [ $((l * 20)) -ge $((s * 17)) ] && [ $((l * 20)) -le $((s * 23)) ]; then
+		ok "$d: $m; outside +-25 % as stock loop is in this boot ($(mibs "$s") MiB/s)"
 	else
-		fail "$d" "$m"
+		fail "$d" "$m${s:+; stock loop: $(mibs "$s") MiB/s}"
 	fi
 }
 RCG_A=0		# reqs_cgroup gained on the DUT during step a
@@ -175,6 +193,11 @@ for kind in dut stock; do
 	blkcg_case "$kind" 1 read
 	blkcg_case "$kind" 1 write
 	blkcg_case "$kind" 0 read
+done
+for kind in dut stock; do
+	blkcg_verdict "$kind" 1 read
+	blkcg_verdict "$kind" 1 write
+	blkcg_verdict "$kind" 0 read
 done
 
 # aloop: requests of non-root cgroups went to lanes, the root's did not
