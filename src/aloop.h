@@ -106,7 +106,7 @@ struct alo_cmd {
 #define ALOOP_AUTO_QUEUES	4U
 
 /* aloop_main.c */
-extern unsigned int aloop_nr_queues;
+unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
 extern int aloop_part_shift;
 

@@ -437,12 +437,8 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	 * count while unbound; blk-mq keeps the old one if it cannot
 	 * allocate, so the workers follow what it has.
 	 */
-	if (!nr_queues)
-		nr_queues = aloop_nr_queues;
-	if (!nr_queues)
-		nr_queues = min_t(unsigned int, num_online_cpus(),
-				  ALOOP_AUTO_QUEUES);
-	nr_queues = clamp_t(unsigned int, nr_queues, 1, nr_cpu_ids);
+	nr_queues = nr_queues ? min(nr_queues, nr_cpu_ids) :
+				aloop_default_queues();
 	if (lo->tag_set.nr_hw_queues != nr_queues)
 		blk_mq_update_nr_hw_queues(&lo->tag_set, nr_queues);
 	err = alo_start_workers(lo, lo->tag_set.nr_hw_queues);

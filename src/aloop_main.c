@@ -28,9 +28,19 @@ static unsigned int aloop_queue_depth = 128;
 module_param_named(queue_depth, aloop_queue_depth, uint, 0444);
 MODULE_PARM_DESC(queue_depth, "Queue depth of each device's tag set (default 128)");
 
-unsigned int aloop_nr_queues;
+static unsigned int aloop_nr_queues;
 module_param_named(queues, aloop_nr_queues, uint, 0644);
 MODULE_PARM_DESC(queues, "Hardware queues (each with a worker) of a device configured without a count (default 0: one per CPU, at most 4)");
+
+/* The hardware queue count of a device configured without one. */
+unsigned int aloop_default_queues(void)
+{
+	unsigned int nr = READ_ONCE(aloop_nr_queues);
+
+	if (!nr)
+		nr = min_t(unsigned int, num_online_cpus(), ALOOP_AUTO_QUEUES);
+	return clamp_t(unsigned int, nr, 1, nr_cpu_ids);
+}
 
 bool aloop_dio_auto = true;
 module_param_named(dio, aloop_dio_auto, bool, 0644);
@@ -90,7 +100,8 @@ static int aloop_add(int index)
 	lo->number = err;
 
 	lo->tag_set.ops = &aloop_mq_ops;
-	lo->tag_set.nr_hw_queues = 1;	/* configure sets the count */
+	/* The usual count now: configure only changes it when asked to. */
+	lo->tag_set.nr_hw_queues = aloop_default_queues();
 	lo->tag_set.queue_depth = aloop_queue_depth;
 	lo->tag_set.numa_node = NUMA_NO_NODE;
 	lo->tag_set.cmd_size = sizeof(struct alo_cmd);
