@@ -236,6 +236,7 @@ def load_run(out):
         "samples": samples, "mem": mem, "reps": int(env.get("reps", "0") or 0),
         "modes": [m for m in MODES if any(s["mode"] == m for s in samples + mem)],
         "modes_cfg": env.get("modes", " ".join(MODES)).split(),
+        "fast_modes_cfg": env.get("fast_modes", "").split(),
         "workloads": [w for w in WL_NAMES if any(s["workload"] == w for s in samples)],
         "read_mib": int(env.get("mem_mb", "256") or 256),
     }
@@ -395,10 +396,11 @@ def instrument_checks(run, summary, memsum):
     fatal = read_text(os.path.join(out, "fatal")).strip()
     if fatal:
         probs.insert(0, "guest aborted: " + fatal)
-    expected = reps * len(modes_cfg)
+    def modes_of(w):   # the fast backing has its own modes
+        return run["fast_modes_cfg"] if w.startswith("fast-") else modes_cfg
     short = ["%s/%s: %d of %d" % (m, w, len([s for s in samples if s["mode"] == m and s["workload"] == w]),
-                                  expected)
-             for w in workloads for m in modes_cfg
+                                  reps)
+             for w in workloads for m in modes_of(w)
              if len([s for s in samples if s["mode"] == m and s["workload"] == w]) != reps]
     probs += ["missing samples " + x for x in short]
     if not samples:
