@@ -21,11 +21,14 @@ CC        ?= gcc
 CFLAGS    ?= -O2 -g
 SC_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
 SC_LIBS   := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
+# libkmod: aloopctl loads the module when root needs it (aloopctl_kmod.c).
+KMOD_CFLAGS := $(shell pkg-config --cflags libkmod 2>/dev/null)
+KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 	       -DALOOP_VERSION=\"$(VERSION)\" $(SC_CFLAGS)
 
 # The userspace tool lives in aloopctl/ and is built there.
-CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c
+CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c
 CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
 CTL_BIN   := aloopctl/aloopctl
 
@@ -73,7 +76,8 @@ module: probes
 aloopctl: $(CTL_BIN)
 
 $(CTL_BIN): $(CTL_SRCS) $(CTL_HDRS)
-	$(CC) $(USER_CFLAGS) $(CFLAGS) -o $@ $(CTL_SRCS) $(SC_LIBS)
+	$(CC) $(USER_CFLAGS) $(KMOD_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $(CTL_SRCS) $(SC_LIBS) $(KMOD_LIBS)
 
 tests/unit/test_aloopctl: tests/unit/test_aloopctl.c aloopctl/aloopctl_util.c $(CTL_HDRS)
 	$(CC) $(USER_CFLAGS) $(CFLAGS) -Ialoopctl -o $@ tests/unit/test_aloopctl.c aloopctl/aloopctl_util.c $(SC_LIBS)
