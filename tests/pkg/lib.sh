@@ -49,6 +49,7 @@ pkg_cleanup() {
 pkg_init() {
 	PKG_WORK=$(mktemp -d /var/tmp/aloop-pkg.XXXXXX) || return 1
 	ktap_on_exit pkg_cleanup
+	trap 'exit 130' INT TERM	# the EXIT trap unmounts
 }
 
 chr() { in_root "$@"; }
