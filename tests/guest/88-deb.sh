@@ -43,7 +43,7 @@ if [ -n "$why" ]; then
 fi
 
 st=$(dkms status aloop 2>&1)
-grep -Eq "^aloop/$VERSION, $K, [^:]*: installed" <<<"$st"
+grep -F "aloop/$VERSION, $K, " <<<"$st" | grep -q ': installed$'
 result "${DESCS[0]}" $? "$st"
 ko=$(modinfo -n aloop 2>&1)
 [[ $ko == */lib/modules/$K/updates/dkms/aloop.ko* ]]

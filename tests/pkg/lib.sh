@@ -15,6 +15,7 @@
 #   pkg_overlay BASE NAME    a throwaway root: overlayfs with BASE as its
 #                            (never written) lower layer, under $PKG_WORK;
 #                            prints its path; unmounted at exit
+#   pkg_copy BASE NAME       the same as a plain copy (cp -a)
 #   pkg_apt_setup ROOT SUITE apt sources (the host's mirror), no daemons,
 #                            no initramfs
 #   chr ROOT CMD...          CMD chrooted in ROOT (scripts/lib/aloop.sh's
@@ -92,6 +93,14 @@ pkg_overlay() {
 		-o "lowerdir=$base,upperdir=$d/upper,workdir=$d/work" "$d/root" || return 1
 	PKG_MOUNTS+=("$d/root")
 	echo "$d/root"
+}
+
+# pkg_copy BASE NAME: a throwaway copy of BASE (cp -a) under $PKG_WORK,
+# for a guest to boot from (virtme-ng shares it with virtiofsd/9p, which
+# an overlayfs mount may not suit); prints its path.
+pkg_copy() {
+	local d=$PKG_WORK/$2
+	mkdir -p "$d" && cp -a --reflink=auto "$1" "$d/root" && echo "$d/root"
 }
 
 pkg_apt_setup() {

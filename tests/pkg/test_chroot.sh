@@ -74,7 +74,7 @@ dkms_ok() {
 	local r=$1 k=$2 st ko
 	st=$(chr "$r" dkms status aloop 2>&1)
 	ko=$(ko_of "$r" "$k")
-	if grep -Eq "^aloop/$VERSION, $k, [^:]*: installed" <<<"$st" && [ -n "$ko" ]; then
+	if grep -F "aloop/$VERSION, $k, " <<<"$st" | grep -q ': installed$' && [ -n "$ko" ]; then
 		return 0
 	fi
 	printf 'dkms status aloop:\n%s\nko: %s\n' "$st" "${ko:-none}"
@@ -180,7 +180,7 @@ run_root() {	# SUITE BASE
 	[ -z "$out" ]
 	result $? "$suite: no file of aloop left under /usr /etc /lib /var/lib/dkms" \
 		"left:" "$out" "(installed, before purge:)" "$files"
-	out=$(grep -l 'aloop.ko' "$r"/lib/modules/*/modules.dep 2>/dev/null)
+	out=$(grep -lE '(^|/)aloop\.ko' "$r"/lib/modules/*/modules.dep 2>/dev/null)
 	[ -z "$out" ]
 	result $? "$suite: no modules.dep names aloop.ko" "$out"
 }

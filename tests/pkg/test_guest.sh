@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host test, as root: the Debian packages in a booted guest.  A
-# throwaway root on top of the trixie root (overlayfs: the cached root
-# itself is never written) gets `apt-get install ./aloop-dkms_*.deb
+# throwaway copy of the trixie root (cp -a: the cached root itself is
+# never written) gets `apt-get install ./aloop-dkms_*.deb
 # ./aloop-utils_*.deb` (DKMS builds aloop for its 7.x kernel), then that
 # kernel boots with it as / under virtme-ng (scripts/lib/vm.sh: one guest
 # at a time, under /tmp/aloop-vm.lock) and runs tests/guest/88-deb.sh:
@@ -37,7 +37,7 @@ result $? "the .debs: $(basename "${DEB_DKMS:-aloop-dkms?}") $(basename "${DEB_U
 	"$(tail_of "$PKG_WORK/make-deb.log" 25)"
 [ -n "$DEB_DKMS" ] || ktap_bail "no .debs"
 
-r=$(pkg_overlay "$ALOOP_TRIXIE_ROOT" guest) || ktap_bail "cannot mount an overlay on $ALOOP_TRIXIE_ROOT"
+r=$(pkg_copy "$ALOOP_TRIXIE_ROOT" guest) || ktap_bail "cannot copy $ALOOP_TRIXIE_ROOT"
 pkg_apt_setup "$r" trixie
 k=$(find "$r/boot" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sed 's/^vmlinuz-//' | sort -V | tail -n 1)
 [ -n "$k" ] && [ -e "$r/lib/modules/$k/build/Makefile" ]
