@@ -13,8 +13,8 @@
 #                            ($ALOOP_BOOKWORM_ROOT, default
 #                            /var/cache/aloop/bookworm-root), made once
 #   pkg_overlay BASE NAME    a throwaway root: overlayfs with BASE as its
-#                            (never written) lower layer, under $PKG_WORK;
-#                            prints its path; unmounted at exit
+#                            (never written) lower layer, under $PKG_WORK,
+#                            in PKG_ROOT; unmounted at exit
 #   pkg_copy BASE NAME       the same as a plain copy (cp -a)
 #   pkg_apt_setup ROOT SUITE apt sources (the host's mirror), no daemons,
 #                            no initramfs
@@ -34,17 +34,23 @@
 : "${ALOOP_BOOKWORM_ROOT:=/var/cache/aloop/bookworm-root}"
 VERSION=$(cat "$REPO/VERSION")
 PKG_WORK=
-PKG_MOUNTS=()
+# shellcheck disable=SC2034 # the callers' (pkg_overlay, pkg_copy)
+PKG_ROOT=
 
+# Unmount whatever is mounted under $PKG_WORK (deepest first), then
+# remove it, unless something could not be unmounted: rm -rf through a
+# mounted root would walk into it.
 pkg_cleanup() {
-	local i
-	for ((i = ${#PKG_MOUNTS[@]} - 1; i >= 0; i--)); do
-		umount "${PKG_MOUNTS[$i]}" 2>/dev/null || umount -l "${PKG_MOUNTS[$i]}"
-	done
-	PKG_MOUNTS=()
-	if [ -n "$PKG_WORK" ] && [ "${ALOOP_PKG_KEEP:-0}" != 1 ]; then
-		rm -rf "$PKG_WORK"
+	local m
+	[ -n "$PKG_WORK" ] || return 0
+	while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done < <(awk -v w="$PKG_WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r)
+	if awk -v w="$PKG_WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		echo "pkg: still mounted under $PKG_WORK, not removed" >&2
+		return 1
 	fi
+	[ "${ALOOP_PKG_KEEP:-0}" = 1 ] || rm -rf "$PKG_WORK"
 }
 
 pkg_init() {
@@ -88,19 +94,21 @@ pkg_bookworm_base() {
 
 pkg_overlay() {
 	local base=$1 d=$PKG_WORK/$2
+	PKG_ROOT=
 	mkdir -p "$d/upper" "$d/work" "$d/root" || return 1
 	mount -t overlay "aloop-pkg-$2" \
 		-o "lowerdir=$base,upperdir=$d/upper,workdir=$d/work" "$d/root" || return 1
-	PKG_MOUNTS+=("$d/root")
-	echo "$d/root"
+	PKG_ROOT=$d/root
 }
 
 # pkg_copy BASE NAME: a throwaway copy of BASE (cp -a) under $PKG_WORK,
 # for a guest to boot from (virtme-ng shares it with virtiofsd/9p, which
 # an overlayfs mount may not suit); prints its path.
+# shellcheck disable=SC2034 # PKG_ROOT: the callers'
 pkg_copy() {
 	local d=$PKG_WORK/$2
-	mkdir -p "$d" && cp -a --reflink=auto "$1" "$d/root" && echo "$d/root"
+	PKG_ROOT=
+	mkdir -p "$d" && cp -a --reflink=auto "$1" "$d/root" && PKG_ROOT=$d/root
 }
 
 pkg_apt_setup() {

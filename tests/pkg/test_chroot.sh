@@ -92,7 +92,8 @@ newest_612() {
 run_root() {	# SUITE BASE
 	local suite=$1 base=$2 r k1 k2 img hdr before after files st out ko
 	ktap_print "# --- $suite (base $base)"
-	r=$(pkg_overlay "$base" "$suite") || { ktap_fail "$suite: overlay root on $base"; return; }
+	pkg_overlay "$base" "$suite" || { ktap_fail "$suite: overlay root on $base"; return; }
+	r=$PKG_ROOT
 	pkg_apt_setup "$r" "$suite"
 	step "$suite: apt-get update" "$suite-update" chr "$r" apt-get update -q || return
 
