@@ -49,6 +49,8 @@ ko=$(modinfo -n aloop 2>&1)
 [[ $ko == */lib/modules/$K/updates/dkms/aloop.ko* ]]
 result "${DESCS[1]}" $? "modinfo -n aloop: $ko"
 
+unbound() { [ -z "$(cat "/sys/block/${1#/dev/}/aloop/backing_file" 2>/dev/null)" ]; }
+
 dut_unload_all
 img=$(mktemp /tmp/aloop-deb.XXXXXX)
 on_exit "rm -f '$img'"
@@ -78,7 +80,7 @@ if [ -b "$dev" ]; then
 	result "${DESCS[4]}" $?
 	out=$("$CTL" detach "$dev" 2>&1)
 	rc=$?
-	[ $rc = 0 ] && wait_for 10 test -z "$(cat "/sys/block/${dev#/dev/}/aloop/backing_file" 2>/dev/null)"
+	[ $rc = 0 ] && wait_for 10 unbound "$dev"
 	result "${DESCS[5]}" $? "exit $rc: $out"
 else
 	skip_n 2 "no device" "${DESCS[@]:4}"
