@@ -16,6 +16,8 @@
 #                            (never written) lower layer, under $PKG_WORK,
 #                            in PKG_ROOT; unmounted at exit
 #   pkg_copy BASE NAME       the same as a plain copy (cp -a)
+#   pkg_lock_dkms            hold make check's DKMS lock (the trixie root
+#   pkg_unlock_dkms          does not change meanwhile)
 #   pkg_apt_setup ROOT SUITE apt sources (the host's mirror), no daemons,
 #                            no initramfs
 #   chr ROOT CMD...          CMD chrooted in ROOT (scripts/lib/aloop.sh's
@@ -52,6 +54,18 @@ pkg_cleanup() {
 	fi
 	[ "${ALOOP_PKG_KEEP:-0}" = 1 ] || rm -rf "$PKG_WORK"
 }
+
+# pkg_lock_dkms / pkg_unlock_dkms: make check's DKMS stage registers aloop
+# in the trixie root for the length of a boot (scripts/lib/dkms.sh, under
+# /tmp/aloop-dkms.lock) and scripts/trixie-root.sh installs into it
+# (under ROOT.lock): hold both while the root is the lower layer of an
+# overlay, or being copied, so that it does not change meanwhile.  The
+# DKMS lock first: trixie-root.sh never takes it, so no deadlock.
+pkg_lock_dkms() {
+	exec 7>/tmp/aloop-dkms.lock && flock 7 &&
+		exec 6>"$ALOOP_TRIXIE_ROOT.lock" && flock 6
+}
+pkg_unlock_dkms() { exec 6>&- 7>&-; }
 
 pkg_init() {
 	PKG_WORK=$(mktemp -d /var/tmp/aloop-pkg.XXXXXX) || return 1

@@ -199,7 +199,10 @@ for s in "${suites[@]}"; do
 	trixie)
 		if [ -x "$ALOOP_TRIXIE_ROOT/usr/bin/apt-get" ] &&
 		   [ -n "$(kernels_with_headers "$ALOOP_TRIXIE_ROOT")" ]; then
+			pkg_lock_dkms
 			run_root trixie "$ALOOP_TRIXIE_ROOT"
+			umount "$PKG_WORK/trixie/root" 2>/dev/null
+			pkg_unlock_dkms
 		else
 			ktap_skip "trixie: package tests" "no trixie root with kernel headers at $ALOOP_TRIXIE_ROOT (make check makes it)"
 		fi

@@ -37,7 +37,9 @@ result $? "the .debs: $(basename "${DEB_DKMS:-aloop-dkms?}") $(basename "${DEB_U
 	"$(tail_of "$PKG_WORK/make-deb.log" 25)"
 [ -n "$DEB_DKMS" ] || ktap_bail "no .debs"
 
+pkg_lock_dkms
 pkg_copy "$ALOOP_TRIXIE_ROOT" guest || ktap_bail "cannot copy $ALOOP_TRIXIE_ROOT"
+pkg_unlock_dkms
 r=$PKG_ROOT
 pkg_apt_setup "$r" trixie
 k=$(find "$r/boot" -maxdepth 1 -name 'vmlinuz-*' -printf '%f\n' | sed 's/^vmlinuz-//' | sort -V | tail -n 1)
