@@ -23,6 +23,7 @@
 #   chr ROOT CMD...          CMD chrooted in ROOT (scripts/lib/aloop.sh's
 #                            in_root: /proc, /sys, /dev and the tree
 #                            mounted in a private namespace)
+#   pkg_newest_612 ROOT      the newest linux-image-6.12.*-amd64 apt offers
 #   aloop_files ROOT         every path under /usr, /etc, /lib and
 #                            /var/lib/dkms of ROOT whose name has "aloop"
 #                            in it (not the kernel's snd-aloop)
@@ -150,6 +151,12 @@ EOF
 		chr "$r" dpkg-divert --local --rename --divert "$f.aloop-pkg" --add "$f" >/dev/null &&
 			ln -sf /bin/true "$r$f"
 	done
+}
+
+# pkg_newest_612 ROOT: the newest Debian 6.12 kernel package apt can install
+pkg_newest_612() {
+	chr "$1" apt-cache pkgnames linux-image-6.12. 2>/dev/null |
+		grep -E '^linux-image-6\.12\.[0-9]+(\+deb1[23])?-amd64$' | sort -V | tail -n 1
 }
 
 aloop_files() {

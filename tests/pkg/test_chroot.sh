@@ -83,12 +83,6 @@ dkms_ok() {
 	return 1
 }
 
-# newest_612 ROOT: the newest Debian 6.12 kernel package apt can install
-newest_612() {
-	chr "$1" apt-cache pkgnames linux-image-6.12. 2>/dev/null |
-		grep -E '^linux-image-6\.12\.[0-9]+(\+deb1[23])?-amd64$' | sort -V | tail -n 1
-}
-
 run_root() {	# SUITE BASE
 	local suite=$1 base=$2 r k1 k2 img hdr before after files st out ko
 	ktap_print "# --- $suite (base $base)"
@@ -151,7 +145,7 @@ run_root() {	# SUITE BASE
 		"exit $st: $out"
 
 	# A second kernel, installed afterwards: DKMS builds aloop for it.
-	img=$(newest_612 "$r")
+	img=$(pkg_newest_612 "$r")
 	k2=${img#linux-image-}
 	hdr=linux-headers-$k2
 	if [ -z "$img" ] || [ "$k2" = "$k1" ]; then
