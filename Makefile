@@ -219,7 +219,7 @@ deb:
 # The package tests (tests/pkg/, as root): make deb, the packages'
 # contents and lintian; install, a second kernel and purge in bookworm
 # and trixie chroots; a guest booted from the trixie root with the
-# packages installed (waits for the VM lock).  About 25 minutes.
+# packages installed (waits for the VM lock).  About 40 minutes.
 check-deb:
 	@rc=0; for t in test_deb test_chroot test_guest; do \
 		ALOOP_DEB_REBUILD=0 tests/pkg/$$t.sh || rc=1; \
