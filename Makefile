@@ -23,11 +23,14 @@ CC        ?= gcc
 CFLAGS    ?= -O2 -g
 SC_CFLAGS := $(shell pkg-config --cflags smartcols 2>/dev/null)
 SC_LIBS   := $(shell pkg-config --libs smartcols 2>/dev/null || echo -lsmartcols)
+# libkmod: aloopctl loads the module when root needs it (aloopctl_kmod.c).
+KMOD_CFLAGS := $(shell pkg-config --cflags libkmod 2>/dev/null)
+KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 	       -DALOOP_VERSION=\"$(VERSION)\" $(SC_CFLAGS)
 
 # The userspace tool lives in aloopctl/ and is built there.
-CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c
+CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c
 CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
 CTL_BIN   := aloopctl/aloopctl
 
@@ -75,7 +78,8 @@ module: probes
 aloopctl: $(CTL_BIN)
 
 $(CTL_BIN): $(CTL_SRCS) $(CTL_HDRS)
-	$(CC) $(USER_CFLAGS) $(CFLAGS) -o $@ $(CTL_SRCS) $(SC_LIBS)
+	$(CC) $(USER_CFLAGS) $(KMOD_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $(CTL_SRCS) $(SC_LIBS) $(KMOD_LIBS)
 
 tests/unit/test_aloopctl: tests/unit/test_aloopctl.c aloopctl/aloopctl_util.c $(CTL_HDRS)
 	$(CC) $(USER_CFLAGS) $(CFLAGS) -Ialoopctl -o $@ tests/unit/test_aloopctl.c aloopctl/aloopctl_util.c $(SC_LIBS)
@@ -170,13 +174,24 @@ uninstall:
 # aloop/VERSION from every kernel and fails when dkms cannot.
 DKMS_SRC := /usr/src/aloop-$(VERSION)
 DKMS_REGISTERED = dkms status aloop/$(VERSION) 2>/dev/null | grep -q .
+# What `make module` needs: the kernel code, the UAPI header, the probes.
+DKMS_FILES := Kbuild Makefile VERSION dkms.conf LICENSE src include \
+	      scripts/probe.sh scripts/probes
+
+# dkms-src: those sources alone, no build artifacts, in
+# $(DESTDIR)$(DKMS_SRC) (debian/rules packages them in aloop-dkms).
+dkms-src:
+	rm -rf $(DESTDIR)$(DKMS_SRC)
+	mkdir -p $(DESTDIR)$(DKMS_SRC)
+	cp -r --parents $(DKMS_FILES) $(DESTDIR)$(DKMS_SRC)/
+	find $(DESTDIR)$(DKMS_SRC) \( -name '*.o' -o -name '.*.cmd' -o -name '*.ko' \
+		-o -name '*.mod' -o -name '*.mod.c' -o -name '*.symvers' \
+		-o -name modules.order -o -name aloop_probes.h \) -type f -delete
+	find $(DESTDIR)$(DKMS_SRC) -name __pycache__ -type d -prune -exec rm -rf {} +
+.PHONY: dkms-src
 
 dkms-install:
-	rm -rf $(DKMS_SRC)
-	mkdir -p $(DKMS_SRC)
-	cp -r Kbuild Makefile VERSION dkms.conf LICENSE src include scripts $(DKMS_SRC)/
-	rm -f $(DKMS_SRC)/src/*.o $(DKMS_SRC)/src/.*.cmd $(DKMS_SRC)/src/*.mod* \
-		$(DKMS_SRC)/src/aloop_probes.h
+	$(MAKE) --no-print-directory dkms-src DESTDIR=
 	$(DKMS_REGISTERED) || dkms add aloop/$(VERSION)
 	dkms build --force aloop/$(VERSION) -k $(KVER)
 	dkms install --force aloop/$(VERSION) -k $(KVER)
@@ -184,6 +199,41 @@ dkms-install:
 dkms-uninstall:
 	if $(DKMS_REGISTERED); then dkms remove aloop/$(VERSION) --all; fi
 	rm -rf $(DKMS_SRC)
+
+# Debian packages (debian/): aloop-dkms and aloop-utils in build/deb/,
+# then lintian on them (an error fails; warnings are printed).  They are
+# built from a copy of the tree's files (git ls-files: tracked and new,
+# not ignored) in build/deb/src/, as dpkg-buildpackage writes to ../.
+# Needs dpkg-dev, debhelper, dh-dkms, lintian (scripts/setup-host.sh).
+DEB_DIR := build/deb
+DEB_SRC := $(DEB_DIR)/src/aloop-$(VERSION)
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | \
+			tar --null -T - --ignore-failed-read -cf - 2>/dev/null; \
+	else \
+		tar --exclude=./build --exclude-vcs --exclude='*.o' --exclude='*.ko' \
+			--exclude='.*.cmd' --exclude='*.mod' --exclude='*.mod.c' \
+			--exclude=aloop_probes.h --exclude=./aloopctl/aloopctl -cf - .; \
+	fi | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	lintian --fail-on error --info $(DEB_DIR)/*.changes
+	@ls -1 $(DEB_DIR)/*.deb
+.PHONY: deb
+
+# The package tests (tests/pkg/, as root): make deb, the packages'
+# contents and lintian; install, a second kernel and purge in bookworm
+# and trixie chroots; a guest booted from the trixie root with the
+# packages installed (waits for the VM lock).  About 40 minutes.
+check-deb:
+	@rc=0; for t in test_deb test_chroot test_guest; do \
+		ALOOP_DEB_REBUILD=0 tests/pkg/$$t.sh || rc=1; \
+	done; exit $$rc
+.PHONY: check-deb
 
 clean:
 	[ ! -e "$(KDIR)/Makefile" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -192,10 +192,24 @@ static int open_new_node(const char *path)
 	}
 }
 
+/*
+ * /dev/aloop-control.  When it does not exist and the module is not
+ * loaded, root loads the module (aloop_load_module(): libkmod, as
+ * modprobe) and waits for udev/devtmpfs to create the node; any other
+ * user gets the error.
+ */
 static int open_control(const struct ctl *ctl)
 {
 	int fd = open_node(ALOOP_CONTROL);
 
+	if (fd < 0 && errno == ENOENT && geteuid() == 0 &&
+	    !aloop_module_loaded(ctl->sysfs)) {
+		char msg[PATH_MAX];
+
+		if (aloop_load_module(ALOOP_NAME_PREFIX, msg, sizeof(msg)) < 0)
+			errx(EXIT_FAILURE, "%s", msg);
+		fd = open_new_node(ALOOP_CONTROL);
+	}
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT && !aloop_module_loaded(ctl->sysfs))

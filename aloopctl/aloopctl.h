@@ -108,4 +108,12 @@ int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
 int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
 		     size_t *ndevs);
 
+/*
+ * Load module @name as modprobe would (aloopctl_kmod.c, libkmod).  0 when
+ * it is loaded (or was already); otherwise a negative errno and, in @msg,
+ * the one-line reason: "module aloop is not installed for kernel X (...)"
+ * or "cannot load module aloop for kernel X: strerror".
+ */
+int aloop_load_module(const char *name, char *msg, size_t len);
+
 #endif /* ALOOPCTL_H */

@@ -2,8 +2,9 @@
 # Install what building and testing aloop needs on a Debian 12 host:
 # QEMU, virtme-ng (from trixie, pinned to that one package), the Debian
 # 6.1 kernel and the 6.12 kernel from bookworm-backports with headers,
-# the userspace tools the guest tests use, and shellcheck and pyflakes3
-# for `make lint`.  Idempotent; quiet when everything is already there.  The trixie root with the trixie-backports
+# the userspace tools the guest tests use, shellcheck and pyflakes3
+# for `make lint`, libkmod-dev for aloopctl, and debhelper, dh-dkms and
+# lintian for `make deb`.  Idempotent; quiet when everything is already there.  The trixie root with the trixie-backports
 # kernel (7.x) is scripts/trixie-root.sh's (run by scripts/check.sh).
 set -euo pipefail
 
@@ -41,7 +42,8 @@ for p in qemu-system-x86 qemu-utils fio e2fsprogs xfsprogs util-linux \
 	 libsmartcols-dev pkg-config make gcc bc kmod udev python3 \
 	 linux-image-amd64 linux-headers-amd64 busybox-static fdisk \
 	 dkms debootstrap rsync libc6-dev linux-libc-dev gnuplot-nox gcc-multilib \
-	 binutils xz-utils btrfs-progs shellcheck pyflakes3; do
+	 binutils xz-utils btrfs-progs shellcheck pyflakes3 libkmod-dev \
+	 dpkg-dev debhelper dh-dkms lintian; do
 	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 have_vng=0; command -v vng >/dev/null 2>&1 && have_vng=1

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Host test: one version everywhere.  The VERSION file is the version;
-# dkms.conf's PACKAGE_VERSION, `aloopctl --version` / `aloopctl version`
-# and the MODULE_VERSION of every aloop.ko given (modinfo -F version)
-# must all say the same.  dkms.conf must also name the module and the
-# Makefile targets it relies on must exist.
+# dkms.conf's PACKAGE_VERSION, debian/changelog's upstream version,
+# `aloopctl --version` / `aloopctl version` and the MODULE_VERSION of
+# every aloop.ko given (modinfo -F version) must all say the same.  dkms.conf must also name the module and the
+# Makefile targets it and the README rely on must exist.
 #
 #   tests/dkms/test_version.sh [ALOOP_KO...]
 #
@@ -43,8 +43,20 @@ result $st "dkms.conf DEST_MODULE_LOCATION[0] is under /updates or /extra ('${c[
 result $? "dkms.conf MAKE[0] builds for \${kernelver} ('${c[4]:-}')"
 eq "dkms.conf AUTOINSTALL=yes (rebuilt for new kernels)" yes "${c[5]:-}"
 
+# debian/changelog: the packages' version; its upstream part (no epoch,
+# no Debian revision) is VERSION.
+if [ -f debian/changelog ]; then
+	dv=$(dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null) ||
+		dv=$(sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' debian/changelog)
+	up=${dv#*:}
+	up=${up%-*}
+	eq "debian/changelog upstream version ('$dv') equals VERSION" "$ver" "$up"
+else
+	result 1 "debian/changelog upstream version equals VERSION" "no debian/changelog"
+fi
+
 missing=
-for t in dkms-install dkms-uninstall module; do
+for t in dkms-install dkms-uninstall dkms-src module deb; do
 	grep -q "^$t:" Makefile || missing+=" $t"
 done
 [ -z "$missing" ]
