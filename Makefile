@@ -13,6 +13,8 @@
 #   make style              checkpatch.pl on the kernel code (seconds)
 #   make lint               shellcheck on the scripts, pyflakes on the Python
 #   make tools              aloopctl and the guest tests' helper programs
+#   make deb                aloop-dkms + aloop-utils .debs in build/deb/, lintian
+#   make check-deb          the package tests (chroots, guests; ~40 min)
 
 VERSION   := $(shell cat $(CURDIR)/VERSION 2>/dev/null)
 KVER      ?= $(shell uname -r)
@@ -52,7 +54,7 @@ TOOLS      = $(TOOLS_DIR)/alo-ioctl $(TOOLS_DIR)/alo-fuzz $(TOOLS_DIR)/loopdiff 
 all: module aloopctl
 
 help:
-	@sed -n '3,16p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,18p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
 
 have-kdir:
 	@if [ ! -e "$(KDIR)/Makefile" ]; then \

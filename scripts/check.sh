@@ -8,7 +8,8 @@
 #      host tests: make unit, tests/unit/test_install.sh (make install-user
 #      / uninstall), tests/dkms/test_version.sh (one version everywhere),
 #      make style (tests/unit/test_checkpatch.sh), tests/unit/test_compat.sh
-#      (probes, #error on unknown shapes, 6.1 floor), make lint
+#      (probes, #error on unknown shapes, 6.1 floor), make lint,
+#      tests/pkg/test_deb.sh (make deb, package contents, lintian)
 #   3. the kernels: Debian 6.1 and 6.12 from the host, and the newest
 #      trixie-backports kernel (7.x) from a debootstrap'd trixie root
 #      (scripts/trixie-root.sh, cached in /var/cache/aloop/trixie-root)
@@ -178,6 +179,9 @@ else
 	host_ktap checkpatch "make style (tests/unit/test_checkpatch.sh)" "$LOGDIR/checkpatch.log" tests/unit/test_checkpatch.sh
 	host_ktap compat "tests/unit/test_compat.sh" "$LOGDIR/compat.log" tests/unit/test_compat.sh
 	host_ktap lint "make lint (scripts/lint.sh)" "$LOGDIR/lint.log" scripts/lint.sh
+	# make deb + contents + lintian (~2 min); the chroot and guest package
+	# tests are make check-deb (~40 min, outside CI's budget)
+	host_ktap deb "tests/pkg/test_deb.sh (make deb, contents, lintian)" "$LOGDIR/deb.log" tests/pkg/test_deb.sh
 fi
 tend "host build + host tests"
 
