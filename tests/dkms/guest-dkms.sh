@@ -105,8 +105,15 @@ else
 	fail "aloopctl detach $DEV" "exit $rc: $out" "state: $st"
 fi
 
-# 8. modprobe -r
-out=$(modprobe -r aloop 2>&1); rc=$?
+# 8. modprobe -r (udev may still hold the device it was told about at
+# detach - blkid on the change event - for a moment: settle, and retry
+# while the refcount says it is transient)
+udevadm settle -t 10 2>/dev/null
+for _ in 1 2 3 4 5; do
+	out=$(modprobe -r aloop 2>&1); rc=$?
+	[ $rc != 0 ] && mod_is_loaded aloop && [ "$(awk '$1 == "aloop" {print $3}' /proc/modules)" = 0 ] || break
+	sleep 1
+done
 if [ $rc = 0 ] && ! mod_is_loaded aloop && [ ! -e /sys/module/aloop ]; then
 	ok "modprobe -r aloop unloads it"
 else
