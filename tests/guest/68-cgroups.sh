@@ -48,16 +48,9 @@ dirty_restore() {
 }
 
 cg_cleanup() {
-	local c p
+	local p
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	for c in "$T"/*/; do
-		[ -d "$c" ] || continue
-		[ -z "$BDEV_MM" ] || echo "$BDEV_MM rbps=max wbps=max" >"$c/io.max" 2>/dev/null
-		while read -r p; do echo "$p" >"$CG/cgroup.procs"; done <"$c/cgroup.procs"
-	done
-	sleep 0.5
-	for c in "$T"/*/; do [ -d "$c" ] && rmdir "$c"; done
-	[ -d "$T" ] && rmdir "$T"
+	cg_remove_all
 	[ -z "$HUNG_OLD" ] || echo "$HUNG_OLD" >"$HUNG"
 	dirty_restore
 }

@@ -29,13 +29,7 @@ out=$(mod_load) || bail "cannot load $DUT: $out"
 
 DEV=
 churn_cleanup() {
-	local c p
-	for c in "$T"/*/; do
-		[ -d "$c" ] || continue
-		while read -r p; do echo "$p" >"$CG/cgroup.procs"; done <"$c/cgroup.procs"
-		rmdir "$c" 2>/dev/null
-	done
-	[ ! -d "$T" ] || rmdir "$T" 2>/dev/null
+	cg_remove_all 2>/dev/null
 	[ -z "$DEV" ] || timeout 20 "$ALO_IOCTL" clr-fd "$DEV" >/dev/null 2>&1
 }
 on_exit churn_cleanup

@@ -585,3 +585,16 @@ cg_run() {
 	local c=$T/$1; shift
 	( echo "$BASHPID" >"$c/cgroup.procs" || exit 125; exec "$@" )
 }
+# cg_remove_all: every child of $T (io limits lifted, tasks moved to the
+# root) and $T itself removed
+cg_remove_all() {
+	local c p
+	for c in "$T"/*/; do
+		[ -d "$c" ] || continue
+		[ -z "$BDEV_MM" ] || echo "$BDEV_MM rbps=max wbps=max" >"$c/io.max" 2>/dev/null
+		while read -r p; do echo "$p" >"$CG/cgroup.procs"; done <"$c/cgroup.procs"
+	done
+	sleep 0.5
+	for c in "$T"/*/; do [ -d "$c" ] && rmdir "$c"; done
+	[ ! -d "$T" ] || rmdir "$T"
+}
