@@ -197,6 +197,16 @@ kernel_troot_hook() {
 	fi
 }
 
+# kernel_chosen "LIST" TOKEN: 1 when LIST (KERNELS tokens, or "all") has
+# TOKEN, else 0
+kernel_chosen() {
+	local h
+	for h in $1; do
+		[ "$h" = all ] || [ "$h" = "$2" ] && { echo 1; return; }
+	done
+	echo 0
+}
+
 KLIST=() KTOK=()
 [ "$KERNELS" != none ] || KERNELS=	# host tests only
 for tok in $KERNELS; do
@@ -212,16 +222,9 @@ for i in "${!KLIST[@]}"; do
 	spec=${KLIST[$i]} tok=${KTOK[$i]}
 	kernel_load "$spec"
 	k=$K_REL root=$K_ROOT
-	heavy=0 stress=0 dur=0
-	for h in $ALOOP_DURABILITY_KERNELS; do
-		[ "$h" = all ] || [ "$h" = "$tok" ] && dur=1
-	done
-	for h in $ALOOP_HEAVY_KERNELS; do
-		[ "$h" = all ] || [ "$h" = "$tok" ] && heavy=1
-	done
-	for h in $ALOOP_STRESS_KERNELS; do
-		[ "$h" = all ] || [ "$h" = "$tok" ] && stress=1
-	done
+	heavy=$(kernel_chosen "$ALOOP_HEAVY_KERNELS" "$tok")
+	stress=$(kernel_chosen "$ALOOP_STRESS_KERNELS" "$tok")
+	dur=$(kernel_chosen "$ALOOP_DURABILITY_KERNELS" "$tok")
 	tests=$ALOOP_TESTS
 	[ "$tok" != debug ] || [ -n "$tests" ] || tests=$ALOOP_DEBUG_TESTS
 	# The time budget: the debug lane runs in what is left; a production
@@ -331,7 +334,7 @@ for i in "${!KLIST[@]}"; do
 		tend "[$k] dkms remove"
 	fi
 
-	if [ "$DUT" = aloop ] && [ "$ALOOP_DURABILITY" = 1 ] && [ $dur = 0 ] && [ -z "${tests-$ALOOP_TESTS}" ]; then
+	if [ "$DUT" = aloop ] && [ "$ALOOP_DURABILITY" = 1 ] && [ "$dur" = 0 ] && [ -z "${tests-$ALOOP_TESTS}" ]; then
 		res "$k" skip "durability (scripts/durability.sh)" "runs on ALOOP_DURABILITY_KERNELS ($ALOOP_DURABILITY_KERNELS) to stay inside CI's 90 minutes"
 	elif [ "$DUT" = aloop ] && [ "$ALOOP_DURABILITY" = 1 ] && wanted durability && [ -n "$ko" ]; then
 		say "[$k] durability: two boots (write + hard power-off, verify); log $kdir/durability.vng.log"

@@ -66,15 +66,8 @@ on_exit devs_cleanup
 on_exit cg_cleanup
 D=$(test_dir cgroups)
 
-if ! why=$(cg_prepare); then
-	skip_n 16 "$why"
-	finish
-fi
-# this script runs in the root cgroup: the reference "unlimited" I/O
-c=$(cat /proc/self/cgroup)
-[ "$c" = "0::/" ] || { diag "test started in cgroup '$c': moving to the root"; echo $$ >"$CG/cgroup.procs"; }
+cg_start
 # io.max takes the whole disk of the backing filesystem
-BDEV_MM=$(backing_disk)
 diag "backing disk of $BACKING: $BDEV_MM ($(basename "$(readlink -f "/sys/dev/block/$BDEV_MM")")); kernel $(uname -r)"
 
 # took STEP: how long the step took (diagnostic; TCG speeds vary a lot)

@@ -35,13 +35,7 @@ churn_cleanup() {
 on_exit churn_cleanup
 D=$(test_dir churn)
 
-if ! why=$(cg_prepare); then
-	skip_n 6 "$why"
-	finish
-fi
-c=$(cat /proc/self/cgroup)
-[ "$c" = "0::/" ] || echo $$ >"$CG/cgroup.procs"
-BDEV_MM=$(backing_disk)
+cg_start
 
 # A sparse image with data in its first 4 MiB, on a device with dio on:
 # dio reads of the holes complete inside ->read_iter.

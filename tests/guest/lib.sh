@@ -585,16 +585,25 @@ cg_run() {
 	local c=$T/$1; shift
 	( echo "$BASHPID" >"$c/cgroup.procs" || exit 125; exec "$@" )
 }
-# cg_remove_all: every child of $T (io limits lifted, tasks moved to the
-# root) and $T itself removed
+# cg_remove_all: every child of $T (cg_del) and $T itself removed
 cg_remove_all() {
-	local c p
+	local c
 	for c in "$T"/*/; do
-		[ -d "$c" ] || continue
-		[ -z "$BDEV_MM" ] || echo "$BDEV_MM rbps=max wbps=max" >"$c/io.max" 2>/dev/null
-		while read -r p; do echo "$p" >"$CG/cgroup.procs"; done <"$c/cgroup.procs"
+		[ -d "$c" ] && cg_del "$(basename "$c")"
 	done
-	sleep 0.5
-	for c in "$T"/*/; do [ -d "$c" ] && rmdir "$c"; done
 	[ ! -d "$T" ] || rmdir "$T"
+}
+# cg_start: cgroup v2 ready (cg_prepare), this test in the root cgroup
+# (the reference "unlimited" I/O) and BDEV_MM set; when cgroup v2 cannot
+# be had, every result still planned is a SKIP with the reason, and the
+# test ends here
+cg_start() {
+	local why c
+	if ! why=$(cg_prepare); then
+		skip_n "$((KTAP_PLAN - KTAP_N))" "$why"
+		finish
+	fi
+	c=$(cat /proc/self/cgroup)
+	[ "$c" = "0::/" ] || { diag "test started in cgroup '$c': moving to the root"; echo $$ >"$CG/cgroup.procs"; }
+	BDEV_MM=$(backing_disk)
 }
