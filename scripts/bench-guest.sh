@@ -374,15 +374,20 @@ sparse_workload() {	# REP POS MODE
 }
 
 # ------------------------------------------------------------ the runs
+# rotated REP MODE...: the modes rotated by REP - 1 (repetition REP's order)
+rotated() {
+	local r=$1 i; shift
+	local m=("$@")
+	for i in "${!m[@]}"; do
+		printf '%s ' "${m[$(( (i + r - 1) % ${#m[@]} ))]}"
+	done
+}
 read -r -a MODES <<<"$BENCH_MODES"
 NM=${#MODES[@]}
 log "$BENCH_REPS repetitions x ${NM} modes (${MODES[*]}), order rotated per repetition"
 start_all=$(date +%s)
 for rep in $(seq 1 "$BENCH_REPS"); do
-	order=()
-	for i in $(seq 0 $((NM - 1))); do
-		order+=("${MODES[$(( (i + rep - 1) % NM ))]}")
-	done
+	read -r -a order <<<"$(rotated "$rep" "${MODES[@]}")"
 	log "repetition $rep/$BENCH_REPS: ${order[*]}"
 	echo "rep$rep=${order[*]}" >>"$OUT/order.txt"
 	pos=0
@@ -402,7 +407,7 @@ done
 
 # ------------------------------------------------- the fast backing
 fast_case() {
-	local fast=/run/bench/fast f rep i pos mode dev order any=0 w
+	local fast=/run/bench/fast f rep pos mode dev order any=0 w
 	for w in fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync; do
 		want_workload "$w" && any=1
 	done
@@ -422,10 +427,7 @@ fast_case() {
 	echo "fast_unwritten_extents=$(filefrag -v "$f" | grep -c unwritten)" >>"$OUT/env.txt"
 	log "fast backing: $f ($BENCH_FAST_MB MiB) on ext4 on /dev/ram0; modes ${FM[*]}"
 	for rep in $(seq 1 "$BENCH_REPS"); do
-		order=()
-		for i in $(seq 0 $((${#FM[@]} - 1))); do
-			order+=("${FM[$(( (i + rep - 1) % ${#FM[@]} ))]}")
-		done
+		read -r -a order <<<"$(rotated "$rep" "${FM[@]}")"
 		echo "fast-rep$rep=${order[*]}" >>"$OUT/order.txt"
 		pos=0
 		for mode in "${order[@]}"; do

@@ -49,17 +49,16 @@ if [ "$QUICK" = 1 ]; then
 	: "${BENCH_VM_TIMEOUT:=1500}"
 	# less work per run; the same file and the same memory test
 	: "${BENCH_DEV_IOS:=4096}" "${BENCH_PSYNC_IOS:=1024}" "${BENCH_FS_MB:=32}"
-	: "${BENCH_FS_RAND_MB:=4}" "${BENCH_SPARSE_IOS:=1024}"
+	: "${BENCH_FS_RAND_MB:=4}" "${BENCH_SPARSE_IOS:=1024}" "${BENCH_FAST_MB:=256}"
 else
 	: "${REPS:=5}"
 	: "${BENCH_VM_TIMEOUT:=7200}"
 	: "${BENCH_DEV_IOS:=16384}" "${BENCH_PSYNC_IOS:=4096}" "${BENCH_FS_MB:=128}"
-	: "${BENCH_FS_RAND_MB:=16}" "${BENCH_SPARSE_IOS:=4096}"
+	: "${BENCH_FS_RAND_MB:=16}" "${BENCH_SPARSE_IOS:=4096}" "${BENCH_FAST_MB:=512}"
 fi
 : "${BENCH_FILE_MB:=1024}" "${BENCH_SPARSE_MB:=1024}" "${BENCH_MEM_MB:=256}"
 : "${BENCH_MODES:=raw loop-buf loop-dio aloop-buf aloop-dio}"
-[ "$QUICK" != 1 ] || : "${BENCH_FAST_MB:=256}"
-: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1}" "${BENCH_FAST_MB:=512}"
+: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1}"
 : "${BENCH_WORKLOADS:=}"
 
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (host setup, module build)" >&2; exit 1; }
