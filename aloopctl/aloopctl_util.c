@@ -386,6 +386,7 @@ static const struct {
 	{ ALOOP_FEAT_DEV_INFO,	 "dev-info" },
 	{ ALOOP_FEAT_QUEUES,	 "queues" },
 	{ ALOOP_FEAT_CGROUP,	 "cgroup" },
+	{ ALOOP_FEAT_NOWAIT,	 "nowait" },
 };
 
 /* Name of feature bit @bit (0..63), or NULL when this tool doesn't know. */

@@ -36,8 +36,9 @@
 #
 # Then the fast backing, where the driver's own cost shows: ext4 on a RAM
 # disk (brd), one fully written file of BENCH_FAST_MB, and per repetition
-# the modes of BENCH_FAST_MODES (raw, loop-dio, aloop-dio and aloop-dio1 =
-# aloop with one hardware queue), rotated the same way:
+# the modes of BENCH_FAST_MODES (raw, loop-dio, aloop-dio, aloop-dio1 =
+# aloop with one hardware queue, aloop-worker = aloop with inline
+# submission off: module parameter nowait=N), rotated the same way:
 #        fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync
 #
 # Every fio run does a fixed amount of work (size/io_size, never time based)
@@ -47,7 +48,9 @@
 #   NNNN.stat0/1     /proc/stat before/after (ctxt and the cpu line)
 #   NNNN.mem0/1      /proc/meminfo before/after (memory runs)
 #   NNNN.fincore     fincore --bytes of the backing file (memory runs)
-#   NNNN.aloop.json  aloopctl status --json after the run (aloop modes)
+#   NNNN.aloop.json  aloopctl status --json after the run (aloop modes;
+#                    the meta file gets the device's counters since attach:
+#                    aloop_reqs_dio, _reqs_inline, _reqs_worker, ...)
 # and OUTDIR/env.txt (conditions), dmesg.txt, taint-start/end and, last,
 # `done`.  scripts/bench-report.py turns that into the tables.
 #
@@ -79,7 +82,7 @@ export LC_ALL=C
 : "${BENCH_FS_RAND_MB:=16}"		# io_size per job, fs random runs
 : "${BENCH_SPARSE_IOS:=4096}"		# 4k I/Os per job, sparse run
 : "${BENCH_FAST_MB:=512}"		# the file on the RAM disk
-: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1}"
+: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1 aloop-worker}"
 
 RUNS=$OUT/runs
 BACK=/run/bench/back MNT=/run/bench/mnt
@@ -217,6 +220,8 @@ attach() {
 		   "$CTLBIN" set "$dev" --direct-io=off || { "$CTLBIN" detach "$dev"; return 1; } ;;
 	aloop-dio) dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	aloop-dio1) dev=$("$CTLBIN" attach --queues 1 "$f") || return 1 ;;
+	aloop-worker) echo N >/sys/module/aloop/parameters/nowait || return 1
+		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	*) return 1 ;;
 	esac
 	wait_blk "$dev" || return 1
@@ -227,7 +232,8 @@ detach() {	# MODE DEV
 	case $1 in
 	raw) ;;
 	loop-*) losetup -d "$2" ;;
-	aloop-*) "$CTLBIN" detach "$2" ;;
+	aloop-*) "$CTLBIN" detach "$2"
+		 echo Y >/sys/module/aloop/parameters/nowait ;;
 	esac
 }
 
@@ -286,7 +292,12 @@ fio_run() {
 	printf '%s\n' "${S1[@]}" >"$RUNS/$ID.stat1"
 	meta "rc=$rc" "t0=$t0" "t1=$t1"
 	[ -s "$RUNS/$ID.fio.err" ] || rm -f "$RUNS/$ID.fio.err"
-	case $mode in aloop-*) "$CTLBIN" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null ;; esac
+	case $mode in aloop-*) "$CTLBIN" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null
+		local k
+		for k in reqs_dio reqs_inline reqs_worker nowait_again wakeups; do
+			meta "aloop_$k=$(cat "/sys/block/${dev#/dev/}/aloop/$k" 2>/dev/null)"
+		done ;;
+	esac
 	local iops
 	# "iops" : N in the read, write and trim sections (one job: group_reporting)
 	iops=$(awk -F: '/"iops" :/ {gsub(/[ ,]/, "", $2); s += $2} END {printf "%d", s}' "$RUNS/$ID.fio.json" 2>/dev/null)

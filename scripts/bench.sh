@@ -22,8 +22,9 @@
 #   QUICK=1              short run: 2 repetitions, less work per run
 #   REPS=N               repetitions (default 5, QUICK 2)
 #   BENCH_MODES="raw loop-buf loop-dio aloop-buf aloop-dio"
-#   BENCH_FAST_MODES="raw loop-dio aloop-dio aloop-dio1"   the fast backing
-#                        (ext4 on brd; aloop-dio1: one hardware queue)
+#   BENCH_FAST_MODES="raw loop-dio aloop-dio aloop-dio1 aloop-worker"
+#                        the fast backing (ext4 on brd; aloop-dio1: one
+#                        hardware queue; aloop-worker: nowait=N, no inline)
 #   BENCH_FAST_MB=512    the fully written file on the RAM disk
 #   BENCH_WORKLOADS="dev-* mem-seqread"   only these workloads (globs)
 #   BENCH_VM_TIMEOUT=S   seconds per guest boot (default 1500 QUICK, 7200)
@@ -58,7 +59,7 @@ else
 fi
 : "${BENCH_FILE_MB:=1024}" "${BENCH_SPARSE_MB:=1024}" "${BENCH_MEM_MB:=256}"
 : "${BENCH_MODES:=raw loop-buf loop-dio aloop-buf aloop-dio}"
-: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1}"
+: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1 aloop-worker}"
 : "${BENCH_WORKLOADS:=}"
 
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (host setup, module build)" >&2; exit 1; }

@@ -108,7 +108,7 @@ cd "$REPO" || exit 1
 # What the debug kernel (KASAN + lockdep, 5-10x slower) runs when
 # ALOOP_TESTS is empty: the data, parity, dispatch and stress files
 # (set but empty: all of them).
-: "${ALOOP_DEBUG_TESTS=00-env 69-* 30-data 92-* 93-* 65-parity 72-queues 94-* 95-* 96-*}"
+: "${ALOOP_DEBUG_TESTS=00-env 69-* 74-* 30-data 92-* 93-* 65-parity 72-queues 94-* 95-* 96-*}"
 : "${ALOOP_BUDGET_MIN:=85}"
 : "${ALOOP_DEBUG_MIN_SECONDS:=1200}"
 : "${ALOOP_LANE_MIN_SECONDS:=900}"

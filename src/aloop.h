@@ -77,6 +77,9 @@ struct aloop_device {
 	atomic64_t		errors;
 	atomic64_t		reqs_cgroup;	/* served by a cgroup lane */
 	atomic64_t		wakeups;	/* worker wake-ups (batches) */
+	atomic64_t		reqs_inline;	/* submitted from ->queue_rq */
+	atomic64_t		reqs_worker;	/* served by a worker or lane */
+	atomic64_t		nowait_again;	/* inline tries that got EAGAIN */
 };
 
 /* Per-request data (the blk-mq PDU). */
@@ -92,6 +95,8 @@ struct alo_cmd {
 	loff_t			eof;		/* backing size at submission */
 	unsigned int		done;		/* bytes already transferred */
 	bool			use_dio;
+	bool			nowait;		/* inline try: IOCB_NOWAIT */
+	bool			counted;	/* in reqs_dio already */
 	bool			write_held;	/* freeze protection taken */
 	bool			zero_tail;	/* read hit EOF: zero the rest */
 };
@@ -108,6 +113,7 @@ struct alo_cmd {
 /* aloop_main.c */
 unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
+extern bool aloop_nowait;
 extern int aloop_part_shift;
 
 /* aloop_dev.c */

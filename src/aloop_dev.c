@@ -935,6 +935,9 @@ static void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info)
 	info->nr_queues = lo->queues ? lo->nr_queues : 0;
 	info->reqs_cgroup = atomic64_read(&lo->reqs_cgroup);
 	info->wakeups = atomic64_read(&lo->wakeups);
+	info->reqs_inline = atomic64_read(&lo->reqs_inline);
+	info->reqs_worker = atomic64_read(&lo->reqs_worker);
+	info->nowait_again = atomic64_read(&lo->nowait_again);
 	strscpy(info->dio_reason, lo->dio_reason, sizeof(info->dio_reason));
 	if (!lo->backing)
 		return;

@@ -32,7 +32,7 @@ static inline loff_t alo_pos(struct aloop_device *lo, struct request *rq)
  * bios), advanced past what an earlier partial transfer already did.
  */
 static int alo_init_iter(struct alo_cmd *cmd, struct request *rq,
-			 unsigned int dir, struct iov_iter *iter)
+			 unsigned int dir, struct iov_iter *iter, gfp_t gfp)
 {
 	struct req_iterator rq_iter;
 	const struct bio_vec *bvec;
@@ -44,7 +44,7 @@ static int alo_init_iter(struct alo_cmd *cmd, struct request *rq,
 		nr_bvec++;
 
 	if (rq->bio != rq->biotail) {
-		copy = kmalloc_array(nr_bvec, sizeof(*copy), GFP_NOIO);
+		copy = kmalloc_array(nr_bvec, sizeof(*copy), gfp);
 		if (!copy)
 			return -ENOMEM;
 		cmd->bvec = copy;
@@ -74,17 +74,22 @@ static void alo_free_bvec(struct alo_cmd *cmd)
 /*
  * Freeze protection for a write to a regular backing file, as fs/aio.c
  * does for async writes: taken by the submitter, handed over to whoever
- * completes the kiocb (lockdep is told the owner changes).
+ * completes the kiocb (lockdep is told the owner changes).  An inline
+ * try never waits for a thaw: -EAGAIN sends the request to its worker.
  */
-static bool alo_start_write(struct file *file)
+static int alo_start_write(struct alo_cmd *cmd, struct file *file)
 {
 	struct inode *inode = file_inode(file);
 
 	if (!S_ISREG(inode->i_mode))
-		return false;
-	sb_start_write(inode->i_sb);
+		return 0;
+	if (!cmd->nowait)
+		sb_start_write(inode->i_sb);
+	else if (!sb_start_write_trylock(inode->i_sb))
+		return -EAGAIN;
 	__sb_writers_release(inode->i_sb, SB_FREEZE_WRITE);
-	return true;
+	cmd->write_held = true;
+	return 0;
 }
 
 static void alo_end_write(struct file *file)
@@ -133,7 +138,8 @@ static int alo_rw_buffered(struct aloop_device *lo, struct alo_cmd *cmd,
 	ssize_t ret = 0;
 	int err;
 
-	err = alo_init_iter(cmd, rq, write ? ITER_SOURCE : ITER_DEST, &iter);
+	err = alo_init_iter(cmd, rq, write ? ITER_SOURCE : ITER_DEST, &iter,
+			    GFP_NOIO);
 	if (err)
 		return err;
 	atomic64_inc(&lo->reqs_buffered);
@@ -195,6 +201,16 @@ static void alo_dio_put(struct alo_cmd *cmd)
 	}
 	ret = cmd->ret;
 
+	if (cmd->nowait) {
+		cmd->nowait = false;
+		if (ret == -EAGAIN) {
+			/* Would have blocked: the worker does it again. */
+			atomic64_inc(&lo->nowait_again);
+			alo_requeue(cmd);
+			return;
+		}
+		atomic64_inc(&lo->reqs_inline);
+	}
 	if (ret == -EINVAL && !cmd->done) {
 		/* The backing file refused this request's alignment. */
 		atomic64_inc(&lo->reqs_fallback);
@@ -248,11 +264,19 @@ static int alo_rw_dio(struct aloop_device *lo, struct alo_cmd *cmd,
 	ssize_t ret;
 	int err;
 
-	err = alo_init_iter(cmd, rq, write ? ITER_SOURCE : ITER_DEST, &iter);
-	if (err)
-		return err;
-	if (!cmd->done)
+	err = alo_init_iter(cmd, rq, write ? ITER_SOURCE : ITER_DEST, &iter,
+			    cmd->nowait ? GFP_NOWAIT | __GFP_NOWARN : GFP_NOIO);
+	if (!err && write)
+		err = alo_start_write(cmd, file);
+	if (err) {
+		alo_free_bvec(cmd);
+		/* Nothing was submitted: an inline try goes to the worker. */
+		return cmd->nowait ? -EAGAIN : err;
+	}
+	if (!cmd->counted) {
+		cmd->counted = true;
 		atomic64_inc(&lo->reqs_dio);
+	}
 
 	atomic_set(&cmd->ref, 2);
 	memset(iocb, 0, sizeof(*iocb));
@@ -260,18 +284,18 @@ static int alo_rw_dio(struct aloop_device *lo, struct alo_cmd *cmd,
 	iocb->ki_filp = file;
 	iocb->ki_complete = alo_dio_complete;
 	iocb->ki_flags = IOCB_DIRECT;
+	if (cmd->nowait)
+		iocb->ki_flags |= IOCB_NOWAIT;
 	iocb->ki_ioprio = req_get_ioprio(rq);
 	if (write && (rq->cmd_flags & REQ_FUA))
 		iocb->ki_flags |= IOCB_DSYNC;
 	/* Read here, not in the completion (which may be a hard irq). */
 	cmd->eof = i_size_read(file->f_mapping->host);
 
-	if (write) {
-		cmd->write_held = alo_start_write(file);
+	if (write)
 		ret = file->f_op->write_iter(iocb, &iter);
-	} else {
+	else
 		ret = file->f_op->read_iter(iocb, &iter);
-	}
 
 	if (ret != -EIOCBQUEUED)
 		alo_dio_complete(iocb, ret);
@@ -340,6 +364,7 @@ struct alo_queue {
 	struct kthread_work	work;
 	spinlock_t		lock;
 	struct list_head	cmds;
+	atomic_t		pending;	/* queued, not yet submitted */
 };
 
 struct alo_lane {
@@ -368,6 +393,7 @@ static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 	struct mem_cgroup *old_memcg = NULL;
 	int ret;
 
+	atomic64_inc(&lo->reqs_worker);
 	if (blkcg_css)
 		kthread_associate_blkcg(blkcg_css);
 #ifdef CONFIG_MEMCG
@@ -406,7 +432,8 @@ static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
  * that could wait on us (NOIO), and no dirty throttling of our own
  * writes as if we were the dirtier (PF_LOCAL_THROTTLE).
  */
-static void alo_handle_list(struct aloop_device *lo, struct list_head *list)
+static void alo_handle_list(struct aloop_device *lo, struct alo_queue *aq,
+			    struct list_head *list)
 {
 	const unsigned int pf = PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 	unsigned int orig = current->flags & pf;
@@ -416,6 +443,9 @@ static void alo_handle_list(struct aloop_device *lo, struct list_head *list)
 	list_for_each_entry_safe(cmd, next, list, node) {
 		list_del_init(&cmd->node);
 		alo_handle_cmd(lo, cmd);
+		/* @cmd may be gone: only the queue is touched. */
+		if (aq)
+			atomic_dec(&aq->pending);
 	}
 	current->flags = (current->flags & ~pf) | orig;
 }
@@ -431,7 +461,7 @@ static void alo_queue_work_fn(struct kthread_work *work)
 		spin_unlock_irq(&aq->lock);
 		if (list_empty(&list))
 			break;
-		alo_handle_list(aq->lo, &list);
+		alo_handle_list(aq->lo, aq, &list);
 	}
 }
 
@@ -440,6 +470,7 @@ static void alo_queue_cmd(struct alo_queue *aq, struct alo_cmd *cmd,
 {
 	unsigned long flags;
 
+	atomic_inc(&aq->pending);
 	spin_lock_irqsave(&aq->lock, flags);
 	list_add_tail(&cmd->node, &aq->cmds);
 	spin_unlock_irqrestore(&aq->lock, flags);
@@ -470,7 +501,7 @@ static void alo_lane_work_fn(struct work_struct *work)
 		}
 		lane->running = true;
 		spin_unlock_irq(&lo->lane_lock);
-		alo_handle_list(lo, &list);
+		alo_handle_list(lo, NULL, &list);
 	}
 }
 
@@ -594,6 +625,7 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 		aq->lo = lo;
 		spin_lock_init(&aq->lock);
 		INIT_LIST_HEAD(&aq->cmds);
+		atomic_set(&aq->pending, 0);
 		kthread_init_work(&aq->work, alo_queue_work_fn);
 		/*
 		 * Default priority, like loop's kworkers; freezable, like
@@ -642,6 +674,94 @@ void alo_stop_workers(struct aloop_device *lo)
 	lo->queues = NULL;
 }
 
+/*
+ * Inline submission.  A direct I/O request can be submitted by ->queue_rq
+ * itself, in the submitter's context (the tag set is BLK_MQ_F_BLOCKING),
+ * with IOCB_NOWAIT: no wake-up, no context switch.  When the backing file
+ * would block it says -EAGAIN (at once, or from ->ki_complete) and the
+ * request goes to its queue's worker as any other.  Only where nothing
+ * can wait on it:
+ *  - the root blkcg's requests (a cgroup's have their lane, and the
+ *    submitter's own cgroup must be the root too: the backing bios take
+ *    it), so no io.latency/io.cost/io.max wait can be on them;
+ *  - reads and O_DIRECT-style writes (REQ_SYNC|REQ_IDLE): writeback
+ *    throttling (wbt) waits only on the writes it tracks, never these;
+ *  - not from reclaim or a NOIO/NOFS scope: a filesystem transaction,
+ *    another block driver's worker, or an inline call one level up (so
+ *    this never nests);
+ *  - when nothing of its queue waits for the worker, so a queue's
+ *    requests still reach the backing file in submission order.
+ * During the call the submitter's plug and bio_list are set aside, as
+ * for a task of its own: a plug being flushed cannot grow under its
+ * walker (what mainline fixed in blk_mq_flush_plug_list() in 6.19), and
+ * no backing bio - nor a metadata read the filesystem waits for - sits
+ * on current->bio_list behind a bio that waits on it.  Its journal
+ * handle is set aside too, and allocations are NOIO (memalloc scope),
+ * our own bio_vec copy GFP_NOWAIT.
+ */
+static bool alo_can_inline(struct aloop_device *lo, struct alo_cmd *cmd,
+			   struct request *rq)
+{
+	bool root = true;
+
+	if (!cmd->use_dio || !READ_ONCE(aloop_nowait) || cmd->blkcg_css)
+		return false;
+	if (!(lo->backing->f_mode & FMODE_NOWAIT))
+		return false;
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		break;
+	case REQ_OP_WRITE:
+		if ((rq->cmd_flags & (REQ_SYNC | REQ_IDLE)) !=
+		    (REQ_SYNC | REQ_IDLE))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	if (current->flags & (PF_MEMALLOC | PF_MEMALLOC_NOIO |
+			      PF_MEMALLOC_NOFS))
+		return false;
+	if (atomic_read(&cmd->aq->pending))
+		return false;
+#ifdef CONFIG_BLK_CGROUP
+	rcu_read_lock();
+	root = !task_css(current, io_cgrp_id)->parent;
+	rcu_read_unlock();
+#endif
+	return root;
+}
+
+/* False: not submitted, the caller queues it for the worker. */
+static bool alo_submit_inline(struct aloop_device *lo, struct alo_cmd *cmd,
+			      struct request *rq)
+{
+	struct bio_list *bio_list = current->bio_list;
+	struct blk_plug *plug = current->plug;
+	void *journal = current->journal_info;
+	unsigned int noio;
+	int ret;
+
+	cmd->nowait = true;
+	current->bio_list = NULL;
+	current->plug = NULL;
+	current->journal_info = NULL;
+	noio = memalloc_noio_save();
+	ret = alo_rw_dio(lo, cmd, rq, alo_pos(lo, rq));
+	memalloc_noio_restore(noio);
+	current->journal_info = journal;
+	current->plug = plug;
+	current->bio_list = bio_list;
+
+	if (ret == -EAGAIN) {
+		cmd->nowait = false;
+		atomic64_inc(&lo->nowait_again);
+		return false;
+	}
+	/* Submitted: ->ki_complete (or the worker, after EAGAIN) ends it. */
+	return true;
+}
+
 static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 				 const struct blk_mq_queue_data *bd)
 {
@@ -668,10 +788,14 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->ret = 0;
 	cmd->zero_tail = false;
 	cmd->write_held = false;
+	cmd->nowait = false;
+	cmd->counted = false;
 	cmd->bvec = NULL;
 	alo_cmd_cgroups(cmd, rq);
 
 	if (cmd->blkcg_css && alo_lane_cmd(lo, cmd))
+		return BLK_STS_OK;
+	if (alo_can_inline(lo, cmd, rq) && alo_submit_inline(lo, cmd, rq))
 		return BLK_STS_OK;
 	alo_queue_cmd(cmd->aq, cmd, bd->last);
 	return BLK_STS_OK;

@@ -46,6 +46,10 @@ bool aloop_dio_auto = true;
 module_param_named(dio, aloop_dio_auto, bool, 0644);
 MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (default Y)");
 
+bool aloop_nowait = true;
+module_param_named(nowait, aloop_nowait, bool, 0644);
+MODULE_PARM_DESC(nowait, "Submit direct I/O from the submitter's context with IOCB_NOWAIT when it cannot block, the worker otherwise (default Y)");
+
 /*
  * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS
  * (1.25 MiB).  Left alone, a new queue gets BLK_SAFE_MAX_SECTORS (127.5
@@ -79,6 +83,9 @@ static int aloop_add(int index)
 	atomic64_set(&lo->errors, 0);
 	atomic64_set(&lo->reqs_cgroup, 0);
 	atomic64_set(&lo->wakeups, 0);
+	atomic64_set(&lo->reqs_inline, 0);
+	atomic64_set(&lo->reqs_worker, 0);
+	atomic64_set(&lo->nowait_again, 0);
 
 	err = mutex_lock_killable(&aloop_ctl_mutex);
 	if (err)
@@ -109,10 +116,11 @@ static int aloop_add(int index)
 	 * Like loop: stacked on another device, and no I/O scheduler by
 	 * default - the backing device has its own; with mq-deadline here
 	 * every request also took a detour through kblockd (ctx/IO x5 for
-	 * 4k random reads at QD16 on 6.1, see bench/).
+	 * 4k random reads at QD16 on 6.1, see bench/).  Blocking: ->queue_rq
+	 * may call into the backing file (inline submission, aloop_io.c).
 	 */
 	lo->tag_set.flags = ALO_MQ_F_MERGE | BLK_MQ_F_STACKING |
-			    BLK_MQ_F_NO_SCHED_BY_DEFAULT;
+			    BLK_MQ_F_NO_SCHED_BY_DEFAULT | BLK_MQ_F_BLOCKING;
 	lo->tag_set.driver_data = lo;
 	err = blk_mq_alloc_tag_set(&lo->tag_set);
 	if (err)

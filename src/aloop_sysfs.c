@@ -41,6 +41,9 @@ ALOOP_ATTR_RO(reqs_buffered, "%lld", atomic64_read(&lo->reqs_buffered));
 ALOOP_ATTR_RO(reqs_fallback, "%lld", atomic64_read(&lo->reqs_fallback));
 ALOOP_ATTR_RO(reqs_cgroup, "%lld", atomic64_read(&lo->reqs_cgroup));
 ALOOP_ATTR_RO(wakeups, "%lld", atomic64_read(&lo->wakeups));
+ALOOP_ATTR_RO(reqs_inline, "%lld", atomic64_read(&lo->reqs_inline));
+ALOOP_ATTR_RO(reqs_worker, "%lld", atomic64_read(&lo->reqs_worker));
+ALOOP_ATTR_RO(nowait_again, "%lld", atomic64_read(&lo->nowait_again));
 ALOOP_ATTR_RO(errors, "%lld", atomic64_read(&lo->errors));
 
 static ssize_t backing_file_show(struct device *dev,
@@ -82,6 +85,9 @@ static struct attribute *aloop_attrs[] = {
 	&dev_attr_reqs_fallback.attr,
 	&dev_attr_reqs_cgroup.attr,
 	&dev_attr_wakeups.attr,
+	&dev_attr_reqs_inline.attr,
+	&dev_attr_reqs_worker.attr,
+	&dev_attr_nowait_again.attr,
 	&dev_attr_errors.attr,
 	NULL,
 };

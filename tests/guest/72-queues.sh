@@ -230,7 +230,8 @@ if [ "$DUT" = aloop ]; then
 		# ------------------------------------ ALOOP_GET_INFO equals sysfs
 		ia=$(ioc info "$dev") g=() s=()
 		for k in queues:nr_queues dio:dio reqs_dio:reqs_dio reqs_buffered:reqs_buffered \
-			 reqs_fallback:reqs_fallback reqs_cgroup:reqs_cgroup wakeups:wakeups errors:errors; do
+			 reqs_fallback:reqs_fallback reqs_cgroup:reqs_cgroup wakeups:wakeups errors:errors \
+			 reqs_inline:reqs_inline reqs_worker:reqs_worker nowait_again:nowait_again; do
 			g+=("${k%%:*}=$(kv "${k#*:}" "$ia")"); s+=("${k%%:*}=$(dut_attr "$dev" "${k%%:*}")")
 		done
 		check_eq "ALOOP_GET_INFO counters equal sysfs (idle device)" "${s[*]}" "${g[*]}"

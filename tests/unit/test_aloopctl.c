@@ -606,6 +606,7 @@ static void test_features(void)
 		{ ALOOP_FEAT_DEV_INFO, "dev-info" },
 		{ ALOOP_FEAT_QUEUES, "queues" },
 		{ ALOOP_FEAT_CGROUP, "cgroup" },
+		{ ALOOP_FEAT_NOWAIT, "nowait" },
 	};
 	uint64_t feat = ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_DIO | (1ULL << 40);
 	char *out;
@@ -625,7 +626,7 @@ static void test_features(void)
 	for (i = 0; i < 64; i++)
 		if ((ALOOP_FEAT_ALL >> i) & 1)
 			ok &= aloop_feature_name(i) != NULL;
-	check(ok && !(ALOOP_FEAT_ALL >> 8),
+	check(ok && !(ALOOP_FEAT_ALL >> 9),
 	      "every ALOOP_FEAT_ALL bit has a name, and no other bit is defined");
 
 	out = capture_features(feat, false);

@@ -31,11 +31,13 @@
 #define ALOOP_FEAT_DEV_INFO	(1ULL << 5)	/* ALOOP_GET_INFO */
 #define ALOOP_FEAT_QUEUES	(1ULL << 6)	/* ALOOP_CONFIGURE: nr_queues */
 #define ALOOP_FEAT_CGROUP	(1ULL << 7)	/* backing I/O in the bio's cgroups */
+#define ALOOP_FEAT_NOWAIT	(1ULL << 8)	/* inline IOCB_NOWAIT submission */
 /* Every bit this header defines; a new bit must be added here too. */
 #define ALOOP_FEAT_ALL		(ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL | \
 				 ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO | \
 				 ALOOP_FEAT_DIO_REASON | ALOOP_FEAT_DEV_INFO | \
-				 ALOOP_FEAT_QUEUES | ALOOP_FEAT_CGROUP)
+				 ALOOP_FEAT_QUEUES | ALOOP_FEAT_CGROUP | \
+				 ALOOP_FEAT_NOWAIT)
 
 struct aloop_features {
 	__u32	size;		/* in: sizeof(struct aloop_features) */
@@ -74,7 +76,10 @@ struct aloop_info {
 	__u32	reserved32;
 	__u64	reqs_cgroup;	/* requests served by a cgroup's own lane */
 	__u64	wakeups;	/* worker wake-ups: requests / wakeups = batch */
-	__u64	reserved[5];
+	__u64	reqs_inline;	/* submitted from ->queue_rq with IOCB_NOWAIT */
+	__u64	reqs_worker;	/* served by a queue's worker or a cgroup lane */
+	__u64	nowait_again;	/* inline tries that got -EAGAIN: to a worker */
+	__u64	reserved[2];
 };
 
 #define ALOOP_MAX_QUEUES	64
