@@ -38,7 +38,8 @@
 # disk (brd), one fully written file of BENCH_FAST_MB, and per repetition
 # the modes of BENCH_FAST_MODES (raw, loop-dio, aloop-dio, aloop-dio1 =
 # aloop with one hardware queue, aloop-worker = aloop with inline
-# submission off: module parameter nowait=N), rotated the same way:
+# submission off: module parameter nowait=N, aloop-inline = no limit on
+# inline requests in flight: nowait_depth=0), rotated the same way:
 #        fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync
 #
 # Every fio run does a fixed amount of work (size/io_size, never time based)
@@ -115,6 +116,8 @@ modprobe -q virtio_blk 2>/dev/null
 modprobe -q ext4 2>/dev/null
 modprobe loop 2>/dev/null || log "WARNING: modprobe loop failed"
 insmod "$KO" || die "insmod $KO failed"
+PARAMS=/sys/module/aloop/parameters
+NOWAIT_DEPTH0=$(cat "$PARAMS/nowait_depth" 2>/dev/null)
 for _ in $(seq 50); do [ -c /dev/aloop-control ] && break; sleep 0.1; done
 
 # ------------------------------------------------ fio in a tmpfs
@@ -220,7 +223,9 @@ attach() {
 		   "$CTLBIN" set "$dev" --direct-io=off || { "$CTLBIN" detach "$dev"; return 1; } ;;
 	aloop-dio) dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	aloop-dio1) dev=$("$CTLBIN" attach --queues 1 "$f") || return 1 ;;
-	aloop-worker) echo N >/sys/module/aloop/parameters/nowait || return 1
+	aloop-worker) echo N >"$PARAMS/nowait" || return 1
+		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
+	aloop-inline) echo 0 >"$PARAMS/nowait_depth" || return 1
 		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	*) return 1 ;;
 	esac
@@ -233,7 +238,8 @@ detach() {	# MODE DEV
 	raw) ;;
 	loop-*) losetup -d "$2" ;;
 	aloop-*) "$CTLBIN" detach "$2"
-		 echo Y >/sys/module/aloop/parameters/nowait ;;
+		 echo Y >"$PARAMS/nowait"
+		 [ -z "$NOWAIT_DEPTH0" ] || echo "$NOWAIT_DEPTH0" >"$PARAMS/nowait_depth" ;;
 	esac
 }
 

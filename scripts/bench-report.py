@@ -32,8 +32,10 @@ import tempfile
 # aloop-dio1: aloop with one hardware queue (aloop-dio has the default
 # count), on the fast backing only: what parallel dispatch brings;
 # aloop-worker: aloop with inline submission off (module parameter
-# nowait=N), every request through a worker: what inline submission brings
-MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-dio1", "aloop-worker"]
+# nowait=N), every request through a worker: what inline submission brings;
+# aloop-inline: no limit on inline requests in flight (nowait_depth=0)
+MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-dio1", "aloop-worker",
+         "aloop-inline"]
 WORKLOADS = [
     ("dev-randread-qd16", "device 4k randread, libaio QD16, jobs=vCPUs"),
     ("dev-randwrite-qd16", "device 4k randwrite, libaio QD16, jobs=vCPUs"),
@@ -307,6 +309,7 @@ def compute_ratios(summary, workloads):
             "aloop-dio1/raw": ratio(med(summary, w, "aloop-dio1"), med(summary, w, "raw")),
             "aloop-dio/aloop-dio1": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-dio1")),
             "aloop-dio/aloop-worker": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-worker")),
+            "aloop-inline/raw": ratio(med(summary, w, "aloop-inline"), med(summary, w, "raw")),
             "ctx aloop-dio/loop-dio": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "loop-dio", "ctx_per_io")),
             "ctx loop-dio/loop-buf": ratio(med(summary, w, "loop-dio", "ctx_per_io"), med(summary, w, "loop-buf", "ctx_per_io")),
             "ctx aloop-dio/aloop-buf": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "aloop-buf", "ctx_per_io")),
@@ -651,7 +654,8 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     p("## Ratios of median IOPS (the figures that matter)")
     p("")
     cols = ["aloop-dio/raw", "aloop-dio/loop-dio", "aloop-dio/aloop-buf", "loop-dio/raw", "loop-buf/raw",
-            "loop-dio/loop-buf", "aloop-dio1/raw", "aloop-dio/aloop-dio1", "aloop-dio/aloop-worker"]
+            "loop-dio/loop-buf", "aloop-dio1/raw", "aloop-dio/aloop-dio1", "aloop-dio/aloop-worker",
+            "aloop-inline/raw"]
     p("| workload | " + " | ".join(cols) + " |")
     p("|---" * (len(cols) + 1) + "|")
     for w in workloads:

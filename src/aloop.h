@@ -114,6 +114,7 @@ struct alo_cmd {
 unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
 extern bool aloop_nowait;
+extern unsigned int aloop_nowait_depth;
 extern int aloop_part_shift;
 
 /* aloop_dev.c */

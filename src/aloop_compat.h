@@ -210,6 +210,19 @@ static inline void alo_unfreeze(struct request_queue *q, unsigned int memflags)
 #define ALO_MQ_F_MERGE	0
 #endif
 
+/*
+ * 6.9 caches the time in the current plug and marks the task PF_BLOCK_TS;
+ * the scheduler then clears current->plug->cur_ktime without a NULL
+ * check.  Whoever sets current->plug aside must drop that cache first.
+ */
+#if defined(ALOOP_HAVE_PLUG_TS)
+#define alo_plug_invalidate_ts()	blk_plug_invalidate_ts()
+#else
+static inline void alo_plug_invalidate_ts(void)
+{
+}
+#endif
+
 /* 6.6: disk_force_media_change() lost its events argument. */
 #if defined(ALOOP_HAVE_MEDIA_CHANGE_NOEVENTS)
 static inline void alo_media_changed(struct gendisk *disk)

@@ -22,6 +22,17 @@
 #include <linux/uio.h>
 #include "aloop.h"
 
+/* A hardware queue: its worker and list ("Dispatch" below). */
+struct alo_queue {
+	struct aloop_device	*lo;
+	struct kthread_worker	*worker;
+	struct kthread_work	work;
+	spinlock_t		lock;
+	struct list_head	cmds;
+	atomic_t		pending;	/* queued, not yet submitted */
+	atomic_t		inline_busy;	/* inline, not yet completed */
+};
+
 static inline loff_t alo_pos(struct aloop_device *lo, struct request *rq)
 {
 	return ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + lo->offset;
@@ -203,6 +214,7 @@ static void alo_dio_put(struct alo_cmd *cmd)
 
 	if (cmd->nowait) {
 		cmd->nowait = false;
+		atomic_dec(&cmd->aq->inline_busy);
 		if (ret == -EAGAIN) {
 			/* Would have blocked: the worker does it again. */
 			atomic64_inc(&lo->nowait_again);
@@ -358,15 +370,6 @@ static int alo_do_cmd(struct aloop_device *lo, struct alo_cmd *cmd,
  * side blocks only itself.  Whoever serves a request issues its backing
  * I/O in the request's blkcg and charges page cache to its memcg.
  */
-struct alo_queue {
-	struct aloop_device	*lo;
-	struct kthread_worker	*worker;
-	struct kthread_work	work;
-	spinlock_t		lock;
-	struct list_head	cmds;
-	atomic_t		pending;	/* queued, not yet submitted */
-};
-
 struct alo_lane {
 	struct aloop_device	*lo;
 	struct cgroup_subsys_state *blkcg_css;	/* referenced */
@@ -626,6 +629,7 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 		spin_lock_init(&aq->lock);
 		INIT_LIST_HEAD(&aq->cmds);
 		atomic_set(&aq->pending, 0);
+		atomic_set(&aq->inline_busy, 0);
 		kthread_init_work(&aq->work, alo_queue_work_fn);
 		/*
 		 * Default priority, like loop's kworkers; freezable, like
@@ -690,8 +694,15 @@ void alo_stop_workers(struct aloop_device *lo)
  *    another block driver's worker, or an inline call one level up (so
  *    this never nests);
  *  - when nothing of its queue waits for the worker, so a queue's
- *    requests still reach the backing file in submission order.
- * During the call the submitter's plug and bio_list are set aside, as
+ *    requests still reach the backing file in submission order;
+ *  - while fewer than nowait_depth inline requests of its queue are in
+ *    the backing (0: no limit).  Beyond that the worker overlaps the
+ *    backing submission with the submitter's next request, which won
+ *    under TCG with a virtio backing (see README, bench/); a backing
+ *    that completes at once (RAM) never reaches the limit.
+ * During the call the submitter's plug and bio_list are set aside (its
+ * cached plug time first: 6.12 and 7.3 oopsed in finish_task_switch()
+ * without that, tests/guest/74-inline.sh), as
  * for a task of its own: a plug being flushed cannot grow under its
  * walker (what mainline fixed in blk_mq_flush_plug_list() in 6.19), and
  * no backing bio - nor a metadata read the filesystem waits for - sits
@@ -702,6 +713,7 @@ void alo_stop_workers(struct aloop_device *lo)
 static bool alo_can_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 			   struct request *rq)
 {
+	unsigned int depth;
 	bool root = true;
 
 	if (!cmd->use_dio || !READ_ONCE(aloop_nowait) || cmd->blkcg_css)
@@ -724,6 +736,9 @@ static bool alo_can_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 		return false;
 	if (atomic_read(&cmd->aq->pending))
 		return false;
+	depth = READ_ONCE(aloop_nowait_depth);
+	if (depth && atomic_read(&cmd->aq->inline_busy) >= depth)
+		return false;
 #ifdef CONFIG_BLK_CGROUP
 	rcu_read_lock();
 	root = !task_css(current, io_cgrp_id)->parent;
@@ -743,6 +758,8 @@ static bool alo_submit_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 	int ret;
 
 	cmd->nowait = true;
+	atomic_inc(&cmd->aq->inline_busy);
+	alo_plug_invalidate_ts();
 	current->bio_list = NULL;
 	current->plug = NULL;
 	current->journal_info = NULL;
@@ -755,6 +772,7 @@ static bool alo_submit_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 
 	if (ret == -EAGAIN) {
 		cmd->nowait = false;
+		atomic_dec(&cmd->aq->inline_busy);
 		atomic64_inc(&lo->nowait_again);
 		return false;
 	}

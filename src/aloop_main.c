@@ -50,6 +50,10 @@ bool aloop_nowait = true;
 module_param_named(nowait, aloop_nowait, bool, 0644);
 MODULE_PARM_DESC(nowait, "Submit direct I/O from the submitter's context with IOCB_NOWAIT when it cannot block, the worker otherwise (default Y)");
 
+unsigned int aloop_nowait_depth = 1;
+module_param_named(nowait_depth, aloop_nowait_depth, uint, 0644);
+MODULE_PARM_DESC(nowait_depth, "Inline requests of a hardware queue in the backing at once; more go to the worker (default 1, 0: no limit)");
+
 /*
  * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS
  * (1.25 MiB).  Left alone, a new queue gets BLK_SAFE_MAX_SECTORS (127.5

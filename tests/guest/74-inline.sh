@@ -17,21 +17,24 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 13
+plan 14
 
 why=$(need_env) || bail "$why"
 have fio || bail "fio is not installed"
 if [ "$DUT" != aloop ]; then
-	skip_n 13 "inline submission is aloop's (DUT=$DUT)"
+	skip_n 14 "inline submission is aloop's (DUT=$DUT)"
 	finish
 fi
 dut_unload_all
 out=$(mod_load) || bail "cannot load $DUT: $out"
 NW=/sys/module/aloop/parameters/nowait
+NWD=/sys/module/aloop/parameters/nowait_depth
+NWD0=$(cat "$NWD" 2>/dev/null)
 MNT_UP=; MNT_LOW=; DEVS=()
 inline_cleanup() {
 	local d
 	[ -w "$NW" ] && echo Y >"$NW"
+	[ -w "$NWD" ] && [ -n "$NWD0" ] && echo "$NWD0" >"$NWD"
 	fsfreeze -u "$BACKING" 2>/dev/null
 	for d in $MNT_UP $MNT_LOW; do umount -l "$d" 2>/dev/null; done
 	for ((d = ${#DEVS[@]} - 1; d >= 0; d--)); do
@@ -76,11 +79,13 @@ F=$D/inline.img
 mkrand "$F" $((64 * MiB))
 
 # ----------------------------------------------------------- the knob
-check_eq "module parameter nowait (default Y) and feature bit 'nowait'" \
-	"Y yes" "$(cat "$NW" 2>/dev/null) $(aloopctl features 2>/dev/null | grep -qx nowait && echo yes)"
+check_eq "module parameters nowait (default Y), nowait_depth (default 1) and feature bit 'nowait'" \
+	"Y 1 yes" "$(cat "$NW" 2>/dev/null) $NWD0 $(aloopctl features 2>/dev/null | grep -qx nowait && echo yes)"
+# The hazard steps want every request they can get inline: no depth limit.
+echo 0 >"$NWD"
 
 # --------------------------------- reads inline, fewer context switches
-d="randread 4k libaio QD16: served inline (reqs_inline), fewer context switches per I/O than nowait=0, same data"
+d="randread 4k libaio QD16, nowait_depth=0: served inline (reqs_inline), fewer context switches per I/O than nowait=0, same data"
 dev=$(bind "$F") || { fail "$d" "$dev"; dev=; }
 if [ -n "$dev" ]; then
 	want=$(sha "$F")
@@ -101,6 +106,19 @@ if [ -n "$dev" ]; then
 		fail "$d" "reqs_inline with nowait=0: $a0 (want 0), then +$((a1 - a0)) (want >= 3000 of 6000)" \
 			"ctx/IO inline $i vs worker $w" "device sha ${got:0:12} file ${want:0:12}"
 	fi
+	d="randread 4k libaio QD16, nowait_depth=1: at most one inline request per queue in the backing, the rest by the worker"
+	echo 1 >"$NWD"
+	i0=$(cnt "$dev" reqs_inline); w0=$(cnt "$dev" reqs_worker)
+	rd
+	di=$(( $(cnt "$dev" reqs_inline) - i0 )); dw=$(( $(cnt "$dev" reqs_worker) - w0 ))
+	echo 0 >"$NWD"
+	if [ "$di" -gt 0 ] && [ "$dw" -gt 0 ] && [ $((di + dw)) -ge 6000 ]; then
+		ok "$d (inline $di, worker $dw)"
+	else
+		fail "$d" "inline +$di, worker +$dw (want both > 0, sum >= 6000)"
+	fi
+else
+	fail "randread QD16 with nowait_depth=1" "no device"
 fi
 
 # ---------------------------------------------------- writes and verify
