@@ -97,6 +97,7 @@ struct alo_cmd {
 	bool			use_dio;
 	bool			nowait;		/* inline try: IOCB_NOWAIT */
 	bool			counted;	/* in reqs_dio already */
+	bool			busy;		/* in its queue's busy count */
 	bool			write_held;	/* freeze protection taken */
 	bool			zero_tail;	/* read hit EOF: zero the rest */
 };

@@ -30,7 +30,7 @@ struct alo_queue {
 	spinlock_t		lock;
 	struct list_head	cmds;
 	atomic_t		pending;	/* queued, not yet submitted */
-	atomic_t		inline_busy;	/* inline, not yet completed */
+	atomic_t		busy;		/* its requests, not yet completed */
 };
 
 static inline loff_t alo_pos(struct aloop_device *lo, struct request *rq)
@@ -214,7 +214,6 @@ static void alo_dio_put(struct alo_cmd *cmd)
 
 	if (cmd->nowait) {
 		cmd->nowait = false;
-		atomic_dec(&cmd->aq->inline_busy);
 		if (ret == -EAGAIN) {
 			/* Would have blocked: the worker does it again. */
 			atomic64_inc(&lo->nowait_again);
@@ -383,6 +382,15 @@ struct alo_lane {
 /* An idle lane is freed after this long. */
 #define ALO_LANE_IDLE		(60 * HZ)
 
+/* @cmd leaves its queue's count of requests in flight. */
+static void alo_cmd_idle(struct alo_cmd *cmd)
+{
+	if (cmd->busy) {
+		cmd->busy = false;
+		atomic_dec(&cmd->aq->busy);
+	}
+}
+
 static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
@@ -421,6 +429,7 @@ static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 			css_put(cmd->memcg_css);	/* ->queue_rq gets it anew */
 			cmd->memcg_css = NULL;
 		}
+		alo_cmd_idle(cmd);
 		blk_mq_requeue_request(rq, false);
 		blk_mq_delay_kick_requeue_list(rq->q, 10);
 	} else if (ret != -EIOCBQUEUED) {
@@ -629,7 +638,7 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 		spin_lock_init(&aq->lock);
 		INIT_LIST_HEAD(&aq->cmds);
 		atomic_set(&aq->pending, 0);
-		atomic_set(&aq->inline_busy, 0);
+		atomic_set(&aq->busy, 0);
 		kthread_init_work(&aq->work, alo_queue_work_fn);
 		/*
 		 * Default priority, like loop's kworkers; freezable, like
@@ -695,11 +704,12 @@ void alo_stop_workers(struct aloop_device *lo)
  *    this never nests);
  *  - when nothing of its queue waits for the worker, so a queue's
  *    requests still reach the backing file in submission order;
- *  - while fewer than nowait_depth inline requests of its queue are in
- *    the backing (0: no limit).  Beyond that the worker overlaps the
- *    backing submission with the submitter's next request, which won
- *    under TCG with a virtio backing (see README, bench/); a backing
- *    that completes at once (RAM) never reaches the limit.
+ *  - while its queue has at most nowait_depth requests in flight, this
+ *    one included (default 1: an idle queue; 0: no limit).  A deeper
+ *    queue is served by the worker, which overlaps the backing
+ *    submission with the submitter's next request: that won under TCG
+ *    with a virtio backing at QD16 (bench/); a backing that completes
+ *    at once (RAM, page cache) leaves the queue idle for the next.
  * During the call the submitter's plug and bio_list are set aside (its
  * cached plug time first: 6.12 and 7.3 oopsed in finish_task_switch()
  * without that, tests/guest/74-inline.sh), as
@@ -737,7 +747,7 @@ static bool alo_can_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 	if (atomic_read(&cmd->aq->pending))
 		return false;
 	depth = READ_ONCE(aloop_nowait_depth);
-	if (depth && atomic_read(&cmd->aq->inline_busy) >= depth)
+	if (depth && atomic_read(&cmd->aq->busy) > depth)
 		return false;
 #ifdef CONFIG_BLK_CGROUP
 	rcu_read_lock();
@@ -758,7 +768,6 @@ static bool alo_submit_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 	int ret;
 
 	cmd->nowait = true;
-	atomic_inc(&cmd->aq->inline_busy);
 	alo_plug_invalidate_ts();
 	current->bio_list = NULL;
 	current->plug = NULL;
@@ -772,7 +781,6 @@ static bool alo_submit_inline(struct aloop_device *lo, struct alo_cmd *cmd,
 
 	if (ret == -EAGAIN) {
 		cmd->nowait = false;
-		atomic_dec(&cmd->aq->inline_busy);
 		atomic64_inc(&lo->nowait_again);
 		return false;
 	}
@@ -808,11 +816,14 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->write_held = false;
 	cmd->nowait = false;
 	cmd->counted = false;
+	cmd->busy = false;
 	cmd->bvec = NULL;
 	alo_cmd_cgroups(cmd, rq);
 
 	if (cmd->blkcg_css && alo_lane_cmd(lo, cmd))
 		return BLK_STS_OK;
+	cmd->busy = true;
+	atomic_inc(&cmd->aq->busy);
 	if (alo_can_inline(lo, cmd, rq) && alo_submit_inline(lo, cmd, rq))
 		return BLK_STS_OK;
 	alo_queue_cmd(cmd->aq, cmd, bd->last);
@@ -868,6 +879,7 @@ static void alo_complete_rq(struct request *rq)
 		css_put(cmd->memcg_css);
 		cmd->memcg_css = NULL;
 	}
+	alo_cmd_idle(cmd);
 	blk_mq_end_request(rq, sts);
 }
 

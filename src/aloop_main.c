@@ -52,7 +52,7 @@ MODULE_PARM_DESC(nowait, "Submit direct I/O from the submitter's context with IO
 
 unsigned int aloop_nowait_depth = 1;
 module_param_named(nowait_depth, aloop_nowait_depth, uint, 0644);
-MODULE_PARM_DESC(nowait_depth, "Inline requests of a hardware queue in the backing at once; more go to the worker (default 1, 0: no limit)");
+MODULE_PARM_DESC(nowait_depth, "Try inline only while a hardware queue has at most this many requests in flight, the new one included (default 1: an idle queue; 0: no limit)");
 
 /*
  * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS

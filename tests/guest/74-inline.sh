@@ -106,7 +106,7 @@ if [ -n "$dev" ]; then
 		fail "$d" "reqs_inline with nowait=0: $a0 (want 0), then +$((a1 - a0)) (want >= 3000 of 6000)" \
 			"ctx/IO inline $i vs worker $w" "device sha ${got:0:12} file ${want:0:12}"
 	fi
-	d="randread 4k libaio QD16, nowait_depth=1: at most one inline request per queue in the backing, the rest by the worker"
+	d="randread 4k libaio QD16, nowait_depth=1: inline only on an idle queue, the rest (a deep virtio queue) by the worker"
 	echo 1 >"$NWD"
 	i0=$(cnt "$dev" reqs_inline); w0=$(cnt "$dev" reqs_worker)
 	rd
