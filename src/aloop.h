@@ -63,7 +63,6 @@ struct aloop_device {
 	struct alo_queue	*queues;	/* nr_queues, while bound */
 	unsigned int		nr_queues;
 	/* Requests of non-root blkcgs: one lane per cgroup (aloop_io.c). */
-	struct workqueue_struct	*lane_wq;
 	spinlock_t		lane_lock;
 	struct list_head	lanes;
 	struct delayed_work	lane_reaper;
@@ -115,6 +114,7 @@ struct alo_cmd {
 unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
 extern bool aloop_nowait;
+extern struct workqueue_struct *aloop_lane_wq;
 extern unsigned int aloop_nowait_depth;
 extern int aloop_part_shift;
 

@@ -16,6 +16,7 @@
 #include <linux/fs.h>
 #include <linux/falloc.h>
 #include <linux/blk-cgroup.h>
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
@@ -526,7 +527,7 @@ static void alo_reap_lanes(struct aloop_device *lo, bool all)
 	spin_lock_irq(&lo->lane_lock);
 	list_for_each_entry_safe(lane, next, &lo->lanes, node) {
 		if (lane->running || !list_empty(&lane->cmds) ||
-		    work_pending(&lane->work))
+		    work_busy(&lane->work))
 			continue;
 		if (all || time_after(jiffies, lane->last_used + ALO_LANE_IDLE))
 			list_move(&lane->node, &dead);
@@ -591,7 +592,7 @@ again:
 found:
 	list_add_tail(&cmd->node, &lane->cmds);
 	lane->last_used = jiffies;
-	queue_work(lo->lane_wq, &lane->work);
+	queue_work(aloop_lane_wq, &lane->work);
 	spin_unlock_irqrestore(&lo->lane_lock, flags);
 	if (new) {
 		css_put(new->blkcg_css);
@@ -652,13 +653,6 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 			goto out_destroy;
 		}
 	}
-	lo->lane_wq = alloc_workqueue(ALOOP_NAME "%d-cg",
-				      WQ_UNBOUND | WQ_FREEZABLE, 0,
-				      lo->number);
-	if (!lo->lane_wq) {
-		err = -ENOMEM;
-		goto out_destroy;
-	}
 	lo->queues = queues;
 	lo->nr_queues = nr;
 	return 0;
@@ -670,6 +664,32 @@ out_destroy:
 	return err;
 }
 
+/*
+ * Wait until no lane of @lo is queued or running.  Nothing can queue one:
+ * no request is in flight.  No flush_work()/destroy_workqueue() here: the
+ * caller holds the queue frozen, and lockdep (which cannot know that the
+ * lanes are idle then) reported the flush of a lane, which takes a
+ * filesystem's inode lock, under the freeze as a circular dependency
+ * (74-inline on the debug kernel).  work_busy() sees a work item from
+ * before its pending bit is cleared until its function has returned.
+ */
+static void alo_wait_lanes_idle(struct aloop_device *lo)
+{
+	struct alo_lane *lane;
+	bool busy;
+
+	for (;;) {
+		busy = false;
+		spin_lock_irq(&lo->lane_lock);
+		list_for_each_entry(lane, &lo->lanes, node)
+			busy |= lane->running || work_busy(&lane->work);
+		spin_unlock_irq(&lo->lane_lock);
+		if (!busy)
+			return;
+		usleep_range(100, 1000);
+	}
+}
+
 /* Nothing is in flight: the queue is frozen, or was never used. */
 void alo_stop_workers(struct aloop_device *lo)
 {
@@ -678,8 +698,7 @@ void alo_stop_workers(struct aloop_device *lo)
 	if (!lo->queues)
 		return;
 	cancel_delayed_work_sync(&lo->lane_reaper);
-	destroy_workqueue(lo->lane_wq);		/* drains it */
-	lo->lane_wq = NULL;
+	alo_wait_lanes_idle(lo);
 	alo_reap_lanes(lo, true);
 	for (i = 0; i < lo->nr_queues; i++)
 		kthread_destroy_worker(lo->queues[i].worker);

@@ -46,6 +46,8 @@ bool aloop_dio_auto = true;
 module_param_named(dio, aloop_dio_auto, bool, 0644);
 MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (default Y)");
 
+struct workqueue_struct *aloop_lane_wq;
+
 bool aloop_nowait = true;
 module_param_named(nowait, aloop_nowait, bool, 0644);
 MODULE_PARM_DESC(nowait, "Submit direct I/O from the submitter's context with IOCB_NOWAIT when it cannot block, the worker otherwise (default Y)");
@@ -339,9 +341,20 @@ static int __init aloop_init(void)
 		return -EINVAL;
 	}
 
+	/*
+	 * Cgroup lanes of every device: unbound, freezable (no backing I/O
+	 * while suspending), like loop's workqueue.
+	 */
+	aloop_lane_wq = alloc_workqueue(ALOOP_NAME "-cg",
+					WQ_UNBOUND | WQ_FREEZABLE, 0);
+	if (!aloop_lane_wq)
+		return -ENOMEM;
+
 	aloop_major = __register_blkdev(0, ALOOP_NAME, aloop_probe);
-	if (aloop_major < 0)
-		return aloop_major;
+	if (aloop_major < 0) {
+		err = aloop_major;
+		goto out_destroy_wq;
+	}
 
 	err = misc_register(&aloop_misc);
 	if (err)
@@ -357,6 +370,8 @@ static int __init aloop_init(void)
 
 out_unregister_blkdev:
 	unregister_blkdev(aloop_major, ALOOP_NAME);
+out_destroy_wq:
+	destroy_workqueue(aloop_lane_wq);
 	return err;
 }
 
@@ -375,6 +390,7 @@ static void __exit aloop_exit(void)
 		aloop_remove(lo);
 	idr_destroy(&aloop_index_idr);
 	unregister_blkdev(aloop_major, ALOOP_NAME);
+	destroy_workqueue(aloop_lane_wq);
 }
 
 module_init(aloop_init);
