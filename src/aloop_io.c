@@ -518,6 +518,17 @@ static void alo_lane_work_fn(struct work_struct *work)
 	}
 }
 
+/*
+ * A lane with work queued or running (lo->lane_lock held).  work_busy()
+ * also sees a work item whose pending bit is cleared but whose function
+ * has not taken the lane lock yet, which work_pending() misses.
+ */
+static bool alo_lane_busy(struct alo_lane *lane)
+{
+	return lane->running || !list_empty(&lane->cmds) ||
+	       work_busy(&lane->work);
+}
+
 /* Free lanes idle for ALO_LANE_IDLE, or all when @all (device unbound). */
 static void alo_reap_lanes(struct aloop_device *lo, bool all)
 {
@@ -526,8 +537,7 @@ static void alo_reap_lanes(struct aloop_device *lo, bool all)
 
 	spin_lock_irq(&lo->lane_lock);
 	list_for_each_entry_safe(lane, next, &lo->lanes, node) {
-		if (lane->running || !list_empty(&lane->cmds) ||
-		    work_busy(&lane->work))
+		if (alo_lane_busy(lane))
 			continue;
 		if (all || time_after(jiffies, lane->last_used + ALO_LANE_IDLE))
 			list_move(&lane->node, &dead);
@@ -670,8 +680,7 @@ out_destroy:
  * caller holds the queue frozen, and lockdep (which cannot know that the
  * lanes are idle then) reported the flush of a lane, which takes a
  * filesystem's inode lock, under the freeze as a circular dependency
- * (74-inline on the debug kernel).  work_busy() sees a work item from
- * before its pending bit is cleared until its function has returned.
+ * (74-inline on the debug kernel).
  */
 static void alo_wait_lanes_idle(struct aloop_device *lo)
 {
@@ -682,7 +691,7 @@ static void alo_wait_lanes_idle(struct aloop_device *lo)
 		busy = false;
 		spin_lock_irq(&lo->lane_lock);
 		list_for_each_entry(lane, &lo->lanes, node)
-			busy |= lane->running || work_busy(&lane->work);
+			busy |= alo_lane_busy(lane);
 		spin_unlock_irq(&lo->lane_lock);
 		if (!busy)
 			return;

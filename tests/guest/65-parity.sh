@@ -50,12 +50,6 @@ dmesg_new() { dmesg 2>/dev/null | tail -n +"$(($1 + 1))"; }
 # dev_errors MARK NAME: kernel log lines since MARK naming NAME with an error
 dev_errors() { dmesg_new "$1" | grep -E "$2([^0-9]|\$)" | grep -iE 'error|fail'; }
 
-free_dev() {	# an unbound DUT device (LOOP_CTL_GET_FREE)
-	local o; o=$(ioc ctl-get-free "$DUT_CTL")
-	[ "${o%% *}" = OK ] || { echo "GET_FREE: $o"; return 1; }
-	wait_dev "$(dutdev "${o#OK }")" || { echo "$(dutdev "${o#OK }") did not appear"; return 1; }
-	dutdev "${o#OK }"
-}
 
 # sattach [LOSETUP-OPTIONS] FILE: bind a stock loop device that is never
 # one the DUT could pick (with DUT=loop: indices 200+)

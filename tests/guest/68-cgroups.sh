@@ -76,12 +76,6 @@ took() { diag "$1 took $((SECONDS - _T0)) s"; _T0=$SECONDS; }
 cg_stat() { awk -v k="$2" '$1 == k {print $2}' "$T/$1/$3"; }	# NAME KEY FILE
 
 # --------------------------------------------------------------- devices
-free_dev() {	# an unbound DUT device (LOOP_CTL_GET_FREE)
-	local o; o=$(ioc ctl-get-free "$DUT_CTL")
-	[ "${o%% *}" = OK ] || { echo "GET_FREE: $o"; return 1; }
-	wait_dev "$(dutdev "${o#OK }")" || { echo "$(dutdev "${o#OK }") did not appear"; return 1; }
-	dutdev "${o#OK }"
-}
 sysdio() { local n; n=$(devname "$1"); cat "/sys/block/$n/${n%%[0-9]*}/dio" 2>/dev/null; }
 # bind KIND FILE DIO: a DUT ("dut") or stock loop ("stock") device on FILE
 bind() {

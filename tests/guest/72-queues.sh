@@ -36,12 +36,6 @@ NCPU=$(nproc)
 diag "$NCPU online CPUs (possible: $(cat /sys/devices/system/cpu/possible))"
 
 # --------------------------------------------------------------- helpers
-free_dev() {	# an unbound DUT device (LOOP_CTL_GET_FREE)
-	local o; o=$(ioc ctl-get-free "$DUT_CTL")
-	[ "${o%% *}" = OK ] || { echo "GET_FREE: $o"; return 1; }
-	wait_dev "$(dutdev "${o#OK }")" || { echo "$(dutdev "${o#OK }") did not appear"; return 1; }
-	dutdev "${o#OK }"
-}
 min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
 # qthreads DEV: the aloopN-qM kthreads of DEV, sorted, on one line
 qthreads() {

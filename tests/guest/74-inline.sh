@@ -49,12 +49,6 @@ MARK=$(klog_mark)
 CGOK=$(cg_prepare) && CGOK=
 [ -n "$CGOK" ] || [ "$(cat /proc/self/cgroup)" = "0::/" ] || echo $$ >"$CG/cgroup.procs"
 
-free_dev() {
-	local o; o=$(ioc ctl-get-free "$DUT_CTL")
-	[ "${o%% *}" = OK ] || { echo "GET_FREE: $o"; return 1; }
-	wait_dev "$(dutdev "${o#OK }")" || { echo "$(dutdev "${o#OK }") did not appear"; return 1; }
-	dutdev "${o#OK }"
-}
 # bind FILE [CONFIGURE-OPTS]: a free device on FILE with dio on
 bind() {
 	local f=$1 dev o; shift

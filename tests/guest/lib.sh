@@ -272,6 +272,14 @@ stock_attach() {
 	echo "$d"
 }
 
+# free_dev: an unbound DUT device (LOOP_CTL_GET_FREE); prints why not
+free_dev() {
+	local o; o=$(ioc ctl-get-free "$DUT_CTL")
+	[ "${o%% *}" = OK ] || { echo "GET_FREE: $o"; return 1; }
+	wait_dev "$(dutdev "${o#OK }")" || { echo "$(dutdev "${o#OK }") did not appear"; return 1; }
+	dutdev "${o#OK }"
+}
+
 # Detach a stock loop device (cleanup)
 stock_detach() { losetup -d "$1" >/dev/null 2>&1 || true; }
 
