@@ -41,6 +41,10 @@
 # submission off: module parameter nowait=N, aloop-inline = no limit on
 # inline requests in flight: nowait_depth=0), rotated the same way:
 #        fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync
+# with BENCH_FAST_IOS per job (the RAM disk is ~10x faster than the virtio
+# disk: the same count would be a run of a fraction of a second).  With
+# BENCH_PERF=1, after the repetitions, one more fast-randread-qd16 run per
+# mode under `perf record -a -g` (cpu-clock): where the time goes.
 #
 # Every fio run does a fixed amount of work (size/io_size, never time based)
 # after `sync; echo 3 >drop_caches`.  For each run OUTDIR/runs/ gets:
@@ -58,7 +62,7 @@
 # Environment (set by bench.sh): BENCH_REPS BENCH_MODES BENCH_FILE_MB
 # BENCH_SPARSE_MB BENCH_MEM_MB BENCH_DEV_IOS BENCH_PSYNC_IOS BENCH_FS_MB
 # BENCH_FS_RAND_MB BENCH_SPARSE_IOS BENCH_QUICK BENCH_WORKLOADS
-# BENCH_FAST_MB BENCH_FAST_MODES.  A hung run
+# BENCH_FAST_MB BENCH_FAST_MODES BENCH_FAST_IOS BENCH_PERF.  A hung run
 # is caught by the host's timeout on the whole boot (no timeout(1) here: it
 # would be one more process inside the measured window).
 set -u
@@ -84,6 +88,8 @@ export LC_ALL=C
 : "${BENCH_SPARSE_IOS:=4096}"		# 4k I/Os per job, sparse run
 : "${BENCH_FAST_MB:=512}"		# the file on the RAM disk
 : "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1 aloop-worker}"
+: "${BENCH_FAST_IOS:=32768}"		# 4k I/Os per job, fast backing runs
+: "${BENCH_PERF:=0}"			# 1: one profiled run per fast mode
 
 RUNS=$OUT/runs
 BACK=/run/bench/back MNT=/run/bench/mnt
@@ -182,6 +188,8 @@ FILE=$BACK/main.img SPARSE=$BACK/sparse.img FSRAW=$BACK/fsraw
 	echo "modes=$BENCH_MODES"
 	echo "fast_mb=$BENCH_FAST_MB"
 	echo "fast_modes=$BENCH_FAST_MODES"
+	echo "fast_ios=$BENCH_FAST_IOS"
+	echo "perf=$BENCH_PERF"
 	echo "user_hz=$(getconf CLK_TCK)"
 	echo "aloop_dio_param=$(cat /sys/module/aloop/parameters/dio 2>/dev/null)"
 	echo "aloop_version=$(cat /sys/module/aloop/version 2>/dev/null)"
@@ -312,14 +320,38 @@ fio_run() {
 
 # dev_workloads REP POS MODE DEV [PREFIX]: PREFIX-randread-qd16 ... (dev)
 dev_workloads() {
-	local r=$1 p=$2 m=$3 d=$4 x=${5:-dev} n=$NCPU
+	local r=$1 p=$2 m=$3 d=$4 x=${5:-dev} n=$NCPU ios=$BENCH_DEV_IOS pios=$BENCH_PSYNC_IOS
+	[ "$x" != fast ] || ios=$BENCH_FAST_IOS pios=$BENCH_FAST_IOS
 	local aio=(--filename="$d" --direct=1 --ioengine=libaio --iodepth=16 --numjobs="$n")
 	fio_run "$r" "$p" "$m" "$x-randread-qd16" "$d" "${aio[@]}" --rw=randread \
-		--io_size=$((BENCH_DEV_IOS * 4))k
+		--io_size=$((ios * 4))k
 	fio_run "$r" "$p" "$m" "$x-randwrite-qd16" "$d" "${aio[@]}" --rw=randwrite \
-		--io_size=$((BENCH_DEV_IOS * 4))k --end_fsync=1
+		--io_size=$((ios * 4))k --end_fsync=1
 	fio_run "$r" "$p" "$m" "$x-randread-psync" "$d" --filename="$d" --direct=1 \
-		--ioengine=psync --numjobs="$n" --rw=randread --io_size=$((BENCH_PSYNC_IOS * 4))k
+		--ioengine=psync --numjobs="$n" --rw=randread --io_size=$((pios * 4))k
+}
+
+# perf_run MODE DEV: fast-randread-qd16 once more, under perf record -a -g;
+# NNNN.perf.txt gets perf report --children by symbol, NNNN.meta the
+# sample count (all CPUs, idle included) and perf_hz
+PERF_HZ=997
+perf_run() {
+	local m=$1 d=$2 data=$TOOLS/perf.data rc
+	drop_caches
+	new_run 0 0 "$m" perf-randread-qd16 "$d" perf
+	perf record -q -a -g -F "$PERF_HZ" -e cpu-clock -o "$data" -- \
+		"$LDSO" --library-path "$TOOLS/lib" "$TOOLS/fio" --name=perf --group_reporting \
+		--randrepeat=1 --fallocate=none --bs=4k --filename="$d" --direct=1 --ioengine=libaio \
+		--iodepth=16 --numjobs="$NCPU" --rw=randread --io_size=$((BENCH_FAST_IOS * 4))k \
+		--output-format=json --output="$RUNS/$ID.fio.json" >"$RUNS/$ID.perf.err" 2>&1
+	rc=$?
+	meta "rc=$rc" "perf_hz=$PERF_HZ"
+	meta "perf_samples=$(perf report -i "$data" --stdio --no-children -n --sort sym 2>/dev/null |
+		awk '/^ *[0-9.]+%/ {s += $2} END {print s + 0}')"
+	perf report -i "$data" --stdio --children --sort sym --percent-limit 0.3 -g none \
+		>"$RUNS/$ID.perf.txt" 2>>"$RUNS/$ID.perf.err"
+	rm -f "$data"
+	log "  perf $m: rc $rc, $(grep -c '%' "$RUNS/$ID.perf.txt") symbols"
 }
 
 # mem_run REP POS MODE DEV: buffered sequential read, then page-cache figures
@@ -455,6 +487,16 @@ fast_case() {
 			detach "$mode" "$dev" || echo "rep=$rep mode=$mode fast detach" >>"$OUT/errors.txt"
 		done
 	done
+	if [ "$BENCH_PERF" = 1 ] && ! command -v perf >/dev/null; then
+		log "BENCH_PERF=1: SKIP, no perf in the guest (linux-perf)"
+		echo "perf_skip=no perf command in the guest" >>"$OUT/env.txt"
+	elif [ "$BENCH_PERF" = 1 ]; then
+		for mode in "${FM[@]}"; do
+			dev=$(attach "$mode" "$f") || { echo "perf mode=$mode attach" >>"$OUT/errors.txt"; continue; }
+			perf_run "$mode" "$dev"
+			detach "$mode" "$dev" || echo "perf mode=$mode detach" >>"$OUT/errors.txt"
+		done
+	fi
 	umount "$fast"
 	rmmod brd || log "WARNING: rmmod brd failed"
 }

@@ -121,11 +121,75 @@ def meminfo(path):
 CPU_COLS = ["user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"]
 
 
+PERF_LINE = re.compile(r"^\s*([\d.]+)%\s+([\d.]+)%\s+\[(.)\]\s+(\S.*?)\s*$")
+IDLE_SYM = re.compile(r"safe_halt|default_idle|mwait|poll_idle|cpu_idle_poll|acpi_idle|intel_idle")
+# (layer, how it is counted): "c:SYM|SYM" children % of the first symbol
+# present, "u" self % of user-space symbols; all in microseconds per I/O
+PERF_LAYERS = [
+    ("fio itself (user space)", "u"),
+    ("io_submit() syscall, all below it", "c:__x64_sys_io_submit"),
+    ("io_getevents() syscall", "c:__x64_sys_io_getevents|__x64_sys_io_pgetevents"),
+    ("block device O_DIRECT of the upper device (blkdev_read_iter)", "c:blkdev_read_iter"),
+    ("aloop ->queue_rq, inline backing I/O included", "c:alo_queue_rq"),
+    ("loop ->queue_rq", "c:loop_queue_rq"),
+    ("kthread workers (aloop's)", "c:kthread_worker_fn"),
+    ("workqueue workers (loop's, completions)", "c:worker_thread"),
+    ("backing ext4 ->read_iter (direct I/O)", "c:ext4_file_read_iter"),
+    ("brd (the RAM disk)", "c:brd_submit_bio"),
+    ("blk-mq request completion (blk_mq_end_request)", "c:blk_mq_end_request"),
+    ("schedule()", "c:schedule"),
+]
+
+
+def load_perf(rid, m):
+    """A BENCH_PERF run: children %% per kernel symbol -> microseconds per I/O by layer."""
+    try:
+        fj = json.loads(read_text(rid + ".fio.json"))
+        job = fj["jobs"][0]
+        ios = sum(job[d]["total_ios"] for d in ("read", "write"))
+        iops = sum(job[d]["iops"] for d in ("read", "write"))
+    except (ValueError, KeyError, IndexError):
+        ios, iops = 0, None
+    children, user, idle = {}, 0.0, 0.0
+    for line in read_text(rid + ".perf.txt").splitlines():
+        g = PERF_LINE.match(line)
+        if not g:
+            continue
+        ch, se, kind, sym = float(g.group(1)), float(g.group(2)), g.group(3), g.group(4)
+        children.setdefault(sym, ch)
+        if kind == ".":
+            user += se
+        elif IDLE_SYM.search(sym):
+            idle += se
+    try:
+        nsamp, hz = int(m.get("perf_samples", "0")), int(m.get("perf_hz", "0"))
+    except ValueError:
+        nsamp, hz = 0, 0
+    r = {"mode": m.get("mode"), "ios": ios, "iops": iops, "samples": nsamp, "hz": hz, "layers": {}}
+    if not (ios and nsamp and hz):
+        r["error"] = "no samples or no I/Os (rc %s)" % m.get("rc")
+        return r
+    us = nsamp * 1e6 / hz / ios / 100.0     # microseconds per I/O of 1 %
+    r["busy_us_per_io"] = (100.0 - idle) * us
+    for name, how in PERF_LAYERS:
+        if how == "u":
+            r["layers"][name] = user * us
+            continue
+        for sym in how[2:].split("|"):
+            if sym in children:
+                r["layers"][name] = children[sym] * us
+                break
+    return r
+
+
 def load_samples(out, user_hz):
-    samples, mem = [], []
+    samples, mem, perf = [], [], []
     for mpath in sorted(glob.glob(os.path.join(out, "runs", "*.meta"))):
         rid = mpath[:-5]
         m = kv_file(mpath)
+        if m.get("kind") == "perf":
+            perf.append(load_perf(rid, m))
+            continue
         s = {
             "seq": int(m.get("seq", 0)), "rep": int(m.get("rep", 0)), "pos": int(m.get("pos", 0)),
             "mode": m.get("mode"), "workload": m.get("workload"), "dev": m.get("dev"),
@@ -185,7 +249,7 @@ def load_samples(out, user_hz):
         if "sparse_allocated_after" in m:
             s["sparse_allocated_after"] = int(m["sparse_allocated_after"])
         samples.append(s)
-    return samples, mem
+    return samples, mem, perf
 
 
 def stats(vals):
@@ -234,10 +298,10 @@ def load_run(out):
     """Everything bench-guest.sh left in OUT, and what was measured."""
     env = kv_file(os.path.join(out, "env.txt"))
     user_hz = int(env.get("user_hz", "100") or 100)
-    samples, mem = load_samples(out, user_hz)
+    samples, mem, perf = load_samples(out, user_hz)
     return {
         "out": out, "env": env, "host": kv_file(os.path.join(out, "host.txt")), "user_hz": user_hz,
-        "samples": samples, "mem": mem, "reps": int(env.get("reps", "0") or 0),
+        "samples": samples, "mem": mem, "perf": perf, "reps": int(env.get("reps", "0") or 0),
         "modes": [m for m in MODES if any(s["mode"] == m for s in samples + mem)],
         "modes_cfg": env.get("modes", " ".join(MODES)).split(),
         "fast_modes_cfg": env.get("fast_modes", "").split(),
@@ -471,6 +535,8 @@ def conditions(a, run):
         "work_per_run": {
             "dev_qd16_ios_per_job": int(env.get("dev_ios", "0") or 0),
             "dev_psync_ios_per_job": int(env.get("psync_ios", "0") or 0),
+            # before BENCH_FAST_IOS the fast backing ran the dev counts
+            "fast_ios_per_job": int(env.get("fast_ios", "0") or 0) or None,
             "fs_file_mib_per_job": int(env.get("fs_mb", "0") or 0),
             "fs_random_io_mib_per_job": int(env.get("fs_rand_mb", "0") or 0),
             "sparse_ios_per_job": int(env.get("sparse_ios", "0") or 0),
@@ -572,7 +638,7 @@ def main():
     png_ok = make_chart(ppath, run["workloads"], run["modes"], summary, cond)
     md = render_md(a, cond, run["modes"], run["workloads"], summary, ratios, memsum, checks, instrument_ok,
                    klog["context"], klog["ok"], klog["taint_new"], klog["dmesg"], base, png_ok,
-                   run["read_mib"], run["mem"])
+                   run["read_mib"], run["mem"], run["perf"])
     doc = document(a, cond, instrument_ok, checks, klog, summary, ratios, memsum, run)
     with open(jpath, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)
@@ -597,7 +663,7 @@ def document(a, cond, instrument_ok, checks, klog, summary, ratios, memsum, run)
         "kernel_log_ok": kernel_log_ok, "kernel_log_hits": klog_hits, "kernel_log_context": klog_ctx,
         "taint_start": ts, "taint_end": te,
         "summary": summary, "ratios": ratios, "memory": memsum, "seed": SEED,
-        "samples": samples, "memory_samples": mem,
+        "samples": samples, "memory_samples": mem, "perf": run["perf"],
         "units": {"iops": "fio IOPS (read+write), median/min/max over repetitions",
                   "ctx_per_io": "delta of ctxt in /proc/stat over the fio run / completed I/Os",
                   "sys_us_per_io": "delta of the system column of the cpu line of /proc/stat "
@@ -618,7 +684,8 @@ def hl_warn(cond):
 
 
 def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instrument_ok,
-              klog_ctx, kernel_log_ok, taint_new, have_dmesg, base, png_ok, read_mib, mem_samples):
+              klog_ctx, kernel_log_ok, taint_new, have_dmesg, base, png_ok, read_mib, mem_samples,
+              perf=()):
     L = []
     p = L.append
     wdesc = dict(WORKLOADS)
@@ -678,6 +745,8 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
         p("| %s | " % w + " | ".join(fmt_n(((summary[w].get(m) or {}).get("sys_us_per_io") or {}).get("median"), 0)
                                      for m in modes) + " |")
     p("")
+    if perf:
+        render_perf(p, perf)
     p("## Memory after a %d MiB buffered sequential read of the device (dd, caches dropped before)" % read_mib)
     p("")
     shm = statistics.median([s["meminfo_after_kb"].get("Shmem") or 0 for s in mem_samples]) / 1024.0 \
@@ -754,9 +823,11 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
       "Sparse case: a fresh %d MiB sparse file per run." % (cond["file_mib"], cond["backing"],
                                                             cond["prefill"], cond["sparse_mib"]))
     wk = cond["work_per_run"]
-    p("- Work per run (fixed, not time based): QD16 %d × 4k I/Os per job; psync %d per job; sparse %d per "
-      "job; harness %d MiB file per job, random runs %d MiB per job. Caches dropped before each run; "
-      "writes end with fsync." % (wk["dev_qd16_ios_per_job"], wk["dev_psync_ios_per_job"],
+    p("- Work per run (fixed, not time based): QD16 %d × 4k I/Os per job; psync %d per job; fast backing "
+      "%s per job; sparse %d per job; harness %d MiB file per job, random runs %d MiB per job. Caches "
+      "dropped before each run; writes end with fsync."
+      % (wk["dev_qd16_ios_per_job"], wk["dev_psync_ios_per_job"],
+         wk.get("fast_ios_per_job") or "as QD16/psync",
                                   wk["sparse_ios_per_job"], wk["fs_file_mib_per_job"],
                                   wk["fs_random_io_mib_per_job"]))
     p("- %d repetitions, modes interleaved (ABAB…, order rotated each repetition)%s; whole run %s s."
@@ -791,6 +862,30 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     p("Workloads: " + "; ".join("`%s` %s" % (w, wdesc[w]) for w in workloads) + ".")
     p("")
     return "\n".join(L)
+
+
+def render_perf(p, perf):
+    """BENCH_PERF: where the CPU time of an I/O goes, by layer."""
+    pm = [r["mode"] for r in perf]
+    p("## Where the time goes — fast-randread-qd16 under `perf record -a -g` (BENCH_PERF=1)")
+    p("")
+    p("One more run per mode after the repetitions, cpu-clock sampling on every vCPU. CPU µs per I/O: "
+      "samples × (1/frequency) ÷ I/Os; a layer is the *children* time of its function (itself and "
+      "everything it called), so layers nest and do not add up. Busy = all samples but the idle loop's.")
+    p("")
+    p("| µs per I/O | " + " | ".join(pm) + " |")
+    p("|---" * (len(pm) + 1) + "|")
+    p("| IOPS of this run | " + " | ".join(fmt_n(r.get("iops")) for r in perf) + " |")
+    p("| **CPU busy** | " + " | ".join(fmt_n(r.get("busy_us_per_io"), 1) for r in perf) + " |")
+    for name, _ in PERF_LAYERS:
+        if not any(name in r["layers"] for r in perf):
+            continue
+        p("| %s | " % name + " | ".join(fmt_n(r["layers"].get(name), 1) for r in perf) + " |")
+    bad = ["%s: %s" % (r["mode"], r["error"]) for r in perf if r.get("error")]
+    if bad:
+        p("")
+        p("Not profiled: " + "; ".join(bad) + ".")
+    p("")
 
 
 def make_chart(ppath, workloads, modes, summary, cond):

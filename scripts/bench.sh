@@ -26,6 +26,10 @@
 #                        the fast backing (ext4 on brd; aloop-dio1: one
 #                        hardware queue; aloop-worker: nowait=N, no inline)
 #   BENCH_FAST_MB=512    the fully written file on the RAM disk
+#   BENCH_FAST_IOS=65536 4k I/Os per job of a fast-backing run (QUICK 16384)
+#   BENCH_PERF=1         one more fast randread QD16 run per fast mode under
+#                        perf record -a -g: CPU per I/O by kernel layer
+#                        (needs perf in the guest: linux-perf)
 #   BENCH_WORKLOADS="dev-* mem-seqread"   only these workloads (globs)
 #   BENCH_VM_TIMEOUT=S   seconds per guest boot (default 1500 QUICK, 7200)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2 ALOOP_KVM=1 ALOOP_SKIP_SETUP=1
@@ -51,16 +55,19 @@ if [ "$QUICK" = 1 ]; then
 	# less work per run; the same file and the same memory test
 	: "${BENCH_DEV_IOS:=4096}" "${BENCH_PSYNC_IOS:=1024}" "${BENCH_FS_MB:=32}"
 	: "${BENCH_FS_RAND_MB:=4}" "${BENCH_SPARSE_IOS:=1024}" "${BENCH_FAST_MB:=256}"
+	: "${BENCH_FAST_IOS:=16384}"
 else
 	: "${REPS:=5}"
 	: "${BENCH_VM_TIMEOUT:=7200}"
 	: "${BENCH_DEV_IOS:=16384}" "${BENCH_PSYNC_IOS:=4096}" "${BENCH_FS_MB:=128}"
 	: "${BENCH_FS_RAND_MB:=16}" "${BENCH_SPARSE_IOS:=4096}" "${BENCH_FAST_MB:=512}"
+	: "${BENCH_FAST_IOS:=65536}"
 fi
 : "${BENCH_FILE_MB:=1024}" "${BENCH_SPARSE_MB:=1024}" "${BENCH_MEM_MB:=256}"
 : "${BENCH_MODES:=raw loop-buf loop-dio aloop-buf aloop-dio}"
 : "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1 aloop-worker}"
 : "${BENCH_WORKLOADS:=}"
+: "${BENCH_PERF:=0}"
 
 [ "$(id -u)" = 0 ] || { echo "bench: must run as root (host setup, module build)" >&2; exit 1; }
 
@@ -135,7 +142,7 @@ for spec in "${KLIST[@]}"; do
 		BENCH_DEV_IOS="$BENCH_DEV_IOS" BENCH_PSYNC_IOS="$BENCH_PSYNC_IOS" \
 		BENCH_FS_MB="$BENCH_FS_MB" BENCH_FS_RAND_MB="$BENCH_FS_RAND_MB" \
 		BENCH_SPARSE_IOS="$BENCH_SPARSE_IOS" BENCH_FAST_MODES="$BENCH_FAST_MODES" \
-		BENCH_FAST_MB="$BENCH_FAST_MB" \
+		BENCH_FAST_MB="$BENCH_FAST_MB" BENCH_FAST_IOS="$BENCH_FAST_IOS" BENCH_PERF="$BENCH_PERF" \
 		"$REPO/scripts/bench-guest.sh" "$B/mod/aloop.ko" "$B/bin/aloopctl" "$VM_RESULTS"
 	echo $? >"$B/vng.rc"
 	echo $((t0 + VM_WAITED)) >"$B/out/vm.start"
