@@ -54,8 +54,8 @@
 #   NNNN.mem0/1      /proc/meminfo before/after (memory runs)
 #   NNNN.fincore     fincore --bytes of the backing file (memory runs)
 #   NNNN.aloop.json  aloopctl status --json after the run (aloop modes;
-#                    the meta file gets the device's counters since attach:
-#                    aloop_reqs_dio, _reqs_inline, _reqs_worker, ...)
+#                    the meta file gets the device's counters over the
+#                    run: aloop_reqs_dio, _reqs_inline, _reqs_worker, ...)
 # and OUTDIR/env.txt (conditions), dmesg.txt, taint-start/end and, last,
 # `done`.  scripts/bench-report.py turns that into the tables.
 #
@@ -275,6 +275,7 @@ want_workload() {
 }
 
 SEQ=0
+ALO_COUNTERS="reqs_dio reqs_inline reqs_worker nowait_again wakeups"
 # meta KEY=VALUE...: append to the current run's meta file
 meta() { printf '%s\n' "$@" >>"$RUNS/$ID.meta"; }
 
@@ -294,6 +295,15 @@ fio_run() {
 	want_workload "$wl" || return 0
 	drop_caches
 	new_run "$rep" "$pos" "$mode" "$wl" "$dev" fio
+	# the device's counters live as long as the device, over attaches:
+	# the meta file gets this run's share
+	local k v
+	declare -A C0=()
+	case $mode in aloop-*)
+		for k in $ALO_COUNTERS; do
+			read -r v <"/sys/block/${dev#/dev/}/aloop/$k" 2>/dev/null && C0[$k]=$v
+		done ;;
+	esac
 	# snapshots by bash builtins only: nothing but fio runs in the window
 	mapfile -t S0 </proc/stat
 	t0=$EPOCHREALTIME
@@ -307,10 +317,12 @@ fio_run() {
 	meta "rc=$rc" "t0=$t0" "t1=$t1"
 	[ -s "$RUNS/$ID.fio.err" ] || rm -f "$RUNS/$ID.fio.err"
 	case $mode in aloop-*) "$CTLBIN" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null
-		local k
-		for k in reqs_dio reqs_inline reqs_worker nowait_again wakeups; do
-			meta "aloop_$k=$(cat "/sys/block/${dev#/dev/}/aloop/$k" 2>/dev/null)"
-		done ;;
+		for k in $ALO_COUNTERS; do
+			v=$(cat "/sys/block/${dev#/dev/}/aloop/$k" 2>/dev/null)
+			[ -z "$v" ] || [ -z "${C0[$k]:-}" ] || v=$((v - C0[$k]))
+			meta "aloop_$k=$v"
+		done
+		meta "aloop_counters=run" ;;
 	esac
 	local iops
 	# "iops" : N in the read, write and trim sections (one job: group_reporting)

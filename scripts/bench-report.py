@@ -246,6 +246,13 @@ def load_samples(out, user_hz):
             s["sys_us_per_io"] = dcpu["system"] * 1e6 / user_hz / s["ios"]
             busy = dcpu["user"] + dcpu["nice"] + dcpu["system"] + dcpu["irq"] + dcpu["softirq"]
             s["busy_us_per_io"] = busy * 1e6 / user_hz / s["ios"]
+        try:   # per-run counters (bench-guest.sh records the run's share)
+            inl, wrk = int(m["aloop_reqs_inline"]), int(m["aloop_reqs_worker"])
+            # before "aloop_counters=run" they were the device's totals
+            s["inline_share"] = inl / float(inl + wrk) if inl + wrk and m.get("aloop_counters") == "run" \
+                else None
+        except (KeyError, ValueError):
+            pass
         if "sparse_allocated_after" in m:
             s["sparse_allocated_after"] = int(m["sparse_allocated_after"])
         samples.append(s)
@@ -321,7 +328,8 @@ def summarize(run):
             if not ss:
                 continue
             summary[w][m] = {k: stats([s.get(k) for s in ss])
-                             for k in ("iops", "ctx_per_io", "sys_us_per_io", "busy_us_per_io", "fio_ctx")}
+                             for k in ("iops", "ctx_per_io", "sys_us_per_io", "busy_us_per_io", "fio_ctx",
+                                       "inline_share")}
     memsum = {}
     for m in modes:
         ss = [s for s in mem if s["mode"] == m]
@@ -745,6 +753,15 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
         p("| %s | " % w + " | ".join(fmt_n(((summary[w].get(m) or {}).get("sys_us_per_io") or {}).get("median"), 0)
                                      for m in modes) + " |")
     p("")
+    im = [m for m in modes if any(med(summary, w, m, "inline_share") is not None for w in workloads)]
+    if im:
+        p("## Requests served inline — median share (reqs_inline ÷ reqs_inline + reqs_worker, per run)")
+        p("")
+        p("| workload | " + " | ".join(im) + " |")
+        p("|---" * (len(im) + 1) + "|")
+        for w in workloads:
+            p("| %s | " % w + " | ".join(fmt_n(med(summary, w, m, "inline_share"), 2) for m in im) + " |")
+        p("")
     if perf:
         render_perf(p, perf)
     p("## Memory after a %d MiB buffered sequential read of the device (dd, caches dropped before)" % read_mib)
