@@ -390,6 +390,28 @@ def compute_ratios(summary, workloads):
     return ratios
 
 
+PAIRED = [("aloop-dio", "raw"), ("aloop-dio", "loop-dio"), ("aloop-dio", "aloop-worker"),
+          ("aloop-inline", "raw"), ("loop-dio", "raw")]
+
+
+def paired_ratios(samples, workloads):
+    """Per workload: the median over repetitions of A/B measured in the same
+    repetition (a minute apart), which a host whose speed drifts over the
+    run disturbs less than a ratio of medians."""
+    out = {}
+    for w in workloads:
+        out[w] = {}
+        for a, b in PAIRED:
+            rs = []
+            for rep in sorted({s["rep"] for s in samples}):
+                va = [s.get("iops") for s in samples if s["workload"] == w and s["mode"] == a and s["rep"] == rep]
+                vb = [s.get("iops") for s in samples if s["workload"] == w and s["mode"] == b and s["rep"] == rep]
+                if va and vb and va[0] and vb[0]:
+                    rs.append(va[0] / vb[0])
+            out[w]["%s/%s" % (a, b)] = stats(rs)
+    return out
+
+
 def instrument_checks(run, summary, memsum):
     """The self-check: does the instrument measure what it claims to?"""
     env, out, samples, mem = run["env"], run["out"], run["samples"], run["mem"]
@@ -635,6 +657,7 @@ def main():
     run = load_run(a.outdir)
     summary, memsum = summarize(run)
     ratios = compute_ratios(summary, run["workloads"])
+    paired = paired_ratios(run["samples"], run["workloads"])
     checks = instrument_checks(run, summary, memsum)
     instrument_ok = all(c["ok"] is not False for c in checks) and any(c["ok"] for c in checks)
     klog = scan_kernel_log(a.outdir)
@@ -646,8 +669,9 @@ def main():
     png_ok = make_chart(ppath, run["workloads"], run["modes"], summary, cond)
     md = render_md(a, cond, run["modes"], run["workloads"], summary, ratios, memsum, checks, instrument_ok,
                    klog["context"], klog["ok"], klog["taint_new"], klog["dmesg"], base, png_ok,
-                   run["read_mib"], run["mem"], run["perf"])
+                   run["read_mib"], run["mem"], run["perf"], paired)
     doc = document(a, cond, instrument_ok, checks, klog, summary, ratios, memsum, run)
+    doc["paired_ratios"] = paired
     with open(jpath, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)
         f.write("\n")
@@ -693,7 +717,7 @@ def hl_warn(cond):
 
 def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instrument_ok,
               klog_ctx, kernel_log_ok, taint_new, have_dmesg, base, png_ok, read_mib, mem_samples,
-              perf=()):
+              perf=(), paired=None):
     L = []
     p = L.append
     wdesc = dict(WORKLOADS)
@@ -736,6 +760,17 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     for w in workloads:
         p("| %s | " % w + " | ".join(fmt_r(ratios[w][c]) for c in cols) + " |")
     p("")
+    pcols = ["%s/%s" % ab for ab in PAIRED]
+    if paired and any(paired[w][c] for w in workloads for c in pcols):
+        p("## Paired ratios — median (min–max) over repetitions of the ratio within each repetition")
+        p("")
+        p("| workload | " + " | ".join(pcols) + " |")
+        p("|---" * (len(pcols) + 1) + "|")
+        for w in workloads:
+            p("| %s | " % w + " | ".join(
+                "%s (%s–%s)" % (fmt_r(st["median"]), fmt_r(st["min"]), fmt_r(st["max"])) if st else "–"
+                for st in (paired[w][c] for c in pcols)) + " |")
+        p("")
     p("## Context switches per I/O — median (Δctxt of /proc/stat ÷ completed I/Os)")
     p("")
     p("| workload | " + " | ".join(modes) + " | aloop-dio/loop-dio |")
