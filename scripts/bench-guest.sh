@@ -191,6 +191,7 @@ FILE=$BACK/main.img SPARSE=$BACK/sparse.img FSRAW=$BACK/fsraw
 	echo "fast_ios=$BENCH_FAST_IOS"
 	echo "perf=$BENCH_PERF"
 	echo "user_hz=$(getconf CLK_TCK)"
+	echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 	echo "aloop_dio_param=$(cat /sys/module/aloop/parameters/dio 2>/dev/null)"
 	echo "aloop_version=$(cat /sys/module/aloop/version 2>/dev/null)"
 	echo "cmdline=$(cat /proc/cmdline)"

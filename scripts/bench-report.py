@@ -550,6 +550,7 @@ def conditions(a, run):
     mem_mib = int(env.get("mem_total_kb", "0") or 0) // 1024
     cond = {
         "accel": host.get("accel", "TCG"),
+        "clocksource": env.get("clocksource") or "?",
         "qemu": host.get("qemu"), "host_cpu": host.get("host_cpu"), "host_cpus": host.get("host_cpus"),
         "host_disk_cache": host.get("host_cache"),
         "vcpus": int(env.get("vcpus", "0") or 0), "vm_mem": host.get("vm_mem"),
@@ -868,6 +869,8 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
           "max load average %.1f on %s CPUs)." % (hl["samples"], hl["samples_with_other_qemu"],
                                                   hl["max_qemu_processes"], hl["max_loadavg1"],
                                                   cond["host_cpus"]))
+    p("- Guest clocksource: %s (BENCH_CLOCK; under TCG every HPET read is an emulated MMIO access)."
+      % cond["clocksource"])
     p("- Guest kernel %s; %s; aloop %s (dio=%s); tree %s." % (cond["kernel"], cond["fio"],
                                                              cond["aloop_version"], cond["aloop_dio_param"],
                                                              cond["git"] or "?"))

@@ -17,6 +17,7 @@
 #     --log FILE      the console log (--append: add to FILE)
 #     --prefix STR    print the console on stdout with STR before each line
 #     --quiet         do not print the console on stdout
+#     --kopt OPT      one more kernel command-line option (repeatable)
 #   After it: VM_WAITED (seconds waiting for the lock), VM_SECONDS (the
 #   boot itself).
 #
@@ -38,6 +39,7 @@ vm_boot() {
 	local timeout=$ALOOP_VM_TIMEOUT mem=$ALOOP_VM_MEM cpus=$ALOOP_VM_CPUS
 	local log=/dev/null append=0 prefix='' quiet=0 cache='' d f serial props
 	local disks=() where=() kvm=(--disable-kvm) qopts='' n=0 run_in=/ cmd stamp rc t0 lock
+	local kopts=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--results) where+=(--rwdir "$VM_RESULTS=$2"); shift ;;
@@ -50,6 +52,7 @@ vm_boot() {
 		--append) append=1 ;;
 		--prefix) prefix=$2; shift ;;
 		--quiet) quiet=1 ;;
+		--kopt) kopts+=(--append "$2"); shift ;;
 		--) shift; break ;;
 		*) echo "vm_boot: unknown option $1" >&2; return 2 ;;
 		esac
@@ -83,7 +86,7 @@ vm_boot() {
 	# shellcheck disable=SC2016 # the inner sh expands them
 	(cd "$run_in" && flock "$VM_LOCK" sh -c 'date +%s >"$0"; exec "$@"' "$stamp" \
 		timeout -k 30 "$timeout" \
-		vng --run "$K_IMG" "${kvm[@]}" --user root "${where[@]}" -m "$mem" -p "$cpus" \
+		vng --run "$K_IMG" "${kvm[@]}" --user root "${where[@]}" "${kopts[@]}" -m "$mem" -p "$cpus" \
 		${qopts:+--qemu-opts="$qopts"} --exec "$cmd" </dev/null 8>&- 9>&- 2>&1
 	 echo "$?" >"$stamp.rc") |
 		tee -a "$log" |
