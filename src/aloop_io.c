@@ -655,9 +655,9 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 		 * Default priority, like loop's kworkers; freezable, like
 		 * loop's workqueue: no backing I/O while suspending.
 		 */
-		aq->worker = kthread_create_worker(KTW_FREEZABLE,
-						   ALOOP_NAME "%d-q%u",
-						   lo->number, i);
+		aq->worker = alo_run_worker(KTW_FREEZABLE,
+					    ALOOP_NAME "%d-q%u",
+					    lo->number, i);
 		if (IS_ERR(aq->worker)) {
 			err = PTR_ERR(aq->worker);
 			goto out_destroy;

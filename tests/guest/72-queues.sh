@@ -7,12 +7,13 @@
 # and ALOOP_GET_INFO, one aloopN-qM kthread per queue while bound and
 # none after; fio verify with 1 and 2 queues, dio and buffered (stock
 # loop as the control); batching (fewer worker wake-ups than requests);
-# the counters of ALOOP_GET_INFO equal sysfs; dependent writes to one
+# the counters of ALOOP_GET_INFO equal sysfs; idle workers sleep in S,
+# not D; dependent writes to one
 # block read back the last one (stock loop as the control).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 25
+plan 26
 
 why=$(need_env) || bail "$why"
 have fio || bail "fio is not installed"
@@ -129,9 +130,26 @@ if [ "$DUT" = aloop ]; then
 	check_eq "ALOOP_CONFIGURE with reserved[0] != 0: EINVAL, unbound" \
 		"EINVAL unbound" "$(ioc1_of "$o") $(dev_state "$dev")"
 	[ "$(dev_state "$dev")" = unbound ] || detach "$dev"
+	# An idle bound device's workers sleep interruptibly (S), never in
+	# D: from 6.14 kthread_create_worker() leaves the task unwoken, in D
+	# until its first work, and the hung-task detector reported idle
+	# devices' workers on 7.3 (68-cgroups' kernel log, session 6).
+	dev=$(free_dev)
+	o=$(ioc configure "$dev" "$F" --queues 2)
+	sleep 1
+	st=
+	for c in $(qthreads "$dev"); do
+		p=$(pid_of "$c")
+		st+="$c:$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) "
+	done
+	st=${st% }
+	detach "$dev"
+	w=$(want_threads "$dev" "$(min 2 "$NCPU")" | sed 's/\([^ ]*\)/\1:S/g')
+	check_eq "an idle bound device's workers sleep in S, not D (6.14+: kthread_run_worker)" \
+		"OK $w" "$(ioc1_of "$o") $st"
 else
-	skip_n 11 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
-		"--queues 0" "module parameter" "--queues 65" "--queues 200" "size" "reserved"
+	skip_n 12 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
+		"--queues 0" "module parameter" "--queues 65" "--queues 200" "size" "reserved" "idle workers"
 fi
 
 # --------------------------------------------------------------- fio verify
