@@ -142,7 +142,8 @@ done
 LDSO=
 for l in "$TOOLS"/lib/ld-linux-x86-64.so.*; do [ -e "$l" ] && LDSO=$l && break; done
 [ -n "$LDSO" ] || die "no ld-linux in fio's libraries"
-fio() { "$LDSO" --library-path "$TOOLS/lib" "$TOOLS/fio" "$@"; }
+FIO=("$LDSO" --library-path "$TOOLS/lib" "$TOOLS/fio")	# a command, for perf too
+fio() { "${FIO[@]}" "$@"; }
 fio --version >/dev/null || die "the tmpfs copy of fio does not run"
 
 # -------------------------------------------------------- backing fs
@@ -277,6 +278,11 @@ want_workload() {
 
 SEQ=0
 ALO_COUNTERS="reqs_dio reqs_inline reqs_worker nowait_again wakeups"
+# counter DEV NAME: an aloop counter of DEV ("" when unreadable)
+counter() { cat "/sys/block/${1#/dev/}/aloop/$2" 2>/dev/null; }
+# fio options of every run, and the libaio QD16 ones (in AIO) for DEV
+FIO_BASE=(--group_reporting --randrepeat=1 --fallocate=none --bs=4k)
+aio_args() { AIO=(--filename="$1" --direct=1 --ioengine=libaio --iodepth=16 --numjobs="$NCPU"); }
 # meta KEY=VALUE...: append to the current run's meta file
 meta() { printf '%s\n' "$@" >>"$RUNS/$ID.meta"; }
 
@@ -302,13 +308,13 @@ fio_run() {
 	declare -A C0=()
 	case $mode in aloop-*)
 		for k in $ALO_COUNTERS; do
-			read -r v <"/sys/block/${dev#/dev/}/aloop/$k" 2>/dev/null && C0[$k]=$v
+			v=$(counter "$dev" "$k") && C0[$k]=$v
 		done ;;
 	esac
 	# snapshots by bash builtins only: nothing but fio runs in the window
 	mapfile -t S0 </proc/stat
 	t0=$EPOCHREALTIME
-	fio --name="$wl" --group_reporting --randrepeat=1 --fallocate=none --bs=4k "$@" \
+	fio --name="$wl" "${FIO_BASE[@]}" "$@" \
 		--output-format=json --output="$RUNS/$ID.fio.json" >"$RUNS/$ID.fio.err" 2>&1
 	rc=$?
 	t1=$EPOCHREALTIME
@@ -319,7 +325,7 @@ fio_run() {
 	[ -s "$RUNS/$ID.fio.err" ] || rm -f "$RUNS/$ID.fio.err"
 	case $mode in aloop-*) "$CTLBIN" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null
 		for k in $ALO_COUNTERS; do
-			v=$(cat "/sys/block/${dev#/dev/}/aloop/$k" 2>/dev/null)
+			v=$(counter "$dev" "$k")
 			[ -z "$v" ] || [ -z "${C0[$k]:-}" ] || v=$((v - C0[$k]))
 			meta "aloop_$k=$v"
 		done
@@ -335,10 +341,10 @@ fio_run() {
 dev_workloads() {
 	local r=$1 p=$2 m=$3 d=$4 x=${5:-dev} n=$NCPU ios=$BENCH_DEV_IOS pios=$BENCH_PSYNC_IOS
 	[ "$x" != fast ] || ios=$BENCH_FAST_IOS pios=$BENCH_FAST_IOS
-	local aio=(--filename="$d" --direct=1 --ioengine=libaio --iodepth=16 --numjobs="$n")
-	fio_run "$r" "$p" "$m" "$x-randread-qd16" "$d" "${aio[@]}" --rw=randread \
+	aio_args "$d"
+	fio_run "$r" "$p" "$m" "$x-randread-qd16" "$d" "${AIO[@]}" --rw=randread \
 		--io_size=$((ios * 4))k
-	fio_run "$r" "$p" "$m" "$x-randwrite-qd16" "$d" "${aio[@]}" --rw=randwrite \
+	fio_run "$r" "$p" "$m" "$x-randwrite-qd16" "$d" "${AIO[@]}" --rw=randwrite \
 		--io_size=$((ios * 4))k --end_fsync=1
 	fio_run "$r" "$p" "$m" "$x-randread-psync" "$d" --filename="$d" --direct=1 \
 		--ioengine=psync --numjobs="$n" --rw=randread --io_size=$((pios * 4))k
@@ -352,11 +358,10 @@ perf_run() {
 	local m=$1 d=$2 data=$TOOLS/perf.data rc
 	drop_caches
 	new_run 0 0 "$m" perf-randread-qd16 "$d" perf
+	aio_args "$d"
 	perf record -q -a -g -F "$PERF_HZ" -e cpu-clock -o "$data" -- \
-		"$LDSO" --library-path "$TOOLS/lib" "$TOOLS/fio" --name=perf --group_reporting \
-		--randrepeat=1 --fallocate=none --bs=4k --filename="$d" --direct=1 --ioengine=libaio \
-		--iodepth=16 --numjobs="$NCPU" --rw=randread --io_size=$((BENCH_FAST_IOS * 4))k \
-		--output-format=json --output="$RUNS/$ID.fio.json" >"$RUNS/$ID.perf.err" 2>&1
+		"${FIO[@]}" --name=perf "${FIO_BASE[@]}" "${AIO[@]}" --rw=randread \
+		--io_size=$((BENCH_FAST_IOS * 4))k --output-format=json --output="$RUNS/$ID.fio.json" >"$RUNS/$ID.perf.err" 2>&1
 	rc=$?
 	meta "rc=$rc" "perf_hz=$PERF_HZ"
 	meta "perf_samples=$(perf report -i "$data" --stdio --no-children -n --sort sym 2>/dev/null |

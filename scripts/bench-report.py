@@ -398,17 +398,15 @@ def paired_ratios(samples, workloads):
     """Per workload: the median over repetitions of A/B measured in the same
     repetition (a minute apart), which a host whose speed drifts over the
     run disturbs less than a ratio of medians."""
+    iops, reps = {}, sorted({s["rep"] for s in samples})
+    for s in samples:   # the first sample of (workload, mode, repetition)
+        iops.setdefault((s["workload"], s["mode"], s["rep"]), s.get("iops"))
     out = {}
     for w in workloads:
         out[w] = {}
         for a, b in PAIRED:
-            rs = []
-            for rep in sorted({s["rep"] for s in samples}):
-                va = [s.get("iops") for s in samples if s["workload"] == w and s["mode"] == a and s["rep"] == rep]
-                vb = [s.get("iops") for s in samples if s["workload"] == w and s["mode"] == b and s["rep"] == rep]
-                if va and vb and va[0] and vb[0]:
-                    rs.append(va[0] / vb[0])
-            out[w]["%s/%s" % (a, b)] = stats(rs)
+            pairs = [(iops.get((w, a, r)), iops.get((w, b, r))) for r in reps]
+            out[w]["%s/%s" % (a, b)] = stats([x / y for x, y in pairs if x and y])
     return out
 
 
