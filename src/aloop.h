@@ -14,6 +14,7 @@
 #define ALOOP_H
 
 #include <linux/blk-mq.h>
+#include <linux/hashtable.h>
 #include <linux/kthread.h>
 #include <linux/loop.h>
 #include <linux/mutex.h>
@@ -59,12 +60,13 @@ struct aloop_device {
 	bool			no_write_zeroes;
 	struct work_struct	discard_work;
 
-	/* Dispatch: a kthread worker per hardware queue (aloop_io.c). */
+	/* Dispatch: a kernel thread per hardware queue (aloop_io.c). */
 	struct alo_queue	*queues;	/* nr_queues, while bound */
 	unsigned int		nr_queues;
 	/* Requests of non-root blkcgs: one lane per cgroup (aloop_io.c). */
 	spinlock_t		lane_lock;
-	struct list_head	lanes;
+	struct list_head	lanes;		/* every lane, for the reaper */
+	DECLARE_HASHTABLE(lane_hash, 6);	/* the same, by blkcg css */
 	struct delayed_work	lane_reaper;
 
 	struct blk_mq_tag_set	tag_set;
@@ -75,16 +77,19 @@ struct aloop_device {
 	atomic64_t		reqs_fallback;
 	atomic64_t		errors;
 	atomic64_t		reqs_cgroup;	/* served by a cgroup lane */
-	atomic64_t		wakeups;	/* worker wake-ups (batches) */
-	atomic64_t		reqs_inline;	/* submitted from ->queue_rq */
-	atomic64_t		reqs_worker;	/* served by a worker or lane */
-	atomic64_t		nowait_again;	/* inline tries that got EAGAIN */
+	atomic64_t		wakeups;	/* a sleeping worker woken */
+	atomic64_t		batches;	/* lists a worker took at once */
+	atomic64_t		reqs_worker;	/* taken by a queue worker */
+	atomic64_t		reqs_nowait;	/* submitted with IOCB_NOWAIT */
+	atomic64_t		nowait_again;	/* NOWAIT refused: to the helper */
+	atomic64_t		reqs_helper;	/* served by a blocking helper */
 };
 
 /* Per-request data (the blk-mq PDU). */
 struct alo_cmd {
 	struct list_head	node;		/* on a queue's or lane's list */
-	struct alo_queue	*aq;		/* where retries go */
+	struct alo_queue	*aq;		/* its hardware queue */
+	struct alo_lane		*lane;		/* its cgroup's lane, or NULL */
 	struct cgroup_subsys_state *blkcg_css;	/* the bio's, NULL: root */
 	struct cgroup_subsys_state *memcg_css;	/* referenced */
 	struct kiocb		iocb;
@@ -94,9 +99,9 @@ struct alo_cmd {
 	loff_t			eof;		/* backing size at submission */
 	unsigned int		done;		/* bytes already transferred */
 	bool			use_dio;
-	bool			nowait;		/* inline try: IOCB_NOWAIT */
+	bool			nowait;		/* a try with IOCB_NOWAIT */
 	bool			counted;	/* in reqs_dio already */
-	bool			busy;		/* in its queue's busy count */
+	bool			blocking_write;	/* in aq->blocking_writes */
 	bool			write_held;	/* freeze protection taken */
 	bool			zero_tail;	/* read hit EOF: zero the rest */
 };
@@ -110,12 +115,16 @@ struct alo_cmd {
  */
 #define ALOOP_AUTO_QUEUES	4U
 
+/* Upper bound of the poll_us module parameter. */
+#define ALOOP_MAX_POLL_US	1000U
+
 /* aloop_main.c */
 unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
 extern bool aloop_nowait;
+extern unsigned int aloop_poll_us;
 extern struct workqueue_struct *aloop_lane_wq;
-extern unsigned int aloop_nowait_depth;
+extern struct workqueue_struct *aloop_io_wq;
 extern int aloop_part_shift;
 
 /* aloop_dev.c */

@@ -210,33 +210,6 @@ static inline void alo_unfreeze(struct request_queue *q, unsigned int memflags)
 #define ALO_MQ_F_MERGE	0
 #endif
 
-/*
- * 6.9 caches the time in the current plug and marks the task PF_BLOCK_TS;
- * the scheduler then clears current->plug->cur_ktime without a NULL
- * check.  Whoever sets current->plug aside must drop that cache first.
- */
-#if defined(ALOOP_HAVE_PLUG_TS)
-#define alo_plug_invalidate_ts()	blk_plug_invalidate_ts()
-#else
-static inline void alo_plug_invalidate_ts(void)
-{
-}
-#endif
-
-/*
- * 6.14: kthread_create_worker() no longer wakes the worker's task, and
- * kthread_run_worker() creates and wakes it; before, the former did both.
- * A task never woken waits in kthread() in D state until its first work:
- * the hung-task detector reported an idle device's workers on 7.3.
- */
-#if defined(ALOOP_HAVE_KTHREAD_RUN_WORKER)
-#define alo_run_worker(flags, namefmt, ...) \
-	kthread_run_worker(flags, namefmt, ##__VA_ARGS__)
-#else
-#define alo_run_worker(flags, namefmt, ...) \
-	kthread_create_worker(flags, namefmt, ##__VA_ARGS__)
-#endif
-
 /* 6.6: disk_force_media_change() lost its events argument. */
 #if defined(ALOOP_HAVE_MEDIA_CHANGE_NOEVENTS)
 static inline void alo_media_changed(struct gendisk *disk)

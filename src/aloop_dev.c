@@ -567,8 +567,14 @@ static void aloop_clear(struct aloop_device *lo)
 	lo->dio_align = 0;
 	aloop_update_queue(lo);
 	lo->dio_reason[0] = '\0';
-	/* Nothing is in flight: the queue is frozen. */
+	/*
+	 * Nothing is in flight: the queue is frozen.  Quiesced too, so no
+	 * ->queue_rq is still running when the workers go (it returns
+	 * BLK_STS_IOERR once they are gone, as for any unbound device).
+	 */
+	blk_mq_quiesce_queue(disk->queue);
 	alo_stop_workers(lo);
+	blk_mq_unquiesce_queue(disk->queue);
 	invalidate_disk(disk);
 	alo_unfreeze(disk->queue, memflags);
 	mutex_unlock(&lo->lock);
@@ -656,8 +662,12 @@ retry:
 		goto retry;
 	}
 	if (size_changed) {
-		sync_blockdev(bdev);
-		invalidate_bdev(bdev);
+		/*
+		 * The whole disk's cache, not only the node the ioctl came
+		 * in on (a partition's): all of it moves with the offset.
+		 */
+		sync_blockdev(lo->disk->part0);
+		invalidate_bdev(lo->disk->part0);
 		aloop_sync_backing(lo->backing);
 	}
 
@@ -935,9 +945,11 @@ static void aloop_fill_info(struct aloop_device *lo, struct aloop_info *info)
 	info->nr_queues = lo->queues ? lo->nr_queues : 0;
 	info->reqs_cgroup = atomic64_read(&lo->reqs_cgroup);
 	info->wakeups = atomic64_read(&lo->wakeups);
-	info->reqs_inline = atomic64_read(&lo->reqs_inline);
+	info->reqs_nowait = atomic64_read(&lo->reqs_nowait);
 	info->reqs_worker = atomic64_read(&lo->reqs_worker);
 	info->nowait_again = atomic64_read(&lo->nowait_again);
+	info->batches = atomic64_read(&lo->batches);
+	info->reqs_helper = atomic64_read(&lo->reqs_helper);
 	strscpy(info->dio_reason, lo->dio_reason, sizeof(info->dio_reason));
 	if (!lo->backing)
 		return;

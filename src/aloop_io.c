@@ -2,9 +2,9 @@
 /*
  * aloop - the I/O path.
  *
- * ->queue_rq hands every request to a kthread worker of its hardware
- * queue (batched), or to its cgroup's lane (see "Dispatch" below).  The
- * worker serves it:
+ * ->queue_rq never calls the backing file: it hands every request to the
+ * kernel thread of its hardware queue, or to its cgroup's lane (see
+ * "Dispatch" below).  Whoever takes it serves it:
  *   READ/WRITE, dio on:  an async kiocb with IOCB_DIRECT submitted to the
  *                        backing file's ->read_iter/->write_iter, finished
  *                        from ->ki_complete;
@@ -17,21 +17,29 @@
 #include <linux/falloc.h>
 #include <linux/blk-cgroup.h>
 #include <linux/delay.h>
+#include <linux/freezer.h>
 #include <linux/highmem.h>
 #include <linux/memcontrol.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/uio.h>
 #include "aloop.h"
 
-/* A hardware queue: its worker and list ("Dispatch" below). */
+/*
+ * A hardware queue: its worker thread, the list the worker takes, and
+ * the blocking helper's list (under the same lock).
+ */
 struct alo_queue {
 	struct aloop_device	*lo;
-	struct kthread_worker	*worker;
-	struct kthread_work	work;
+	struct task_struct	*task;		/* aloopN-qM */
 	spinlock_t		lock;
-	struct list_head	cmds;
-	atomic_t		pending;	/* queued, not yet submitted */
-	atomic_t		busy;		/* its requests, not yet completed */
+	struct list_head	cmds;		/* for the worker */
+	bool			sleeping;	/* the worker needs a wake-up */
+	struct list_head	blocking;	/* for the blocking helper */
+	struct work_struct	blocking_work;
+	bool			helper_running;
+	/* Writes handed to the helper and not completed yet. */
+	atomic_t		blocking_writes;
 };
 
 static inline loff_t alo_pos(struct aloop_device *lo, struct request *rq)
@@ -86,8 +94,8 @@ static void alo_free_bvec(struct alo_cmd *cmd)
 /*
  * Freeze protection for a write to a regular backing file, as fs/aio.c
  * does for async writes: taken by the submitter, handed over to whoever
- * completes the kiocb (lockdep is told the owner changes).  An inline
- * try never waits for a thaw: -EAGAIN sends the request to its worker.
+ * completes the kiocb (lockdep is told the owner changes).  A NOWAIT
+ * try never waits for a thaw: -EAGAIN sends the request to the helper.
  */
 static int alo_start_write(struct alo_cmd *cmd, struct file *file)
 {
@@ -190,6 +198,7 @@ static int alo_rw_buffered(struct aloop_device *lo, struct alo_cmd *cmd,
 
 static void alo_dio_complete(struct kiocb *iocb, long ret);
 static void alo_requeue(struct alo_cmd *cmd);
+static void alo_to_helper(struct alo_cmd *cmd);
 
 /*
  * Drop one of the two references of a dio request (submitter and
@@ -215,13 +224,19 @@ static void alo_dio_put(struct alo_cmd *cmd)
 
 	if (cmd->nowait) {
 		cmd->nowait = false;
-		if (ret == -EAGAIN) {
-			/* Would have blocked: the worker does it again. */
+		if (ret < 0) {
+			/*
+			 * Refused, for whatever reason: -EAGAIN (would block),
+			 * -EOPNOTSUPP (a block device without nowait support,
+			 * e.g. after a dm table reload), anything.  Never
+			 * failed here: the helper does it again without
+			 * IOCB_NOWAIT and reports the real outcome.
+			 */
 			atomic64_inc(&lo->nowait_again);
-			alo_requeue(cmd);
+			alo_to_helper(cmd);
 			return;
 		}
-		atomic64_inc(&lo->reqs_inline);
+		atomic64_inc(&lo->reqs_nowait);
 	}
 	if (ret == -EINVAL && !cmd->done) {
 		/* The backing file refused this request's alignment. */
@@ -266,6 +281,11 @@ static void alo_dio_complete(struct kiocb *iocb, long ret)
 	alo_dio_put(cmd);
 }
 
+/*
+ * Submit a direct I/O request, with IOCB_NOWAIT when cmd->nowait.
+ * -EIOCBQUEUED: ->ki_complete ends it (or hands it on); any other value:
+ * nothing was submitted and the caller decides.
+ */
 static int alo_rw_dio(struct aloop_device *lo, struct alo_cmd *cmd,
 		      struct request *rq, loff_t pos)
 {
@@ -277,13 +297,12 @@ static int alo_rw_dio(struct aloop_device *lo, struct alo_cmd *cmd,
 	int err;
 
 	err = alo_init_iter(cmd, rq, write ? ITER_SOURCE : ITER_DEST, &iter,
-			    cmd->nowait ? GFP_NOWAIT | __GFP_NOWARN : GFP_NOIO);
+			    GFP_NOIO);
 	if (!err && write)
 		err = alo_start_write(cmd, file);
 	if (err) {
 		alo_free_bvec(cmd);
-		/* Nothing was submitted: an inline try goes to the worker. */
-		return cmd->nowait ? -EAGAIN : err;
+		return err;
 	}
 	if (!cmd->counted) {
 		cmd->counted = true;
@@ -360,15 +379,48 @@ static int alo_do_cmd(struct aloop_device *lo, struct alo_cmd *cmd,
 }
 
 /*
- * Dispatch.  Each hardware queue has a kthread worker (aloopN-qM) and a
- * list: ->queue_rq appends, and wakes the worker only at the end of a
- * batch (bd->last, or ->commit_rqs), which takes the whole list in
- * submission order.  Requests whose bio belongs to a non-root blkcg go
- * to that cgroup's lane instead: a work item of its own on an unbound,
- * freezable workqueue, as loop's per-cgroup workers, so that a cgroup
- * throttled by io.max/io.latency/io.cost or memory.max on the backing
- * side blocks only itself.  Whoever serves a request issues its backing
- * I/O in the request's blkcg and charges page cache to its memcg.
+ * Dispatch.
+ *
+ * Every call into the backing file is made by one of aloop's own tasks,
+ * never by the task that submitted the request: a block driver cannot
+ * know what per-task state its caller carries (RLIMIT_FSIZE, credentials
+ * and quota exemptions, a journal handle, pending signals, stack depth),
+ * and the backing file system would apply it.  Mainline loop merged
+ * submission from ->queue_rq for 6.19 and reverted it for this reason.
+ *
+ * Root-cgroup requests go to the kernel thread of their hardware queue
+ * (aloopN-qM, affine to the CPUs blk-mq maps to it, so a hand-off stays
+ * on the submitter's cache).  ->queue_rq appends under the queue's lock
+ * and wakes the thread only if it sleeps; the thread takes the whole list
+ * at once, submits it under one blk_plug (the lower device sees a batch)
+ * and looks at the list again before it sleeps, optionally spinning
+ * poll_us for more.  No wake-up depends on bd->last or ->commit_rqs, so
+ * nothing queued can be left without one.
+ *
+ * The worker submits direct I/O with IOCB_NOWAIT, so that one allocating
+ * write or inode-lock wait does not stall the requests behind it.  A try
+ * the backing file refuses for any reason (-EAGAIN, -EOPNOTSUPP from a
+ * block device without nowait support, ...) goes to the queue's blocking
+ * helper, a work item that submits without NOWAIT and reports the real
+ * outcome.  Flushes, discards and write-zeroes, which block in the file
+ * system, go to the helper directly; writes too while an earlier write is
+ * with the helper, so that writes reach the backing file in the order
+ * they were queued.  Buffered I/O, and dio on a file without NOWAIT
+ * support, is served by the worker blocking, in order.
+ *
+ * Requests whose bio belongs to a non-root blkcg go to that cgroup's
+ * lane instead: a work item of its own on an unbound, freezable workqueue,
+ * as loop's per-cgroup workers, so that a cgroup throttled by io.max/
+ * io.latency/io.cost or memory.max on the backing side blocks only
+ * itself.  Whoever serves a request issues its backing I/O in the
+ * request's blkcg and charges page cache to its memcg; a lane's retries
+ * stay on the lane.
+ *
+ * Lifetime: the queue array, threads and lanes exist while the device is
+ * bound.  They are torn down with the queue frozen (no request in flight)
+ * and quiesced (no ->queue_rq running); every hand-off to a thread or
+ * work item happens under the lock its consumer takes, so once the last
+ * request completed nobody touches them.
  */
 struct alo_lane {
 	struct aloop_device	*lo;
@@ -376,6 +428,8 @@ struct alo_lane {
 	struct work_struct	work;
 	struct list_head	cmds;		/* under lo->lane_lock */
 	struct list_head	node;		/* lo->lanes */
+	struct hlist_node	hnode;		/* lo->lane_hash */
+	atomic_t		inflight;	/* its requests not completed */
 	unsigned long		last_used;	/* jiffies */
 	bool			running;
 };
@@ -383,14 +437,8 @@ struct alo_lane {
 /* An idle lane is freed after this long. */
 #define ALO_LANE_IDLE		(60 * HZ)
 
-/* @cmd leaves its queue's count of requests in flight. */
-static void alo_cmd_idle(struct alo_cmd *cmd)
-{
-	if (cmd->busy) {
-		cmd->busy = false;
-		atomic_dec(&cmd->aq->busy);
-	}
-}
+/* A request without memory for its bio_vec table: retries, 10-20 ms apart. */
+#define ALO_NOMEM_TRIES		100
 
 static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 {
@@ -403,9 +451,9 @@ static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 	struct cgroup_subsys_state *blkcg_css = cmd->blkcg_css;
 	struct cgroup_subsys_state *memcg_css = cmd->memcg_css;
 	struct mem_cgroup *old_memcg = NULL;
+	int tries = 0;
 	int ret;
 
-	atomic64_inc(&lo->reqs_worker);
 	if (blkcg_css)
 		kthread_associate_blkcg(blkcg_css);
 #ifdef CONFIG_MEMCG
@@ -414,7 +462,10 @@ static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 		old_memcg = set_active_memcg(mem_cgroup_from_css(memcg_css));
 	}
 #endif
-	ret = alo_do_cmd(lo, cmd, rq);
+	/* -ENOMEM comes before anything was submitted: try again. */
+	while ((ret = alo_do_cmd(lo, cmd, rq)) == -ENOMEM &&
+	       ++tries < ALO_NOMEM_TRIES)
+		usleep_range(10000, 20000);
 #ifdef CONFIG_MEMCG
 	if (memcg_css) {
 		set_active_memcg(old_memcg);
@@ -424,77 +475,212 @@ static void alo_handle_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 	if (blkcg_css)
 		kthread_associate_blkcg(NULL);
 
-	if (ret == -ENOMEM) {
-		/* No memory for the bvec copy: try again a little later. */
-		if (cmd->memcg_css) {
-			css_put(cmd->memcg_css);	/* ->queue_rq gets it anew */
-			cmd->memcg_css = NULL;
-		}
-		alo_cmd_idle(cmd);
-		blk_mq_requeue_request(rq, false);
-		blk_mq_delay_kick_requeue_list(rq->q, 10);
-	} else if (ret != -EIOCBQUEUED) {
-		cmd->ret = ret;
+	if (ret != -EIOCBQUEUED) {
+		/* As loop: a request that found no memory fails with EIO. */
+		cmd->ret = ret == -ENOMEM ? -EIO : ret;
 		if (likely(!blk_should_fake_timeout(rq->q)))
 			blk_mq_complete_request(rq);
 	}
 }
 
 /*
- * Serve a list of requests in order, as loop's workers do: no reclaim
- * that could wait on us (NOIO), and no dirty throttling of our own
- * writes as if we were the dirtier (PF_LOCAL_THROTTLE).
+ * Serve a list of requests in order, blocking, under one plug.  No
+ * reclaim that could wait on us (NOIO), and no dirty throttling of our
+ * own writes as if we were the dirtier (PF_LOCAL_THROTTLE).
  */
-static void alo_handle_list(struct aloop_device *lo, struct alo_queue *aq,
-			    struct list_head *list)
+static void alo_handle_list(struct aloop_device *lo, struct list_head *list,
+			    atomic64_t *counter)
 {
 	const unsigned int pf = PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 	unsigned int orig = current->flags & pf;
 	struct alo_cmd *cmd, *next;
+	struct blk_plug plug;
 
 	current->flags |= pf;
+	blk_start_plug(&plug);
 	list_for_each_entry_safe(cmd, next, list, node) {
 		list_del_init(&cmd->node);
+		atomic64_inc(counter);
 		alo_handle_cmd(lo, cmd);
-		/* @cmd may be gone: only the queue is touched. */
-		if (aq)
-			atomic_dec(&aq->pending);
 	}
+	blk_finish_plug(&plug);
 	current->flags = (current->flags & ~pf) | orig;
 }
 
-static void alo_queue_work_fn(struct kthread_work *work)
+/* The blocking helper of a queue: what the worker could not submit. */
+static void alo_blocking_fn(struct work_struct *work)
 {
-	struct alo_queue *aq = container_of(work, struct alo_queue, work);
+	struct alo_queue *aq = container_of(work, struct alo_queue,
+					    blocking_work);
 	LIST_HEAD(list);
 
 	for (;;) {
 		spin_lock_irq(&aq->lock);
-		list_splice_init(&aq->cmds, &list);
+		list_splice_init(&aq->blocking, &list);
+		aq->helper_running = !list_empty(&list);
 		spin_unlock_irq(&aq->lock);
 		if (list_empty(&list))
-			break;
-		alo_handle_list(aq->lo, aq, &list);
+			return;	/* the queue may be freed from now on */
+		alo_handle_list(aq->lo, &list, &aq->lo->reqs_helper);
 	}
 }
 
-static void alo_queue_cmd(struct alo_queue *aq, struct alo_cmd *cmd,
-			  bool kick)
+/* Hand @cmd to its queue's blocking helper.  Any context. */
+static void alo_to_helper(struct alo_cmd *cmd)
+{
+	struct alo_queue *aq = cmd->aq;
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	unsigned long flags;
+
+	if (req_op(rq) == REQ_OP_WRITE && !cmd->blocking_write) {
+		cmd->blocking_write = true;
+		atomic_inc(&aq->blocking_writes);
+	}
+	spin_lock_irqsave(&aq->lock, flags);
+	list_add_tail(&cmd->node, &aq->blocking);
+	queue_work(aloop_io_wq, &aq->blocking_work);
+	spin_unlock_irqrestore(&aq->lock, flags);
+}
+
+/* NOWAIT is worth a try: the backing file supports it, now. */
+static bool alo_nowait_ok(struct aloop_device *lo)
+{
+	struct file *file = lo->backing;
+	struct inode *inode = file_inode(file);
+
+	if (!READ_ONCE(aloop_nowait) || !(file->f_mode & FMODE_NOWAIT))
+		return false;
+	/*
+	 * A block device samples FMODE_NOWAIT at open (6.1: sets it for
+	 * every one); its queue can lose nowait support since, e.g. by a
+	 * dm table reload.  A try it refuses goes to the helper anyway;
+	 * this only spares the round trip.
+	 */
+	if (S_ISBLK(inode->i_mode) && !bdev_nowait(I_BDEV(inode)))
+		return false;
+	return true;
+}
+
+/* One request taken by a queue's worker. */
+static void alo_worker_cmd(struct alo_queue *aq, struct alo_cmd *cmd,
+			   bool nowait)
+{
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	struct aloop_device *lo = aq->lo;
+
+	atomic64_inc(&lo->reqs_worker);
+	/* A cgroup's request without a lane: blocking, associated. */
+	if (!cmd->use_dio || !nowait || cmd->blkcg_css) {
+		alo_handle_cmd(lo, cmd);
+		return;
+	}
+	switch (req_op(rq)) {
+	case REQ_OP_WRITE:
+		if (atomic_read(&aq->blocking_writes)) {
+			alo_to_helper(cmd);
+			return;
+		}
+		fallthrough;
+	case REQ_OP_READ:
+		cmd->nowait = true;
+		if (alo_rw_dio(lo, cmd, rq, alo_pos(lo, rq)) != -EIOCBQUEUED) {
+			/* Not submitted (no memory, a frozen backing fs). */
+			cmd->nowait = false;
+			atomic64_inc(&lo->nowait_again);
+			alo_to_helper(cmd);
+		}
+		return;
+	default:
+		alo_to_helper(cmd);
+		return;
+	}
+}
+
+/* A batch the worker took: submitted in order, under one plug. */
+static void alo_worker_batch(struct alo_queue *aq, struct list_head *list)
+{
+	struct aloop_device *lo = aq->lo;
+	bool nowait = lo->use_dio && alo_nowait_ok(lo);
+	struct alo_cmd *cmd, *next;
+	struct blk_plug plug;
+
+	atomic64_inc(&lo->batches);
+	blk_start_plug(&plug);
+	list_for_each_entry_safe(cmd, next, list, node) {
+		list_del_init(&cmd->node);
+		alo_worker_cmd(aq, cmd, nowait);
+	}
+	blk_finish_plug(&plug);
+}
+
+/* Spin up to poll_us for new requests; true when some came. */
+static bool alo_poll(struct alo_queue *aq)
+{
+	unsigned int us = READ_ONCE(aloop_poll_us);
+	u64 end;
+
+	if (!us)
+		return false;
+	end = local_clock() + (u64)us * NSEC_PER_USEC;
+	while (list_empty_careful(&aq->cmds)) {
+		if (need_resched() || kthread_should_stop() ||
+		    local_clock() > end)
+			return false;
+		cpu_relax();
+	}
+	return true;
+}
+
+static int alo_queue_thread(void *data)
+{
+	struct alo_queue *aq = data;
+	LIST_HEAD(list);
+
+	/* For its whole life: see alo_handle_list(). */
+	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
+	/* Like loop's workqueue: no backing I/O while suspending. */
+	set_freezable();
+	for (;;) {
+		spin_lock_irq(&aq->lock);
+		list_splice_init(&aq->cmds, &list);
+		if (list_empty(&list)) {
+			if (kthread_should_stop()) {
+				spin_unlock_irq(&aq->lock);
+				break;
+			}
+			/* ->queue_rq wakes us only from here on. */
+			aq->sleeping = true;
+			set_current_state(TASK_INTERRUPTIBLE);
+			spin_unlock_irq(&aq->lock);
+			if (!freezing(current))
+				schedule();
+			__set_current_state(TASK_RUNNING);
+			try_to_freeze();
+			continue;
+		}
+		spin_unlock_irq(&aq->lock);
+		alo_worker_batch(aq, &list);
+		if (!list_empty_careful(&aq->cmds))
+			continue;
+		alo_poll(aq);
+		cond_resched();
+	}
+	return 0;
+}
+
+/* Queue @cmd for its queue's worker, waking it only if it sleeps. */
+static void alo_queue_cmd(struct alo_queue *aq, struct alo_cmd *cmd)
 {
 	unsigned long flags;
 
-	atomic_inc(&aq->pending);
 	spin_lock_irqsave(&aq->lock, flags);
 	list_add_tail(&cmd->node, &aq->cmds);
-	spin_unlock_irqrestore(&aq->lock, flags);
-	if (kick && kthread_queue_work(aq->worker, &aq->work))
+	if (aq->sleeping) {
+		aq->sleeping = false;
+		wake_up_process(aq->task);
 		atomic64_inc(&aq->lo->wakeups);
-}
-
-/* A retry (EINVAL fallback, short transfer): back to its queue's worker. */
-static void alo_requeue(struct alo_cmd *cmd)
-{
-	alo_queue_cmd(cmd->aq, cmd, true);
+	}
+	spin_unlock_irqrestore(&aq->lock, flags);
 }
 
 static void alo_lane_work_fn(struct work_struct *work)
@@ -514,19 +700,43 @@ static void alo_lane_work_fn(struct work_struct *work)
 		}
 		lane->running = true;
 		spin_unlock_irq(&lo->lane_lock);
-		alo_handle_list(lo, NULL, &list);
+		alo_handle_list(lo, &list, &lo->reqs_cgroup);
 	}
 }
 
+/* Queue @cmd on @lane (lo->lane_lock held). */
+static void alo_lane_add(struct alo_lane *lane, struct alo_cmd *cmd)
+{
+	list_add_tail(&cmd->node, &lane->cmds);
+	lane->last_used = jiffies;
+	queue_work(aloop_lane_wq, &lane->work);
+}
+
+/* A retry (EINVAL fallback, short transfer): blocking, where it was. */
+static void alo_requeue(struct alo_cmd *cmd)
+{
+	struct alo_lane *lane = cmd->lane;
+	unsigned long flags;
+
+	if (!lane) {
+		alo_to_helper(cmd);
+		return;
+	}
+	spin_lock_irqsave(&lane->lo->lane_lock, flags);
+	alo_lane_add(lane, cmd);
+	spin_unlock_irqrestore(&lane->lo->lane_lock, flags);
+}
+
 /*
- * A lane with work queued or running (lo->lane_lock held).  work_busy()
- * also sees a work item whose pending bit is cleared but whose function
- * has not taken the lane lock yet, which work_pending() misses.
+ * A lane with work queued, running, or requests in flight (lo->lane_lock
+ * held).  work_busy() also sees a work item whose pending bit is cleared
+ * but whose function has not taken the lane lock yet, which
+ * work_pending() misses.
  */
 static bool alo_lane_busy(struct alo_lane *lane)
 {
 	return lane->running || !list_empty(&lane->cmds) ||
-	       work_busy(&lane->work);
+	       atomic_read(&lane->inflight) || work_busy(&lane->work);
 }
 
 /* Free lanes idle for ALO_LANE_IDLE, or all when @all (device unbound). */
@@ -539,8 +749,10 @@ static void alo_reap_lanes(struct aloop_device *lo, bool all)
 	list_for_each_entry_safe(lane, next, &lo->lanes, node) {
 		if (alo_lane_busy(lane))
 			continue;
-		if (all || time_after(jiffies, lane->last_used + ALO_LANE_IDLE))
+		if (all || time_after(jiffies, lane->last_used + ALO_LANE_IDLE)) {
+			hash_del(&lane->hnode);
 			list_move(&lane->node, &dead);
+		}
 	}
 	if (!all && !list_empty(&lo->lanes))
 		queue_delayed_work(system_wq, &lo->lane_reaper, ALO_LANE_IDLE);
@@ -564,7 +776,19 @@ void alo_init_lanes(struct aloop_device *lo)
 {
 	spin_lock_init(&lo->lane_lock);
 	INIT_LIST_HEAD(&lo->lanes);
+	hash_init(lo->lane_hash);
 	INIT_DELAYED_WORK(&lo->lane_reaper, alo_lane_reaper_fn);
+}
+
+static struct alo_lane *alo_find_lane(struct aloop_device *lo,
+				      struct cgroup_subsys_state *css)
+{
+	struct alo_lane *lane;
+
+	hash_for_each_possible(lo->lane_hash, lane, hnode, (unsigned long)css)
+		if (lane->blkcg_css == css)
+			return lane;
+	return NULL;
 }
 
 /*
@@ -579,9 +803,9 @@ static bool alo_lane_cmd(struct aloop_device *lo, struct alo_cmd *cmd)
 
 again:
 	spin_lock_irqsave(&lo->lane_lock, flags);
-	list_for_each_entry(lane, &lo->lanes, node)
-		if (lane->blkcg_css == cmd->blkcg_css)
-			goto found;
+	lane = alo_find_lane(lo, cmd->blkcg_css);
+	if (lane)
+		goto found;
 	if (!new) {
 		spin_unlock_irqrestore(&lo->lane_lock, flags);
 		new = kzalloc(sizeof(*new), GFP_NOWAIT | __GFP_NOWARN);
@@ -592,23 +816,24 @@ again:
 		css_get(new->blkcg_css);
 		INIT_WORK(&new->work, alo_lane_work_fn);
 		INIT_LIST_HEAD(&new->cmds);
+		atomic_set(&new->inflight, 0);
 		goto again;
 	}
 	lane = new;
 	new = NULL;
 	list_add(&lane->node, &lo->lanes);
+	hash_add(lo->lane_hash, &lane->hnode, (unsigned long)lane->blkcg_css);
 	if (list_is_singular(&lo->lanes))
 		queue_delayed_work(system_wq, &lo->lane_reaper, ALO_LANE_IDLE);
 found:
-	list_add_tail(&cmd->node, &lane->cmds);
-	lane->last_used = jiffies;
-	queue_work(aloop_lane_wq, &lane->work);
+	cmd->lane = lane;
+	atomic_inc(&lane->inflight);
+	alo_lane_add(lane, cmd);
 	spin_unlock_irqrestore(&lo->lane_lock, flags);
 	if (new) {
 		css_put(new->blkcg_css);
 		kfree(new);
 	}
-	atomic64_inc(&lo->reqs_cgroup);
 	return true;
 }
 
@@ -633,6 +858,21 @@ static void alo_cmd_cgroups(struct alo_cmd *cmd, struct request *rq)
 #endif
 }
 
+/* The CPUs blk-mq maps to hardware queue @i, or NULL. */
+static const struct cpumask *alo_queue_cpus(struct aloop_device *lo,
+					    unsigned int i)
+{
+	struct blk_mq_hw_ctx *hctx;
+	unsigned long n;
+
+	queue_for_each_hw_ctx(lo->disk->queue, hctx, n)
+		if (hctx->queue_num == i)
+			return hctx->cpumask;
+	return NULL;
+}
+
+static void alo_stop_queues(struct alo_queue *queues, unsigned int nr);
+
 int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 {
 	struct alo_queue *queues;
@@ -644,47 +884,48 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
 		struct alo_queue *aq = &queues[i];
+		const struct cpumask *cpus;
 
 		aq->lo = lo;
 		spin_lock_init(&aq->lock);
 		INIT_LIST_HEAD(&aq->cmds);
-		atomic_set(&aq->pending, 0);
-		atomic_set(&aq->busy, 0);
-		kthread_init_work(&aq->work, alo_queue_work_fn);
-		/*
-		 * Default priority, like loop's kworkers; freezable, like
-		 * loop's workqueue: no backing I/O while suspending.
-		 */
-		aq->worker = alo_run_worker(KTW_FREEZABLE,
-					    ALOOP_NAME "%d-q%u",
-					    lo->number, i);
-		if (IS_ERR(aq->worker)) {
-			err = PTR_ERR(aq->worker);
-			goto out_destroy;
+		INIT_LIST_HEAD(&aq->blocking);
+		INIT_WORK(&aq->blocking_work, alo_blocking_fn);
+		atomic_set(&aq->blocking_writes, 0);
+		/* Default priority, like loop's kworkers. */
+		aq->task = kthread_create(alo_queue_thread, aq,
+					  ALOOP_NAME "%d-q%u", lo->number, i);
+		if (IS_ERR(aq->task)) {
+			err = PTR_ERR(aq->task);
+			goto out_stop_queues;
 		}
+		cpus = alo_queue_cpus(lo, i);
+		if (cpus && cpumask_intersects(cpus, cpu_online_mask))
+			set_cpus_allowed_ptr(aq->task, cpus);
+		/* Woken now: it sleeps in S until its first request. */
+		wake_up_process(aq->task);
 	}
 	lo->queues = queues;
 	lo->nr_queues = nr;
 	return 0;
 
-out_destroy:
-	while (i--)
-		kthread_destroy_worker(queues[i].worker);
-	kfree(queues);
+out_stop_queues:
+	alo_stop_queues(queues, i);
 	return err;
 }
 
 /*
- * Wait until no lane of @lo is queued or running.  Nothing can queue one:
- * no request is in flight.  No flush_work()/destroy_workqueue() here: the
- * caller holds the queue frozen, and lockdep (which cannot know that the
- * lanes are idle then) reported the flush of a lane, which takes a
+ * Wait until no lane of @lo and no blocking helper is queued or running.
+ * Nothing can queue one: no request is in flight.  No flush_work() here:
+ * the caller holds the queue frozen, and lockdep (which cannot know that
+ * they are idle then) reported the flush of a lane, which takes a
  * filesystem's inode lock, under the freeze as a circular dependency
  * (74-inline on the debug kernel).
  */
-static void alo_wait_lanes_idle(struct aloop_device *lo)
+static void alo_wait_idle(struct aloop_device *lo)
 {
 	struct alo_lane *lane;
+	unsigned int i;
 	bool busy;
 
 	for (;;) {
@@ -693,127 +934,40 @@ static void alo_wait_lanes_idle(struct aloop_device *lo)
 		list_for_each_entry(lane, &lo->lanes, node)
 			busy |= alo_lane_busy(lane);
 		spin_unlock_irq(&lo->lane_lock);
+		for (i = 0; i < lo->nr_queues; i++) {
+			struct alo_queue *aq = &lo->queues[i];
+
+			spin_lock_irq(&aq->lock);
+			busy |= aq->helper_running ||
+				!list_empty(&aq->blocking) ||
+				work_busy(&aq->blocking_work);
+			spin_unlock_irq(&aq->lock);
+		}
 		if (!busy)
 			return;
 		usleep_range(100, 1000);
 	}
 }
 
-/* Nothing is in flight: the queue is frozen, or was never used. */
-void alo_stop_workers(struct aloop_device *lo)
+static void alo_stop_queues(struct alo_queue *queues, unsigned int nr)
 {
 	unsigned int i;
 
+	for (i = 0; i < nr; i++)
+		kthread_stop(queues[i].task);
+	kfree(queues);
+}
+
+/* Nothing is in flight: the queue is frozen and quiesced. */
+void alo_stop_workers(struct aloop_device *lo)
+{
 	if (!lo->queues)
 		return;
 	cancel_delayed_work_sync(&lo->lane_reaper);
-	alo_wait_lanes_idle(lo);
+	alo_wait_idle(lo);
 	alo_reap_lanes(lo, true);
-	for (i = 0; i < lo->nr_queues; i++)
-		kthread_destroy_worker(lo->queues[i].worker);
-	kfree(lo->queues);
+	alo_stop_queues(lo->queues, lo->nr_queues);
 	lo->queues = NULL;
-}
-
-/*
- * Inline submission.  A direct I/O request can be submitted by ->queue_rq
- * itself, in the submitter's context (the tag set is BLK_MQ_F_BLOCKING),
- * with IOCB_NOWAIT: no wake-up, no context switch.  When the backing file
- * would block it says -EAGAIN (at once, or from ->ki_complete) and the
- * request goes to its queue's worker as any other.  Only where nothing
- * can wait on it:
- *  - the root blkcg's requests (a cgroup's have their lane, and the
- *    submitter's own cgroup must be the root too: the backing bios take
- *    it), so no io.latency/io.cost/io.max wait can be on them;
- *  - reads and O_DIRECT-style writes (REQ_SYNC|REQ_IDLE): writeback
- *    throttling (wbt) waits only on the writes it tracks, never these;
- *  - not from reclaim or a NOIO/NOFS scope: a filesystem transaction,
- *    another block driver's worker, or an inline call one level up (so
- *    this never nests);
- *  - when nothing of its queue waits for the worker, so a queue's
- *    requests still reach the backing file in submission order;
- *  - while its queue has at most nowait_depth requests in flight, this
- *    one included (default 1: an idle queue; 0: no limit).  A deeper
- *    queue is served by the worker, which overlaps the backing
- *    submission with the submitter's next request: that won under TCG
- *    with a virtio backing at QD16 (bench/); a backing that completes
- *    at once (RAM, page cache) leaves the queue idle for the next.
- * During the call the submitter's plug and bio_list are set aside (its
- * cached plug time first: 6.12 and 7.3 oopsed in finish_task_switch()
- * without that, tests/guest/74-inline.sh), as
- * for a task of its own: a plug being flushed cannot grow under its
- * walker (what mainline fixed in blk_mq_flush_plug_list() in 6.19), and
- * no backing bio - nor a metadata read the filesystem waits for - sits
- * on current->bio_list behind a bio that waits on it.  Its journal
- * handle is set aside too, and allocations are NOIO (memalloc scope),
- * our own bio_vec copy GFP_NOWAIT.
- */
-static bool alo_can_inline(struct aloop_device *lo, struct alo_cmd *cmd,
-			   struct request *rq)
-{
-	unsigned int depth;
-	bool root = true;
-
-	if (!cmd->use_dio || !READ_ONCE(aloop_nowait) || cmd->blkcg_css)
-		return false;
-	if (!(lo->backing->f_mode & FMODE_NOWAIT))
-		return false;
-	switch (req_op(rq)) {
-	case REQ_OP_READ:
-		break;
-	case REQ_OP_WRITE:
-		if ((rq->cmd_flags & (REQ_SYNC | REQ_IDLE)) !=
-		    (REQ_SYNC | REQ_IDLE))
-			return false;
-		break;
-	default:
-		return false;
-	}
-	if (current->flags & (PF_MEMALLOC | PF_MEMALLOC_NOIO |
-			      PF_MEMALLOC_NOFS))
-		return false;
-	if (atomic_read(&cmd->aq->pending))
-		return false;
-	depth = READ_ONCE(aloop_nowait_depth);
-	if (depth && atomic_read(&cmd->aq->busy) > depth)
-		return false;
-#ifdef CONFIG_BLK_CGROUP
-	rcu_read_lock();
-	root = !task_css(current, io_cgrp_id)->parent;
-	rcu_read_unlock();
-#endif
-	return root;
-}
-
-/* False: not submitted, the caller queues it for the worker. */
-static bool alo_submit_inline(struct aloop_device *lo, struct alo_cmd *cmd,
-			      struct request *rq)
-{
-	struct bio_list *bio_list = current->bio_list;
-	struct blk_plug *plug = current->plug;
-	void *journal = current->journal_info;
-	unsigned int noio;
-	int ret;
-
-	cmd->nowait = true;
-	alo_plug_invalidate_ts();
-	current->bio_list = NULL;
-	current->plug = NULL;
-	current->journal_info = NULL;
-	noio = memalloc_noio_save();
-	ret = alo_rw_dio(lo, cmd, rq, alo_pos(lo, rq));
-	memalloc_noio_restore(noio);
-	current->journal_info = journal;
-	current->plug = plug;
-	current->bio_list = bio_list;
-
-	if (ret == -EAGAIN) {
-		cmd->nowait = false;
-		atomic64_inc(&lo->nowait_again);
-		return false;
-	}
-	/* Submitted: ->ki_complete (or the worker, after EAGAIN) ends it. */
-	return true;
 }
 
 static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
@@ -837,6 +991,7 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 		return BLK_STS_IOERR;
 
 	cmd->aq = &lo->queues[hctx->queue_num];
+	cmd->lane = NULL;
 	cmd->use_dio = lo->use_dio;
 	cmd->done = 0;
 	cmd->ret = 0;
@@ -844,31 +999,14 @@ static blk_status_t alo_queue_rq(struct blk_mq_hw_ctx *hctx,
 	cmd->write_held = false;
 	cmd->nowait = false;
 	cmd->counted = false;
-	cmd->busy = false;
+	cmd->blocking_write = false;
 	cmd->bvec = NULL;
 	alo_cmd_cgroups(cmd, rq);
 
 	if (cmd->blkcg_css && alo_lane_cmd(lo, cmd))
 		return BLK_STS_OK;
-	cmd->busy = true;
-	atomic_inc(&cmd->aq->busy);
-	if (alo_can_inline(lo, cmd, rq) && alo_submit_inline(lo, cmd, rq))
-		return BLK_STS_OK;
-	alo_queue_cmd(cmd->aq, cmd, bd->last);
+	alo_queue_cmd(cmd->aq, cmd);
 	return BLK_STS_OK;
-}
-
-/* The dispatch loop stopped before bd->last: start what was queued. */
-static void alo_commit_rqs(struct blk_mq_hw_ctx *hctx)
-{
-	struct aloop_device *lo = hctx->queue->queuedata;
-	struct alo_queue *aq;
-
-	if (!lo->queues || hctx->queue_num >= lo->nr_queues)
-		return;
-	aq = &lo->queues[hctx->queue_num];
-	if (kthread_queue_work(aq->worker, &aq->work))
-		atomic64_inc(&lo->wakeups);
 }
 
 static void alo_complete_rq(struct request *rq)
@@ -907,12 +1045,19 @@ static void alo_complete_rq(struct request *rq)
 		css_put(cmd->memcg_css);
 		cmd->memcg_css = NULL;
 	}
-	alo_cmd_idle(cmd);
+	if (cmd->blocking_write) {
+		cmd->blocking_write = false;
+		atomic_dec(&cmd->aq->blocking_writes);
+	}
+	if (cmd->lane) {
+		/* The lane may be reaped from now on. */
+		atomic_dec(&cmd->lane->inflight);
+		cmd->lane = NULL;
+	}
 	blk_mq_end_request(rq, sts);
 }
 
 const struct blk_mq_ops aloop_mq_ops = {
 	.queue_rq	= alo_queue_rq,
-	.commit_rqs	= alo_commit_rqs,
 	.complete	= alo_complete_rq,
 };

@@ -48,13 +48,34 @@ MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (defau
 
 struct workqueue_struct *aloop_lane_wq;
 
+struct workqueue_struct *aloop_io_wq;
+
 bool aloop_nowait = true;
 module_param_named(nowait, aloop_nowait, bool, 0644);
-MODULE_PARM_DESC(nowait, "Submit direct I/O from the submitter's context with IOCB_NOWAIT when it cannot block, the worker otherwise (default Y)");
+MODULE_PARM_DESC(nowait, "Queue workers submit direct I/O with IOCB_NOWAIT and hand what would block to a blocking helper (default Y; N: the worker submits blocking)");
 
-unsigned int aloop_nowait_depth = 1;
-module_param_named(nowait_depth, aloop_nowait_depth, uint, 0644);
-MODULE_PARM_DESC(nowait_depth, "Try inline only while a hardware queue has at most this many requests in flight, the new one included (default 1: an idle queue; 0: no limit)");
+static int aloop_set_poll_us(const char *val, const struct kernel_param *kp)
+{
+	unsigned int us;
+	int err;
+
+	err = kstrtouint(val, 0, &us);
+	if (err)
+		return err;
+	if (us > ALOOP_MAX_POLL_US)
+		return -EINVAL;
+	WRITE_ONCE(aloop_poll_us, us);
+	return 0;
+}
+
+static const struct kernel_param_ops aloop_poll_us_ops = {
+	.set	= aloop_set_poll_us,
+	.get	= param_get_uint,
+};
+
+unsigned int aloop_poll_us;
+module_param_cb(poll_us, &aloop_poll_us_ops, &aloop_poll_us, 0644);
+MODULE_PARM_DESC(poll_us, "Microseconds a queue worker spins for new requests before it sleeps (default 0: no polling; at most 1000)");
 
 /*
  * Largest request, as loop has it: the historic BLK_DEF_MAX_SECTORS
@@ -83,15 +104,7 @@ static int aloop_add(int index)
 	spin_lock_init(&lo->backing_lock);
 	alo_init_lanes(lo);
 	INIT_WORK(&lo->discard_work, aloop_disable_discard);
-	atomic64_set(&lo->reqs_dio, 0);
-	atomic64_set(&lo->reqs_buffered, 0);
-	atomic64_set(&lo->reqs_fallback, 0);
-	atomic64_set(&lo->errors, 0);
-	atomic64_set(&lo->reqs_cgroup, 0);
-	atomic64_set(&lo->wakeups, 0);
-	atomic64_set(&lo->reqs_inline, 0);
-	atomic64_set(&lo->reqs_worker, 0);
-	atomic64_set(&lo->nowait_again, 0);
+	/* The counters start at zero with the rest (kzalloc). */
 
 	err = mutex_lock_killable(&aloop_ctl_mutex);
 	if (err)
@@ -349,11 +362,22 @@ static int __init aloop_init(void)
 					WQ_UNBOUND | WQ_FREEZABLE, 0);
 	if (!aloop_lane_wq)
 		return -ENOMEM;
+	/*
+	 * The blocking helpers of every queue: what a worker's IOCB_NOWAIT
+	 * try could not submit.  A rescuer, as loop's workqueue has: swap
+	 * on aloop must make progress when no kworker can be created.
+	 */
+	aloop_io_wq = alloc_workqueue(ALOOP_NAME "-io", WQ_UNBOUND |
+				      WQ_FREEZABLE | WQ_MEM_RECLAIM, 0);
+	if (!aloop_io_wq) {
+		err = -ENOMEM;
+		goto out_destroy_lane_wq;
+	}
 
 	aloop_major = __register_blkdev(0, ALOOP_NAME, aloop_probe);
 	if (aloop_major < 0) {
 		err = aloop_major;
-		goto out_destroy_wq;
+		goto out_destroy_io_wq;
 	}
 
 	err = misc_register(&aloop_misc);
@@ -370,7 +394,9 @@ static int __init aloop_init(void)
 
 out_unregister_blkdev:
 	unregister_blkdev(aloop_major, ALOOP_NAME);
-out_destroy_wq:
+out_destroy_io_wq:
+	destroy_workqueue(aloop_io_wq);
+out_destroy_lane_wq:
 	destroy_workqueue(aloop_lane_wq);
 	return err;
 }
@@ -380,16 +406,20 @@ static void __exit aloop_exit(void)
 	struct aloop_device *lo;
 	int id;
 
-	misc_deregister(&aloop_misc);
 	/*
-	 * Every device is unbound and closed: a bound device holds a module
+	 * No new devices first: with the major gone aloop_probe() cannot
+	 * run (it is called under the block layer's major_names_lock), and
+	 * without the misc device neither can LOOP_CTL_ADD.  Then every
+	 * device is unbound and closed: a bound device holds a module
 	 * reference and an open one is owned by fops, so we cannot get here
 	 * otherwise.
 	 */
+	unregister_blkdev(aloop_major, ALOOP_NAME);
+	misc_deregister(&aloop_misc);
 	idr_for_each_entry(&aloop_index_idr, lo, id)
 		aloop_remove(lo);
 	idr_destroy(&aloop_index_idr);
-	unregister_blkdev(aloop_major, ALOOP_NAME);
+	destroy_workqueue(aloop_io_wq);
 	destroy_workqueue(aloop_lane_wq);
 }
 

@@ -4,6 +4,7 @@
  * life; an unbound device shows an empty backing_file and zeros.
  */
 #include <linux/blkdev.h>
+#include <linux/file.h>
 #include <linux/sysfs.h>
 #include "aloop.h"
 
@@ -12,52 +13,66 @@ static struct aloop_device *dev_to_aloop(struct device *dev)
 	return dev_to_disk(dev)->private_data;
 }
 
-/* Format one value under lo->lock, so the backing file cannot go away. */
-#define ALOOP_ATTR_RO(_name, _fmt, _val)				\
+/*
+ * Lock-free, as loop's attributes: a monitoring tool must not wait behind
+ * a queue freeze or a backing fsync that holds lo->lock.  Every value is
+ * one word read once; a reader racing with a reconfiguration sees the old
+ * or the new value.
+ */
+#define ALOOP_ATTR_RO(_name, _fmt, _val...)				\
 static ssize_t _name##_show(struct device *dev,				\
 			    struct device_attribute *attr, char *buf)	\
 {									\
 	struct aloop_device *lo = dev_to_aloop(dev);			\
-	ssize_t ret;							\
 									\
-	ret = mutex_lock_killable(&lo->lock);				\
-	if (ret)							\
-		return ret;						\
-	ret = sysfs_emit(buf, _fmt "\n", _val);				\
-	mutex_unlock(&lo->lock);					\
-	return ret;							\
+	return sysfs_emit(buf, _fmt "\n", ##_val);			\
 }									\
 static DEVICE_ATTR_RO(_name)
 
-ALOOP_ATTR_RO(offset, "%llu", (unsigned long long)lo->offset);
-ALOOP_ATTR_RO(sizelimit, "%llu", (unsigned long long)lo->sizelimit);
-ALOOP_ATTR_RO(autoclear, "%d", !!(lo->flags & LO_FLAGS_AUTOCLEAR));
-ALOOP_ATTR_RO(partscan, "%d", !!(lo->flags & LO_FLAGS_PARTSCAN));
-ALOOP_ATTR_RO(dio, "%d", lo->use_dio);
-ALOOP_ATTR_RO(dio_reason, "%s", lo->dio_reason);
-ALOOP_ATTR_RO(queues, "%u", lo->queues ? lo->nr_queues : 0);
-ALOOP_ATTR_RO(reqs_dio, "%lld", atomic64_read(&lo->reqs_dio));
-ALOOP_ATTR_RO(reqs_buffered, "%lld", atomic64_read(&lo->reqs_buffered));
-ALOOP_ATTR_RO(reqs_fallback, "%lld", atomic64_read(&lo->reqs_fallback));
-ALOOP_ATTR_RO(reqs_cgroup, "%lld", atomic64_read(&lo->reqs_cgroup));
-ALOOP_ATTR_RO(wakeups, "%lld", atomic64_read(&lo->wakeups));
-ALOOP_ATTR_RO(reqs_inline, "%lld", atomic64_read(&lo->reqs_inline));
-ALOOP_ATTR_RO(reqs_worker, "%lld", atomic64_read(&lo->reqs_worker));
-ALOOP_ATTR_RO(nowait_again, "%lld", atomic64_read(&lo->nowait_again));
-ALOOP_ATTR_RO(errors, "%lld", atomic64_read(&lo->errors));
+#define ALOOP_COUNTER_RO(_name) \
+	ALOOP_ATTR_RO(_name, "%lld", atomic64_read(&lo->_name))
 
+ALOOP_ATTR_RO(offset, "%llu", (unsigned long long)READ_ONCE(lo->offset));
+ALOOP_ATTR_RO(sizelimit, "%llu",
+	      (unsigned long long)READ_ONCE(lo->sizelimit));
+ALOOP_ATTR_RO(autoclear, "%d", !!(READ_ONCE(lo->flags) & LO_FLAGS_AUTOCLEAR));
+ALOOP_ATTR_RO(partscan, "%d", !!(READ_ONCE(lo->flags) & LO_FLAGS_PARTSCAN));
+ALOOP_ATTR_RO(dio, "%d", READ_ONCE(lo->use_dio));
+/* Rewritten only whole, NUL-terminated within its size. */
+ALOOP_ATTR_RO(dio_reason, "%.*s", (int)sizeof(lo->dio_reason),
+	      lo->dio_reason);
+ALOOP_ATTR_RO(queues, "%u", READ_ONCE(lo->queues) ?
+	      READ_ONCE(lo->nr_queues) : 0);
+ALOOP_COUNTER_RO(reqs_dio);
+ALOOP_COUNTER_RO(reqs_buffered);
+ALOOP_COUNTER_RO(reqs_fallback);
+ALOOP_COUNTER_RO(reqs_cgroup);
+ALOOP_COUNTER_RO(wakeups);
+ALOOP_COUNTER_RO(batches);
+ALOOP_COUNTER_RO(reqs_worker);
+ALOOP_COUNTER_RO(reqs_nowait);
+ALOOP_COUNTER_RO(nowait_again);
+ALOOP_COUNTER_RO(reqs_helper);
+ALOOP_COUNTER_RO(errors);
+
+/* The backing file, pinned under backing_lock: no lo->lock either. */
 static ssize_t backing_file_show(struct device *dev,
 				 struct device_attribute *attr, char *buf)
 {
 	struct aloop_device *lo = dev_to_aloop(dev);
+	struct file *file;
 	char *p = NULL;
 	ssize_t ret;
 
-	ret = mutex_lock_killable(&lo->lock);
-	if (ret)
-		return ret;
-	if (lo->backing)
-		p = file_path(lo->backing, buf, PAGE_SIZE - 1);
+	spin_lock(&lo->backing_lock);
+	file = lo->backing;
+	if (file)
+		get_file(file);
+	spin_unlock(&lo->backing_lock);
+	if (file) {
+		p = file_path(file, buf, PAGE_SIZE - 1);
+		fput(file);
+	}
 	if (IS_ERR_OR_NULL(p)) {
 		ret = p ? PTR_ERR(p) : sysfs_emit(buf, "\n");
 	} else {
@@ -66,7 +81,6 @@ static ssize_t backing_file_show(struct device *dev,
 		buf[ret++] = '\n';
 		buf[ret] = '\0';
 	}
-	mutex_unlock(&lo->lock);
 	return ret;
 }
 static DEVICE_ATTR_RO(backing_file);
@@ -85,9 +99,11 @@ static struct attribute *aloop_attrs[] = {
 	&dev_attr_reqs_fallback.attr,
 	&dev_attr_reqs_cgroup.attr,
 	&dev_attr_wakeups.attr,
-	&dev_attr_reqs_inline.attr,
+	&dev_attr_batches.attr,
 	&dev_attr_reqs_worker.attr,
+	&dev_attr_reqs_nowait.attr,
 	&dev_attr_nowait_again.attr,
+	&dev_attr_reqs_helper.attr,
 	&dev_attr_errors.attr,
 	NULL,
 };

@@ -712,10 +712,12 @@ int main(int argc, char **argv)
 			printf("nr_queues=%u\n", in.nr_queues);
 			printf("reqs_cgroup=%" PRIu64 "\n", (uint64_t)in.reqs_cgroup);
 			printf("wakeups=%" PRIu64 "\n", (uint64_t)in.wakeups);
-			printf("reqs_inline=%" PRIu64 "\n", (uint64_t)in.reqs_inline);
+			printf("reqs_nowait=%" PRIu64 "\n", (uint64_t)in.reqs_nowait);
 			printf("reqs_worker=%" PRIu64 "\n", (uint64_t)in.reqs_worker);
 			printf("nowait_again=%" PRIu64 "\n", (uint64_t)in.nowait_again);
-			printf("reserved_zero=%d\n", all_zero(in.reserved, sizeof(in.reserved)));
+			printf("batches=%" PRIu64 "\n", (uint64_t)in.batches);
+			printf("reqs_helper=%" PRIu64 "\n", (uint64_t)in.reqs_helper);
+			printf("reserved_zero=%d\n", in.reserved32 == 0);
 			printf("dio_reason=%.*s\n", ALOOP_REASON_SIZE, in.dio_reason);
 			printf("backing_file=%.*s\n", ALOOP_NAME_SIZE, in.backing_file);
 		}

@@ -31,7 +31,7 @@
 #define ALOOP_FEAT_DEV_INFO	(1ULL << 5)	/* ALOOP_GET_INFO */
 #define ALOOP_FEAT_QUEUES	(1ULL << 6)	/* ALOOP_CONFIGURE: nr_queues */
 #define ALOOP_FEAT_CGROUP	(1ULL << 7)	/* backing I/O in the bio's cgroups */
-#define ALOOP_FEAT_NOWAIT	(1ULL << 8)	/* inline IOCB_NOWAIT submission */
+#define ALOOP_FEAT_NOWAIT	(1ULL << 8)	/* workers try IOCB_NOWAIT first */
 /* Every bit this header defines; a new bit must be added here too. */
 #define ALOOP_FEAT_ALL		(ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL | \
 				 ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO | \
@@ -75,11 +75,12 @@ struct aloop_info {
 	__u32	nr_queues;	/* hardware queues, each with a worker */
 	__u32	reserved32;
 	__u64	reqs_cgroup;	/* requests served by a cgroup's own lane */
-	__u64	wakeups;	/* worker wake-ups: requests / wakeups = batch */
-	__u64	reqs_inline;	/* submitted from ->queue_rq with IOCB_NOWAIT */
-	__u64	reqs_worker;	/* served by a queue's worker or a cgroup lane */
-	__u64	nowait_again;	/* inline tries that got -EAGAIN: to a worker */
-	__u64	reserved[2];
+	__u64	wakeups;	/* a sleeping queue worker woken */
+	__u64	reqs_nowait;	/* submitted by a worker with IOCB_NOWAIT */
+	__u64	reqs_worker;	/* taken by a queue worker */
+	__u64	nowait_again;	/* NOWAIT tries refused: to the blocking helper */
+	__u64	batches;	/* lists a worker took: reqs_worker / batches */
+	__u64	reqs_helper;	/* served by a queue's blocking helper */
 };
 
 #define ALOOP_MAX_QUEUES	64
