@@ -36,6 +36,13 @@ int aloop_parse_onoff(const char *str, bool *res);
 int aloop_parse_devname(const char *str, unsigned int *nr);
 
 /* One aloop device, as read from sysfs. */
+/*
+ * The device's request counters (sysfs aloop/NAME, ALOOP_GET_INFO), in
+ * the order of the COL_REQS_DIO.. columns.
+ */
+#define ALOOP_NCOUNTERS	11
+extern const char *const aloop_counter_names[ALOOP_NCOUNTERS];
+
 struct aloop_dev {
 	unsigned int	nr;
 	bool		bound;		/* backing_file is not empty */
@@ -50,6 +57,7 @@ struct aloop_dev {
 	bool		dio;
 	char		dio_reason[256];
 	unsigned int	queues;		/* hardware queues (0: unbound or old module) */
+	uint64_t	counters[ALOOP_NCOUNTERS];	/* aloop_counter_names */
 };
 
 /* Columns of "aloopctl list". */
@@ -66,6 +74,17 @@ enum {
 	COL_LOG_SEC,
 	COL_DIO_REASON,
 	COL_QUEUES,
+	COL_REQS_DIO,		/* the counters, in aloop_counter_names order */
+	COL_REQS_BUFFERED,
+	COL_REQS_FALLBACK,
+	COL_REQS_CGROUP,
+	COL_WAKEUPS,
+	COL_BATCHES,
+	COL_REQS_WORKER,
+	COL_REQS_NOWAIT,
+	COL_NOWAIT_AGAIN,
+	COL_REQS_HELPER,
+	COL_ERRORS,
 	ALOOP_NCOLUMNS
 };
 

@@ -167,6 +167,26 @@ const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS] = {
 			     SCOLS_JSON_STRING,  "why direct I/O is not in use" },
 	[COL_QUEUES]	 = { "QUEUES",	   2,	 SCOLS_FL_RIGHT,
 			     SCOLS_JSON_NUMBER,  "hardware queues, each with a worker" },
+#define CTR(id, name, help) \
+	[id] = { name, 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, help }
+	CTR(COL_REQS_DIO,	"REQS-DIO",	 "requests served by direct I/O"),
+	CTR(COL_REQS_BUFFERED,	"REQS-BUFFERED", "requests served by buffered I/O"),
+	CTR(COL_REQS_FALLBACK,	"REQS-FALLBACK", "direct I/O requests retried buffered"),
+	CTR(COL_REQS_CGROUP,	"REQS-CGROUP",	 "requests served by a cgroup's lane"),
+	CTR(COL_WAKEUPS,	"WAKEUPS",	 "sleeping queue workers woken"),
+	CTR(COL_BATCHES,	"BATCHES",	 "request lists a queue worker took at once"),
+	CTR(COL_REQS_WORKER,	"REQS-WORKER",	 "requests taken by a queue worker"),
+	CTR(COL_REQS_NOWAIT,	"REQS-NOWAIT",	 "requests submitted with IOCB_NOWAIT"),
+	CTR(COL_NOWAIT_AGAIN,	"NOWAIT-AGAIN",	 "IOCB_NOWAIT tries refused, handed to the blocking helper"),
+	CTR(COL_REQS_HELPER,	"REQS-HELPER",	 "requests served by a blocking helper"),
+	CTR(COL_ERRORS,		"ERRORS",	 "requests completed with an error"),
+#undef CTR
+};
+
+const char *const aloop_counter_names[ALOOP_NCOUNTERS] = {
+	"reqs_dio", "reqs_buffered", "reqs_fallback", "reqs_cgroup",
+	"wakeups", "batches", "reqs_worker", "reqs_nowait", "nowait_again",
+	"reqs_helper", "errors",
 };
 
 const int aloop_default_columns[] = {
@@ -276,6 +296,12 @@ static const char *cell_data(const struct aloop_dev *d, int col,
 	case COL_QUEUES:
 		snprintf(buf, len, "%u", d->queues);
 		return buf;
+	default:
+		if (col >= COL_REQS_DIO && col < COL_REQS_DIO + ALOOP_NCOUNTERS) {
+			snprintf(buf, len, "%" PRIu64,
+				 d->counters[col - COL_REQS_DIO]);
+			return buf;
+		}
 	}
 	return NULL;
 }
@@ -369,8 +395,14 @@ int aloop_print_status(FILE *out, const struct aloop_dev *d)
 	status_u64(out, "block size", d->log_sec);
 	status_line(out, "dio", d->dio ? "on" : "off");
 	status_line(out, "dio reason", d->dio_reason);
-	if (d->queues)
+	/* A module with queues has the counters too. */
+	if (d->queues) {
+		size_t i;
+
 		status_u64(out, "queues", d->queues);
+		for (i = 0; i < ALOOP_NCOUNTERS; i++)
+			status_u64(out, aloop_counter_names[i], d->counters[i]);
+	}
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -557,6 +589,7 @@ int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
 {
 	char path[PATH_MAX];
 	struct stat st;
+	size_t i;
 	int rc;
 
 	memset(d, 0, sizeof(*d));
@@ -585,6 +618,12 @@ int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
 	attr_str(sysfs, nr, "aloop/dio_reason", d->dio_reason,
 		 sizeof(d->dio_reason));
 	d->queues = attr_u64(sysfs, nr, "aloop/queues");
+	for (i = 0; i < ALOOP_NCOUNTERS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "aloop/%s", aloop_counter_names[i]);
+		d->counters[i] = attr_u64(sysfs, nr, name);
+	}
 	return 0;
 }
 

@@ -37,9 +37,10 @@
 # Then the fast backing, where the driver's own cost shows: ext4 on a RAM
 # disk (brd), one fully written file of BENCH_FAST_MB, and per repetition
 # the modes of BENCH_FAST_MODES (raw, loop-dio, aloop-dio, aloop-dio1 =
-# aloop with one hardware queue, aloop-worker = aloop with inline
-# submission off: module parameter nowait=N, aloop-inline = no limit on
-# inline requests in flight: nowait_depth=0), rotated the same way:
+# aloop with one hardware queue, aloop-worker = aloop whose workers submit
+# blocking, no IOCB_NOWAIT tries: module parameter nowait=N, aloop-poll =
+# workers that spin BENCH_POLL_US for more work before they sleep: module
+# parameter poll_us), rotated the same way:
 #        fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync
 # with BENCH_FAST_IOS per job (the RAM disk is ~10x faster than the virtio
 # disk: the same count would be a run of a fraction of a second).  With
@@ -55,7 +56,7 @@
 #   NNNN.fincore     fincore --bytes of the backing file (memory runs)
 #   NNNN.aloop.json  aloopctl status --json after the run (aloop modes;
 #                    the meta file gets the device's counters over the
-#                    run: aloop_reqs_dio, _reqs_inline, _reqs_worker, ...)
+#                    run: aloop_reqs_dio, _reqs_nowait, _reqs_worker, ...)
 # and OUTDIR/env.txt (conditions), dmesg.txt, taint-start/end and, last,
 # `done`.  scripts/bench-report.py turns that into the tables.
 #
@@ -123,7 +124,7 @@ modprobe -q ext4 2>/dev/null
 modprobe loop 2>/dev/null || log "WARNING: modprobe loop failed"
 insmod "$KO" || die "insmod $KO failed"
 PARAMS=/sys/module/aloop/parameters
-NOWAIT_DEPTH0=$(cat "$PARAMS/nowait_depth" 2>/dev/null)
+: "${BENCH_POLL_US:=50}"
 for _ in $(seq 50); do [ -c /dev/aloop-control ] && break; sleep 0.1; done
 
 # ------------------------------------------------ fio in a tmpfs
@@ -235,7 +236,7 @@ attach() {
 	aloop-dio1) dev=$("$CTLBIN" attach --queues 1 "$f") || return 1 ;;
 	aloop-worker) echo N >"$PARAMS/nowait" || return 1
 		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
-	aloop-inline) echo 0 >"$PARAMS/nowait_depth" || return 1
+	aloop-poll) echo "$BENCH_POLL_US" >"$PARAMS/poll_us" || return 1
 		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	*) return 1 ;;
 	esac
@@ -249,7 +250,7 @@ detach() {	# MODE DEV
 	loop-*) losetup -d "$2" ;;
 	aloop-*) "$CTLBIN" detach "$2"
 		 echo Y >"$PARAMS/nowait"
-		 [ -z "$NOWAIT_DEPTH0" ] || echo "$NOWAIT_DEPTH0" >"$PARAMS/nowait_depth" ;;
+		 echo 0 >"$PARAMS/poll_us" ;;
 	esac
 }
 
@@ -277,7 +278,7 @@ want_workload() {
 }
 
 SEQ=0
-ALO_COUNTERS="reqs_dio reqs_inline reqs_worker nowait_again wakeups"
+ALO_COUNTERS="reqs_dio reqs_nowait reqs_worker nowait_again wakeups batches reqs_helper"
 # counter DEV NAME: an aloop counter of DEV ("" when unreadable)
 counter() { cat "/sys/block/${1#/dev/}/aloop/$2" 2>/dev/null; }
 # fio options of every run, and the libaio QD16 ones (in AIO) for DEV

@@ -31,11 +31,12 @@ import tempfile
 
 # aloop-dio1: aloop with one hardware queue (aloop-dio has the default
 # count), on the fast backing only: what parallel dispatch brings;
-# aloop-worker: aloop with inline submission off (module parameter
-# nowait=N), every request through a worker: what inline submission brings;
-# aloop-inline: no limit on inline requests in flight (nowait_depth=0)
+# aloop-worker: aloop whose workers submit blocking (module parameter
+# nowait=N): what the IOCB_NOWAIT tries bring; aloop-poll: workers that
+# spin poll_us for more work before they sleep: what polling brings
+# (and costs: the CPU columns)
 MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-dio1", "aloop-worker",
-         "aloop-inline"]
+         "aloop-poll"]
 WORKLOADS = [
     ("dev-randread-qd16", "device 4k randread, libaio QD16, jobs=vCPUs"),
     ("dev-randwrite-qd16", "device 4k randwrite, libaio QD16, jobs=vCPUs"),
@@ -130,9 +131,9 @@ PERF_LAYERS = [
     ("io_submit() syscall, all below it", "c:__x64_sys_io_submit"),
     ("io_getevents() syscall", "c:__x64_sys_io_getevents|__x64_sys_io_pgetevents"),
     ("block device O_DIRECT of the upper device (blkdev_read_iter)", "c:blkdev_read_iter"),
-    ("aloop ->queue_rq, inline backing I/O included", "c:alo_queue_rq"),
+    ("aloop ->queue_rq (hand-off only)", "c:alo_queue_rq"),
     ("loop ->queue_rq", "c:loop_queue_rq"),
-    ("kthread workers (aloop's)", "c:kthread_worker_fn"),
+    ("queue worker threads (aloop's)", "c:alo_queue_thread"),
     ("workqueue workers (loop's, completions)", "c:worker_thread"),
     ("backing ext4 ->read_iter (direct I/O)", "c:ext4_file_read_iter"),
     ("brd (the RAM disk)", "c:brd_submit_bio"),
@@ -247,9 +248,9 @@ def load_samples(out, user_hz):
             busy = dcpu["user"] + dcpu["nice"] + dcpu["system"] + dcpu["irq"] + dcpu["softirq"]
             s["busy_us_per_io"] = busy * 1e6 / user_hz / s["ios"]
         try:   # per-run counters (bench-guest.sh records the run's share)
-            inl, wrk = int(m["aloop_reqs_inline"]), int(m["aloop_reqs_worker"])
+            wrk, wak = int(m["aloop_reqs_worker"]), int(m["aloop_wakeups"])
             # before "aloop_counters=run" they were the device's totals
-            s["inline_share"] = inl / float(inl + wrk) if inl + wrk and m.get("aloop_counters") == "run" \
+            s["reqs_per_wakeup"] = wrk / float(wak) if wak and m.get("aloop_counters") == "run" \
                 else None
         except (KeyError, ValueError):
             pass
@@ -329,7 +330,7 @@ def summarize(run):
                 continue
             summary[w][m] = {k: stats([s.get(k) for s in ss])
                              for k in ("iops", "ctx_per_io", "sys_us_per_io", "busy_us_per_io", "fio_ctx",
-                                       "inline_share")}
+                                       "reqs_per_wakeup")}
     memsum = {}
     for m in modes:
         ss = [s for s in mem if s["mode"] == m]
@@ -381,7 +382,7 @@ def compute_ratios(summary, workloads):
             "aloop-dio1/raw": ratio(med(summary, w, "aloop-dio1"), med(summary, w, "raw")),
             "aloop-dio/aloop-dio1": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-dio1")),
             "aloop-dio/aloop-worker": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-worker")),
-            "aloop-inline/raw": ratio(med(summary, w, "aloop-inline"), med(summary, w, "raw")),
+            "aloop-poll/raw": ratio(med(summary, w, "aloop-poll"), med(summary, w, "raw")),
             "ctx aloop-dio/loop-dio": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "loop-dio", "ctx_per_io")),
             "ctx loop-dio/loop-buf": ratio(med(summary, w, "loop-dio", "ctx_per_io"), med(summary, w, "loop-buf", "ctx_per_io")),
             "ctx aloop-dio/aloop-buf": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "aloop-buf", "ctx_per_io")),
@@ -391,7 +392,7 @@ def compute_ratios(summary, workloads):
 
 
 PAIRED = [("aloop-dio", "raw"), ("aloop-dio", "loop-dio"), ("aloop-dio", "aloop-worker"),
-          ("aloop-inline", "raw"), ("loop-dio", "raw")]
+          ("aloop-poll", "raw"), ("loop-dio", "raw")]
 
 
 def paired_ratios(samples, workloads):
@@ -753,7 +754,7 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     p("")
     cols = ["aloop-dio/raw", "aloop-dio/loop-dio", "aloop-dio/aloop-buf", "loop-dio/raw", "loop-buf/raw",
             "loop-dio/loop-buf", "aloop-dio1/raw", "aloop-dio/aloop-dio1", "aloop-dio/aloop-worker",
-            "aloop-inline/raw"]
+            "aloop-poll/raw"]
     p("| workload | " + " | ".join(cols) + " |")
     p("|---" * (len(cols) + 1) + "|")
     for w in workloads:
@@ -787,14 +788,14 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
         p("| %s | " % w + " | ".join(fmt_n(((summary[w].get(m) or {}).get("sys_us_per_io") or {}).get("median"), 0)
                                      for m in modes) + " |")
     p("")
-    im = [m for m in modes if any(med(summary, w, m, "inline_share") is not None for w in workloads)]
+    im = [m for m in modes if any(med(summary, w, m, "reqs_per_wakeup") is not None for w in workloads)]
     if im:
-        p("## Requests served inline — median share (reqs_inline ÷ reqs_inline + reqs_worker, per run)")
+        p("## Requests per worker wake-up — median (reqs_worker ÷ wakeups, per run)")
         p("")
         p("| workload | " + " | ".join(im) + " |")
         p("|---" * (len(im) + 1) + "|")
         for w in workloads:
-            p("| %s | " % w + " | ".join(fmt_n(med(summary, w, m, "inline_share"), 2) for m in im) + " |")
+            p("| %s | " % w + " | ".join(fmt_n(med(summary, w, m, "reqs_per_wakeup"), 1) for m in im) + " |")
         p("")
     if perf:
         render_perf(p, perf)

@@ -24,7 +24,8 @@
 #   BENCH_MODES="raw loop-buf loop-dio aloop-buf aloop-dio"
 #   BENCH_FAST_MODES="raw loop-dio aloop-dio aloop-dio1 aloop-worker"
 #                        the fast backing (ext4 on brd; aloop-dio1: one
-#                        hardware queue; aloop-worker: nowait=N, no inline)
+#                        hardware queue; aloop-worker: nowait=N, workers
+#                        submit blocking; aloop-poll: poll_us=BENCH_POLL_US)
 #   BENCH_FAST_MB=512    the fully written file on the RAM disk
 #   BENCH_FAST_IOS=65536 4k I/Os per job of a fast-backing run (QUICK 16384)
 #   BENCH_PERF=1         one more fast randread QD16 run per fast mode under

@@ -573,6 +573,23 @@ static void test_status(void)
 		diag("%s", out ? out : "(null)");
 	free(out);
 
+	{
+		struct aloop_dev d = fake_devs[1];
+		size_t i;
+
+		d.queues = 2;
+		for (i = 0; i < ALOOP_NCOUNTERS; i++)
+			d.counters[i] = 100 + i;
+		out = capture_status(&d);
+		if (!check(out && strstr(out, "dio reason: backing fs lacks O_DIRECT\n"
+					 "queues: 2\nreqs_dio: 100\n") &&
+			   strstr(out, "reqs_nowait: 107\nnowait_again: 108\n"
+				  "reqs_helper: 109\nerrors: 110\n"),
+			   "status: queues and the request counters"))
+			diag("%s", out ? out : "(null)");
+		free(out);
+	}
+
 	out = capture_status(&fake_devs[0]);
 	check(contains(out, "dio: on\ndio reason:\n"),
 	      "status: empty dio reason has no trailing blank");
