@@ -131,9 +131,9 @@ if [ "$DUT" = aloop ]; then
 		"EINVAL unbound" "$(ioc1_of "$o") $(dev_state "$dev")"
 	[ "$(dev_state "$dev")" = unbound ] || detach "$dev"
 	# An idle bound device's workers sleep interruptibly (S), never in
-	# D: from 6.14 kthread_create_worker() leaves the task unwoken, in D
-	# until its first work, and the hung-task detector reported idle
-	# devices' workers on 7.3 (68-cgroups' kernel log, session 6).
+	# D: a kernel thread left unwoken after creation waits in D until
+	# its first work, and the hung-task detector reported idle devices'
+	# workers on 7.3 (68-cgroups' kernel log, session 6).
 	dev=$(free_dev)
 	o=$(ioc configure "$dev" "$F" --queues 2)
 	sleep 1
@@ -145,7 +145,7 @@ if [ "$DUT" = aloop ]; then
 	st=${st% }
 	detach "$dev"
 	w=$(want_threads "$dev" "$(min 2 "$NCPU")" | sed 's/\([^ ]*\)/\1:S/g')
-	check_eq "an idle bound device's workers sleep in S, not D (6.14+: kthread_run_worker)" \
+	check_eq "an idle bound device's workers sleep in S, not D" \
 		"OK $w" "$(ioc1_of "$o") $st"
 else
 	skip_n 12 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
@@ -243,7 +243,8 @@ if [ "$DUT" = aloop ]; then
 		ia=$(ioc info "$dev") g=() s=()
 		for k in queues:nr_queues dio:dio reqs_dio:reqs_dio reqs_buffered:reqs_buffered \
 			 reqs_fallback:reqs_fallback reqs_cgroup:reqs_cgroup wakeups:wakeups errors:errors \
-			 reqs_inline:reqs_inline reqs_worker:reqs_worker nowait_again:nowait_again; do
+			 reqs_nowait:reqs_nowait reqs_worker:reqs_worker nowait_again:nowait_again \
+			 batches:batches reqs_helper:reqs_helper; do
 			g+=("${k%%:*}=$(kv "${k#*:}" "$ia")"); s+=("${k%%:*}=$(dut_attr "$dev" "${k%%:*}")")
 		done
 		check_eq "ALOOP_GET_INFO counters equal sysfs (idle device)" "${s[*]}" "${g[*]}"
