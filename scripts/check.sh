@@ -35,36 +35,29 @@
 #                         series (6.1, 6.12, 7.3: the newest installed),
 #                         "trixie" (the newest kernel in the trixie root)
 #                         or "debug" (scripts/debug-kernel.sh's tree).
-#                         Default "6.1 6.12 trixie debug" (debug: a loud
-#                         SKIP until scripts/debug-kernel.sh has built it).  Releases and series
-#                         not on the host are looked for in the trixie
-#                         root.  KERNELS=none: host tests only.
-#   ALOOP_HEAVY_KERNELS="6.12 debug"  kernels (KERNELS tokens, or "all")
-#                         whose guests run 68-cgroups; elsewhere it SKIPs
-#   ALOOP_STRESS_KERNELS="debug"  the same for 92-96 (stress, faults,
-#                         fuzz, scale)
-#   ALOOP_DEBUG_TESTS=...       what the debug kernel runs (when ALOOP_TESTS
-#                         is empty), in this order, as far as the time
-#                         budget goes: 00-env 69-cgroup-churn 30-data 92
-#                         93 65-parity 72-queues 94 95 96
-#   ALOOP_TESTS="00-env 30-*"   only these guest tests (default: all);
-#                         the names "dkms" and "durability" select those
-#                         stages (run when ALOOP_TESTS is empty)
+#                         Default "6.1 6.12 trixie" (make check-debug runs
+#                         "debug").  Releases and series not on the host
+#                         are looked for in the trixie root.  KERNELS=none:
+#                         host tests only.
+#   ALOOP_LANES="6.1:quick 6.12:quick,long trixie:quick debug:quick,long,stress"
+#                         the lane table: which classes of guest test
+#                         (each file's "# aloop-class:" line: quick, long,
+#                         stress) each kernel (KERNELS token) runs; a token
+#                         not in the table runs quick.  A file of another
+#                         class is a SKIP line naming its class and lane.
+#                         Nothing is ever skipped for time: the table is
+#                         reviewed when timings change (README: Testing).
+#   ALOOP_TESTS="00-env 30-*"   only these guest tests (default: all the
+#                         lane's classes); named files run whatever their
+#                         class; the names "dkms" and "durability" select
+#                         those stages (run when ALOOP_TESTS is empty)
 #   ALOOP_DKMS=0 / ALOOP_DURABILITY=0   skip those stages
 #   ALOOP_DURABILITY_KERNELS="6.12"   kernels (KERNELS tokens, or "all")
 #                         whose durability stage runs (two boots each)
 #   ALOOP_TRIXIE_ROOT=DIR       the trixie root (default
 #                               /var/cache/aloop/trixie-root)
-#   ALOOP_TEST_TIMEOUT=600      seconds per guest test file
-#   ALOOP_BUDGET_MIN=85         minutes the whole run may take (CI's limit
-#                               is 90); the debug kernel's lane gets what
-#                               the production kernels left: its guest
-#                               skips (loudly) the files it has no time
-#                               for, and the lane is a loud SKIP when less
-#                               than ALOOP_DEBUG_MIN_SECONDS (1200) are
-#                               left.  A production kernel's guest leaves
-#                               ALOOP_LANE_MIN_SECONDS (900) to each one
-#                               after it.  0: no limit (make check-debug)
+#   ALOOP_TEST_TIMEOUT=600      seconds per guest test file (a file may
+#                               ask for more: "# aloop-timeout: SECONDS")
 #   ALOOP_VM_TIMEOUT=3000       seconds per guest boot (whole suite)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2
 #   ALOOP_KVM=1                 use KVM (default: TCG, --disable-kvm)
@@ -98,20 +91,8 @@ cd "$REPO" || exit 1
 : "${ALOOP_DURABILITY:=1}"
 # Two boots each (~2 min): on one kernel, to keep CI inside 90 minutes.
 : "${ALOOP_DURABILITY_KERNELS:=6.12}"
-: "${KERNELS:=6.1 6.12 trixie debug}"
-# The long guest files run only on these kernels (tokens of KERNELS, or
-# "all"); elsewhere they SKIP, to keep make check inside CI's 90 minutes:
-# 68-cgroups (measurements, ~7 min) and 92-96 (stress, faults, fuzz,
-# scale, ~12 min; the debug kernel's job, which CI has only when cached).
-: "${ALOOP_HEAVY_KERNELS:=6.12 debug}"
-: "${ALOOP_STRESS_KERNELS:=debug}"
-# What the debug kernel (KASAN + lockdep, 5-10x slower) runs when
-# ALOOP_TESTS is empty: the data, parity, dispatch and stress files
-# (set but empty: all of them).
-: "${ALOOP_DEBUG_TESTS=00-env 69-* 74-* 30-data 92-* 93-* 65-parity 72-queues 94-* 95-* 96-*}"
-: "${ALOOP_BUDGET_MIN:=85}"
-: "${ALOOP_DEBUG_MIN_SECONDS:=1200}"
-: "${ALOOP_LANE_MIN_SECONDS:=900}"
+: "${KERNELS:=6.1 6.12 trixie}"
+: "${ALOOP_LANES:=6.1:quick 6.12:quick,long trixie:quick debug:quick,long,stress}"
 : "${DUT:=aloop}"
 [ "$DUT" = aloop ] || ALOOP_ALLOW_NO_MODULE=1
 : "${ALOOP_ALLOW_NO_MODULE:=0}"
@@ -126,7 +107,8 @@ TEE_PID=$!
 
 VMDIR=
 trap 'dkms_cleanup; [ -z "$VMDIR" ] || rm -rf "$VMDIR"' EXIT
-trap 'echo "check: interrupted"; exit 130' INT TERM
+# Killed (CI's limit, ^C): the recap of what finished, then out.
+trap 'echo "check: interrupted: the recap of what finished"; report_recap "$LOGDIR"; exit 130' INT TERM
 
 # Is a stage selected by ALOOP_TESTS?  (everything when it is empty)
 wanted() {
@@ -197,6 +179,15 @@ kernel_troot_hook() {
 	fi
 }
 
+# lane_classes TOKEN: the guest-test classes of TOKEN's lane, space-separated
+lane_classes() {
+	local l
+	for l in $ALOOP_LANES; do
+		[ "${l%%:*}" = "$1" ] && { echo "${l#*:}" | tr ',' ' '; return; }
+	done
+	echo quick
+}
+
 # kernel_chosen "LIST" TOKEN: 1 when LIST (KERNELS tokens, or "all") has
 # TOKEN, else 0
 kernel_chosen() {
@@ -222,39 +213,11 @@ for i in "${!KLIST[@]}"; do
 	spec=${KLIST[$i]} tok=${KTOK[$i]}
 	kernel_load "$spec"
 	k=$K_REL root=$K_ROOT
-	heavy=$(kernel_chosen "$ALOOP_HEAVY_KERNELS" "$tok")
-	stress=$(kernel_chosen "$ALOOP_STRESS_KERNELS" "$tok")
+	classes=$(lane_classes "$tok")
 	dur=$(kernel_chosen "$ALOOP_DURABILITY_KERNELS" "$tok")
 	tests=$ALOOP_TESTS
-	[ "$tok" != debug ] || [ -n "$tests" ] || tests=$ALOOP_DEBUG_TESTS
-	# The time budget: the debug lane runs in what is left; a production
-	# kernel's guest leaves ALOOP_LANE_MIN_SECONDS to each production
-	# kernel after it (a safety net: normally nothing is cut there).
-	budget=0 vm_timeout=$ALOOP_VM_TIMEOUT
-	if [ "$ALOOP_BUDGET_MIN" != 0 ]; then
-		left=$((ALOOP_BUDGET_MIN * 60 - ($(date +%s) - T_START)))
-		if [ "$tok" = debug ]; then
-			if [ "$left" -lt "$ALOOP_DEBUG_MIN_SECONDS" ]; then
-				loud_skip host "tests on the debug kernel $K_REL" \
-					"only ${left}s of the ${ALOOP_BUDGET_MIN}-minute budget left (ALOOP_BUDGET_MIN; make check-debug has none)"
-				continue
-			fi
-			# The last file may start at $budget and take its whole
-			# timeout; the build, boot and report get the rest.
-			budget=$((left - ALOOP_TEST_TIMEOUT - 240))
-			vm_timeout=$((left - 60))
-		else
-			later=0
-			for j in "${!KTOK[@]}"; do
-				[ "$j" -gt "$i" ] && [ "${KTOK[$j]}" != debug ] && later=$((later + 1))
-			done
-			# this lane's build, DKMS, boot and a last file running
-			# past the budget (~7 min), and its durability boots
-			budget=$((left - later * ALOOP_LANE_MIN_SECONDS - 420 - dur * 300))
-			[ "$budget" -gt 60 ] || budget=60
-		fi
-		say "[$K_REL] time budget: ${left}s left; the guest starts no test file after ${budget}s"
-	fi
+	vm_timeout=$ALOOP_VM_TIMEOUT
+	say "[$K_REL] lane $tok: guest test classes $classes (ALOOP_LANES)"
 	kdir=$LOGDIR/$k bdir=$REPO/build/$k
 	mkdir -p "$kdir/results"
 	GUEST_ENV=() ko=
@@ -315,14 +278,11 @@ for i in "${!KLIST[@]}"; do
 	vm_boot --timeout "$vm_timeout" --results "$kdir/results" --log "$kdir/vng.log" --prefix "[$k] | " \
 		--disk "$VMDIR/vda.img:aloop-ext4" --disk "$VMDIR/vdb.img:aloop-xfs" \
 		--disk "$VMDIR/vdc.img:aloop-4k:,logical_block_size=4096,physical_block_size=4096" \
-		-- env DUT="$DUT" ALOOP_TESTS="$tests" ALOOP_HEAVY="$heavy" ALOOP_STRESS="$stress" ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" \
-		ALOOP_GUEST_BUDGET="$budget" "${GUEST_ENV[@]}" "$REPO/scripts/guest-run.sh" "$ko" "$VM_RESULTS"
+		-- env DUT="$DUT" ALOOP_TESTS="$tests" ALOOP_CLASSES="$classes" ALOOP_LANE="$tok" \
+		ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" "${GUEST_ENV[@]}" "$REPO/scripts/guest-run.sh" "$ko" "$VM_RESULTS"
 	echo $? >"$kdir/vng.rc"
 	rm -rf "$VMDIR"; VMDIR=
 	report_guest "$k" "$kdir"
-	for f in "$kdir"/results/*.budget; do
-		[ -f "$f" ] && WARNINGS+=("[$k] $(basename "$f" .budget): SKIPPED: $(cat "$f")")
-	done
 	if [ $dkms = 1 ] && ! grep -qx dkms "$kdir/results/tests.list" 2>/dev/null; then
 		res "$k" fail "the guest ran the DKMS step (tests/dkms/guest-dkms.sh)" "tests.list: $(tr '\n' ' ' <"$kdir/results/tests.list" 2>&1)"
 	fi

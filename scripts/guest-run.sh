@@ -19,11 +19,13 @@
 #   done                  written last, always: the host checks for it
 #
 # Environment: ALOOP_TESTS (space-separated names/globs, e.g. "00-env
-# 30-*"; default all), ALOOP_TEST_TIMEOUT (seconds per test, default
+# 30-*"; default all), ALOOP_CLASSES (the classes this lane runs, e.g.
+# "quick long"; default all: a file's "# aloop-class: quick|long|stress"
+# line, quick when it has none; a file of another class is a SKIP result
+# unless ALOOP_TESTS names it), ALOOP_LANE (the lane's name, for that SKIP
+# line), ALOOP_TEST_TIMEOUT (seconds per test, default
 # 600; a file may ask for more with a line "# aloop-timeout: SECONDS"),
-# ALOOP_GUEST_BUDGET (seconds: no test file starts after that
-# long; each one skipped is a SKIP result and a NAME.budget file; default
-# 0, no limit), DUT (aloop, or loop to self-test the tests on stock loop),
+# DUT (aloop, or loop to self-test the tests on stock loop),
 # ALOOP_DKMS=1: after the tests, run tests/dkms/guest-dkms.sh as the
 # step "dkms" (the host installed aloop with DKMS for this kernel and set
 # ALOOP_DKMS_KO, ALOOP_DKMS_BUILDID, ALOOP_BUILD_BUILDID for it).
@@ -41,8 +43,8 @@ export LC_ALL=C
 : "${DUT:=aloop}"
 : "${ALOOP_TESTS:=}"
 : "${ALOOP_TEST_TIMEOUT:=600}"
-: "${ALOOP_GUEST_BUDGET:=0}"
-T_BEGIN=$(date +%s)
+: "${ALOOP_CLASSES:=quick long stress}"
+: "${ALOOP_LANE:=this}"
 export DUT ALOOP_TESTS
 
 mkdir -p "$RES"
@@ -131,8 +133,7 @@ if [ -n "$d" ]; then
 fi
 
 # --------------------------------------------------------- the tests
-# In the order of ALOOP_TESTS's patterns (a time budget cuts the tail),
-# or of the file names.
+# In the order of ALOOP_TESTS's patterns, or of the file names.
 tests=()
 declare -A seen=()
 read -ra pats <<<"${ALOOP_TESTS:-*}"	# no pathname expansion
@@ -180,11 +181,12 @@ cleanup_after() {	# NAME: leave a clean slate for the next test
 }
 
 for name in "${tests[@]}"; do
-	if [ "$ALOOP_GUEST_BUDGET" -gt 0 ] && [ $(($(date +%s) - T_BEGIN)) -ge "$ALOOP_GUEST_BUDGET" ]; then
-		why="time budget: no test file starts after ${ALOOP_GUEST_BUDGET}s in this boot (ALOOP_BUDGET_MIN)"
+	cls=$(sed -n 's/^# aloop-class: \([a-z]*\)$/\1/p' "$(script_of "$name")" 2>/dev/null | head -n 1)
+	cls=${cls:-quick}
+	if [ -z "$ALOOP_TESTS" ] && [[ " $ALOOP_CLASSES " != *" $cls "* ]]; then
+		why="class $cls: lane $ALOOP_LANE runs $ALOOP_CLASSES (ALOOP_LANES in scripts/check.sh)"
 		log "$name: SKIP ($why)"
 		printf 'KTAP version 1\n1..1\nok 1 - %s # SKIP %s\n# 0 passed, 0 failed\n' "$name" "$why" >"$RES/$name.ktap"
-		echo "$why" >"$RES/$name.budget"
 		echo 0 >"$RES/$name.rc"; echo 0 >"$RES/$name.time"
 		continue
 	fi

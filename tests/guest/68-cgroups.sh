@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: long
 # cgroups (issue 10): backing I/O of a request is issued in the cgroups
 # of the bio that reached the device.  Each step runs on the device under
 # test and, as the control, on stock loop in the same boot:
@@ -24,7 +25,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 16
-heavy_gate
 
 why=$(need_env) || bail "$why"
 have fio || bail "fio is not installed"

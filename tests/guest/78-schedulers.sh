@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: long
 # Every I/O scheduler on the aloop device (issue 20, item 2), the quick
 # matrix every kernel runs: none, mq-deadline, bfq and kyber, each with
 # direct I/O on and off:

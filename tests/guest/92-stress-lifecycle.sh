@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: stress
 # Stress: the device lifecycle under concurrency, and teardown under I/O.
 # Each scenario runs on aloop and, as the control, on stock loop in the
 # same boot; afterwards the data, the devices' state, tasks in D state
@@ -17,7 +18,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 23
-heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 23 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

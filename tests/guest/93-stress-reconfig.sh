@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: stress
 # Stress: reconfiguration under I/O, on aloop and on stock loop as the
 # control in the same boot.
 #  - fio (libaio, QD32, 4 KiB random writes, verify=crc32c, 64 MiB, runs
@@ -15,7 +16,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 12
-heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 12 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

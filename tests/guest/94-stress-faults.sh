@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: stress
 # Stress: faults under the device, on aloop and on stock loop as the
 # control in the same boot.
 #  4. Backing faults: the backing files on ext4 on a device-mapper device
@@ -19,7 +20,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 25
-heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 25 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: stress
 # Stress: ioctl fuzz (build/tools/alo-fuzz, tests/guest/ioctl_fuzz.c).
 #  - Privileges: uid 65534 with a read-only fd (opened by root, then
 #    privileges dropped) tries every state-changing call; the answer must
@@ -18,7 +19,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 20
-heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 20 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: stress
 # Stress: scale, on aloop and on stock loop as the control in the same boot.
 #  - 256 devices attached at once (1 MiB sparse files, half with direct
 #    I/O), 64 KiB written and read back on every one (O_DIRECT; the data
@@ -12,7 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 13
-heavy_gate stress
 
 why=$(need_env) || bail "$why"
 [ "$DUT" = aloop ] || { skip_n 13 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }

@@ -527,20 +527,6 @@ wait_pids() {
 	echo "${left# }"
 }
 
-# heavy_gate [stress] (right after plan): the long files run where make
-# check asks for them: 68-cgroups with ALOOP_HEAVY=1 (ALOOP_HEAVY_KERNELS,
-# default 6.12 and debug), 92-96 with ALOOP_STRESS=1 (ALOOP_STRESS_KERNELS,
-# default debug); by hand they always run.  Elsewhere every planned result
-# is a SKIP with the reason, and the file ends here.
-heavy_gate() {
-	local var=ALOOP_HEAVY kernels="ALOOP_HEAVY_KERNELS (default 6.12 and debug)"
-	if [ "${1:-}" = stress ]; then
-		var=ALOOP_STRESS kernels="ALOOP_STRESS_KERNELS (default debug)"
-	fi
-	[ "${!var:-1}" = 1 ] && return 0
-	skip_n "$((KTAP_PLAN - KTAP_N))" "long test: make check runs it on $kernels to stay inside CI's 90 minutes"
-	finish
-}
 
 # ------------------------------------------------------------ cgroup v2
 # The tests' cgroups are children of $T; io.max lines name $BDEV_MM.
