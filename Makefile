@@ -8,6 +8,7 @@
 #   make check              full test suite (host unit tests + guests)
 #   make check-debug        every guest test on the debug kernel (KASAN,
 #                           lockdep; scripts/debug-kernel.sh builds it)
+#   make check-list         one line per guest test: class, timeout, what
 #   make demo               build, boot a guest, attach an image, use it
 #   make install            module, aloopctl, UAPI header (DESTDIR, PREFIX)
 #   make style              checkpatch.pl on the kernel code (seconds)
@@ -49,12 +50,12 @@ TOOLS      = $(TOOLS_DIR)/alo-ioctl $(TOOLS_DIR)/alo-fuzz $(TOOLS_DIR)/loopdiff 
 	     $(if $(HAVE_M32),$(TOOLS_DIR)/loopdiff32)
 
 .PHONY: all module probes aloopctl tools unit check demo install uninstall \
-	clean help dkms-install dkms-uninstall style lint check-debug
+	clean help dkms-install dkms-uninstall style lint check-debug check-list
 
 all: module aloopctl
 
 help:
-	@sed -n '3,18p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,19p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
 
 have-kdir:
 	@if [ ! -e "$(KDIR)/Makefile" ]; then \
@@ -124,6 +125,11 @@ check:
 check-debug:
 	scripts/debug-kernel.sh
 	KERNELS=debug ALOOP_VM_TIMEOUT=9000 scripts/check.sh
+
+# One line per guest test, from its header lines (# aloop-class:,
+# # aloop-timeout:, # aloop-desc:); docs/testing.md shows it.
+check-list:
+	@tests/list.sh
 
 demo:
 	scripts/demo.sh

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: guest environment sanity (backing filesystems, tools); the harness's smoke test, runs without aloop.ko
 # Guest environment sanity: what every other test relies on.  This is
 # also the harness's own smoke test (runs without aloop.ko).
 . "$(dirname "$0")/lib.sh"

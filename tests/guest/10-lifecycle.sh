@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: insmod/rmmod next to a busy stock loop, LOOP_CTL_ADD/REMOVE/GET_FREE, rmmod refused while bound or open
 # Module lifecycle: insmod/rmmod next to a busy stock loop, the control
 # device (LOOP_CTL_ADD/REMOVE/GET_FREE compared with stock loop), rmmod
 # refusal while a device is bound or open, load/unload cycles, and that

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: every bad ioctl input: errno equal to stock loop's, device state and backing file unchanged
 # Bad ioctl input: every case is run against an aloop device and a stock
 # loop device in the same state on the same kernel; the errno must be the
 # same (and, where the brief states one, the expected value - when stock

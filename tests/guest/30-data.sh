@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: aloopctl attach/list/status/detach, offset/sizelimit placement, reads past the end, fio verify, beside stock loop
 # Data path: aloopctl attach/list/status/detach round trip, aloop and
 # stock loop side by side, offset/sizelimit placement and device size,
 # reads past the end of the backing file, fio verify runs.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: ext4 round trip (mkfs, copy a tree, e2fsck, re-attach) and xfs on a 4096-byte block device
 # Filesystems on aloop: ext4 (mkfs, copy a tree, e2fsck -fn on the
 # backing file directly, re-attach and compare) and xfs on a 4096-byte
 # logical block device backed by a file on xfs.

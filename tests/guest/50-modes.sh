@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: read-only, autoclear, 8 devices, legacy SET_FD, sysfs attributes, block size, partitions, direct I/O
 # Modes: read-only (flag and read-only fd), autoclear, 8 devices at once,
 # the legacy LOOP_SET_FD + LOOP_SET_STATUS64 path, sysfs attributes,
 # logical block size, partition scanning, direct I/O.

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: BLKPG partitions vanish on detach; uevents for configure, capacity change and detach
 # Partitions added with BLKPG vanish on detach; uevents for configure,
 # capacity change and detach reach userspace (udevadm monitor --kernel).
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: aloop's own ioctls ALOOP_GET_FEATURES / ALOOP_GET_INFO, and aloopctl features
 # aloop's own ioctls (include/uapi/linux/aloop.h): ALOOP_GET_FEATURES on
 # the control device, ALOOP_GET_INFO on devices, and aloopctl features.
 . "$(dirname "$0")/lib.sh"

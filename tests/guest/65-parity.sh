@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: parity with stock loop: every finding of the correctness review (F1-F19), aloop and stock loop in one boot
 # Parity with stock loop for the findings of the correctness review
 # (/work/shared/reviews/correctness-review.md, F1-F19): each step runs
 # one recipe on the device under test and, as the control, on a stock

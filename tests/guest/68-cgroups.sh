@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
+# aloop-desc: blkcg (io.max) and memcg (memory.max) charging, isolation between cgroups, writeback under a memcg limit
 # cgroups (issue 10): backing I/O of a request is issued in the cgroups
 # of the bio that reached the device.  Each step runs on the device under
 # test and, as the control, on stock loop in the same boot:

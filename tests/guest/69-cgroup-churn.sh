@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: cgroups created and removed around dio while the root writes back: no stale memcg, idle cgroups uncharged
 # cgroup churn: a request's memcg is active on the worker that serves it
 # only while it does, and no worker keeps a pointer to a cgroup that is
 # gone.  Regression test for a use-after-free: when a direct-I/O request

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: dio over ext4/xfs/raw partition/4K sectors, alignment rules, dio_reason, no double caching, dio toggled under fio
 # Direct I/O (the seeds' core): data verified through aloop-dio over ext4,
 # xfs, a raw partition and a 4K-sector filesystem; the alignment rules and
 # dio_reason; tmpfs without O_DIRECT; no double caching (fincore); dio

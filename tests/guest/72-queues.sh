@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: queue count, one aloopN-qM worker per queue, batching, counters, fio verify with 1 and 2 queues
 # Hardware queues (issue 11, parts 2, 3 and 5): ALOOP_CONFIGURE with a
 # queue count (1, 2, 4, 64; 0 and plain LOOP_CONFIGURE take the module
 # parameter; above ALOOP_MAX_QUEUES, a wrong size or non-zero reserved

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: discard and write-zeroes, a backing without them (tmpfs), sparse and shrinking backing files
 # Discard and write-zeroes (hole punching / zero range), a backing file
 # without them (tmpfs has no ZERO_RANGE), sparse backing files, and a
 # backing file that shrinks under the device.  dio and buffered.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
+# aloop-desc: none, mq-deadline, bfq, kyber x dio on/off: fio verify, the mixed cgroup+root load, ext4 under bfq
 # Every I/O scheduler on the aloop device (issue 20, item 2), the quick
 # matrix every kernel runs: none, mq-deadline, bfq and kyber, each with
 # direct I/O on and off:

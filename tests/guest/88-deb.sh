@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-desc: the Debian packages in a booted root: DKMS build, aloopctl loads the module (SKIP where not installed)
 # The Debian packages at work in a booted guest.  Needs aloop-dkms and
 # aloop-utils installed in the root the guest runs: tests/pkg/test_guest.sh
 # installs them in a throwaway copy of the trixie root and boots it.  The

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
+# aloop-desc: device lifecycle races (4 threads + sysfs readers), teardown under I/O, rmmod while busy
 # Stress: the device lifecycle under concurrency, and teardown under I/O.
 # Each scenario runs on aloop and, as the control, on stock loop in the
 # same boot; afterwards the data, the devices' state, tasks in D state

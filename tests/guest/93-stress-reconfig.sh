@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
+# aloop-desc: dio, block size, status and capacity changed under fio verify; CHANGE_FD under readers
 # Stress: reconfiguration under I/O, on aloop and on stock loop as the
 # control in the same boot.
 #  - fio (libaio, QD32, 4 KiB random writes, verify=crc32c, 64 MiB, runs

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
+# aloop-desc: backing faults (dm-flakey/dm-error, ENOSPC, backing truncated or deleted), failslab/fail_page_alloc
 # Stress: faults under the device, on aloop and on stock loop as the
 # control in the same boot.
 #  4. Backing faults: the backing files on ext4 on a device-mapper device

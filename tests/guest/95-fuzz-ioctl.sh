@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
+# aloop-desc: >= 100000 random ioctls as root and uid 65534, privilege checks, no kernel bytes in padding
 # Stress: ioctl fuzz (build/tools/alo-fuzz, tests/guest/ioctl_fuzz.c).
 #  - Privileges: uid 65534 with a read-only fd (opened by root, then
 #    privileges dropped) tries every state-changing call; the answer must

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
+# aloop-desc: 256 devices at once; mixed block sizes fio verify on dio and buffered devices under memory pressure
 # Stress: scale, on aloop and on stock loop as the control in the same boot.
 #  - 256 devices attached at once (1 MiB sparse files, half with direct
 #    I/O), 64 KiB written and read back on every one (O_DIRECT; the data

@@ -1,0 +1,56 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check-list`: one line per guest test (tests/guest/NN-*.sh), read
+# from the header lines of each file, the same lines the runner
+# (scripts/guest-run.sh) reads:
+#
+#   # aloop-class: quick|long|stress    none: quick
+#   # aloop-timeout: SECONDS            none: 600 (ALOOP_TEST_TIMEOUT's default)
+#   # aloop-desc: ONE LINE              none: "-"
+#
+#   tests/list.sh          NN-name  class  timeout  description (aligned)
+#   tests/list.sh --md     the same as a Markdown table (docs/testing.md)
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+md=0
+case ${1:-} in
+--md) md=1 ;;
+'') ;;
+*) echo "usage: tests/list.sh [--md]" >&2; exit 2 ;;
+esac
+
+# header FILE KEY RE: the value of the first "# aloop-KEY: VALUE" line
+# whose VALUE matches the sed RE (for class and timeout, the runner's)
+header() {
+	sed -n "s/^# aloop-$2: \($3\)\$/\1/p" "$1" 2>/dev/null | head -n 1
+}
+
+names=() classes=() timeouts=() descs=()
+wn=4 wc=5	# widths: at least those of "name" and "class"
+for f in tests/guest/[0-9][0-9]-*.sh; do
+	[ -f "$f" ] || continue
+	n=$(basename "$f" .sh)
+	c=$(header "$f" class '[a-z]*')
+	t=$(header "$f" timeout '[0-9][0-9]*')
+	d=$(header "$f" desc '.*[^ ]')
+	names+=("$n") classes+=("${c:-quick}") timeouts+=("${t:-600}") descs+=("${d:--}")
+	[ "${#n}" -le "$wn" ] || wn=${#n}
+	[ "${#c}" -le "$wc" ] || wc=${#c}
+done
+
+if [ $md = 1 ]; then
+	echo "| test | class | timeout (s) | what it checks |"
+	echo "|---|---|---|---|"
+fi
+for i in "${!names[@]}"; do
+	if [ $md = 1 ]; then
+		# shellcheck disable=SC2016 # the backquotes are Markdown's
+		printf '| `%s` | %s | %s | %s |\n' "${names[i]}" "${classes[i]}" \
+			"${timeouts[i]}" "${descs[i]//|/\\|}"
+	else
+		printf "%-${wn}s  %-${wc}s  %7s  %s\n" "${names[i]}" "${classes[i]}" \
+			"${timeouts[i]}" "${descs[i]}"
+	fi
+done
