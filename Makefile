@@ -75,7 +75,9 @@ have-kdir:
 probes: have-kdir
 	@scripts/probe.sh "$(KDIR)" src/aloop_probes.h
 
-module: probes
+# The probes are Kbuild's own (see Kbuild): plain
+# `make -C $(KDIR) M=$(CURDIR)` builds the module too.
+module: have-kdir
 	$(MAKE) -C $(KDIR) M=$(CURDIR) ALOOP_VERSION=$(VERSION) modules
 
 aloopctl: $(CTL_BIN)
