@@ -46,7 +46,7 @@
 #                         not in the table runs quick.  A file of another
 #                         class is a SKIP line naming its class and lane.
 #                         Nothing is ever skipped for time: the table is
-#                         reviewed when timings change (README: Testing).
+#                         reviewed when timings change (docs/testing.md).
 #   ALOOP_TESTS="00-env 30-*"   only these guest tests (default: all the
 #                         lane's classes); named files run whatever their
 #                         class; the names "dkms" and "durability" select
