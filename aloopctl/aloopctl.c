@@ -42,47 +42,8 @@
 #define NODE_WAIT_USEC		25000
 #define DEVNAME_LEN		32
 
-/* Options that only some verbs take. */
-enum {
-	O_READ_ONLY,
-	O_OFFSET,
-	O_SIZELIMIT,
-	O_BLOCK_SIZE,
-	O_AUTOCLEAR,
-	O_PARTSCAN,
-	O_DIRECT_IO,
-	O_QUEUES,
-	O_DEVICE,
-	O_FIND,
-	O_SHOW,
-	O_JSON,
-	O_RAW,
-	O_NOHEADINGS,
-	O_OUTPUT,
-	O_ALL,
-	O_NOPTS
-};
-
 #define F(o)			(1U << (o))
 
-static const char *const opt_names[O_NOPTS] = {
-	[O_READ_ONLY]	= "--read-only",
-	[O_OFFSET]	= "--offset",
-	[O_SIZELIMIT]	= "--sizelimit",
-	[O_BLOCK_SIZE]	= "--block-size",
-	[O_AUTOCLEAR]	= "--autoclear",
-	[O_PARTSCAN]	= "--partscan",
-	[O_DIRECT_IO]	= "--direct-io",
-	[O_QUEUES]	= "--queues",
-	[O_DEVICE]	= "--device",
-	[O_FIND]	= "--find",
-	[O_SHOW]	= "--show",
-	[O_JSON]	= "--json",
-	[O_RAW]		= "--raw",
-	[O_NOHEADINGS]	= "--noheadings",
-	[O_OUTPUT]	= "--output",
-	[O_ALL]		= "--all",
-};
 
 struct ctl;
 
@@ -735,6 +696,28 @@ static int do_version(struct ctl *ctl)
 	return 0;
 }
 
+/* The options of usage section @section, one line each */
+static void usage_options(FILE *out, unsigned int section, const char *title)
+{
+	size_t i;
+
+	if (title)
+		fprintf(out, "\n%s:\n", title);
+	for (i = 0; i < aloop_nopts; i++) {
+		const struct aloop_opt *o = &aloop_opts[i];
+		char buf[64];
+
+		if (!(o->sections & section))
+			continue;
+		if (o->val < 0x100)
+			snprintf(buf, sizeof(buf), " -%c, --%s%s", o->val,
+				 o->name, o->arg);
+		else
+			snprintf(buf, sizeof(buf), "     --%s%s", o->name, o->arg);
+		fprintf(out, "%-30s %s\n", buf, o->help);
+	}
+}
+
 static void __attribute__((noreturn)) usage(void)
 {
 	FILE *out = stdout;
@@ -752,34 +735,12 @@ static void __attribute__((noreturn)) usage(void)
 	      " aloopctl version                   print the tool and module versions\n"
 	      "\nSet up and control aloop devices (/dev/aloopN).\n", out);
 
-	fputs("\nAttach options:\n"
-	      " -r, --read-only               set up a read-only device\n"
-	      " -o, --offset <size>           start at <size> bytes into FILE\n"
-	      "     --sizelimit <size>        use at most <size> bytes of FILE\n"
-	      " -b, --block-size <size>       logical block size (also --sector-size)\n"
-	      "     --autoclear               detach when the last user closes the device\n"
-	      " -P, --partscan                scan the device for partitions\n"
-	      "     --direct-io[=on|off]      access FILE with direct I/O\n"
-	      "     --queues <n>              hardware queues, each with a worker (1-64)\n"
-	      " -d, --device <dev>            use <dev> instead of a free device\n"
-	      " -f, --find                    use a free device (the default)\n"
-	      "     --show                    accepted; the device name is always printed\n", out);
-
-	fputs("\nSet options:\n"
-	      "     --direct-io[=on|off]      switch direct I/O\n"
-	      " -b, --block-size <size>       change the logical block size\n"
-	      "     --autoclear[=on|off]      switch autoclear\n", out);
-
-	fputs("\nList options:\n"
-	      " -a, --all                     also list unbound devices\n"
-	      " -J, --json                    use JSON output format (also status, features)\n"
-	      "     --raw                     use raw output format\n"
-	      " -n, --noheadings              don't print headings\n"
-	      " -O, --output <list>           columns to show (+<list> adds to the default)\n", out);
-
-	fputs("\n -h, --help                    display this help\n"
-	      " -V, --version                 display version\n"
-	      "\nSizes are bytes, or take a K, M, G or T suffix (also KiB, MiB, GiB, TiB;\n"
+	usage_options(out, ALOOP_OPT_ATTACH, "Attach options");
+	usage_options(out, ALOOP_OPT_SET, "Set options");
+	usage_options(out, ALOOP_OPT_LIST, "List options");
+	fputc('\n', out);
+	usage_options(out, ALOOP_OPT_GLOBAL, NULL);
+	fputs("\nSizes are bytes, or take a K, M, G or T suffix (also KiB, MiB, GiB, TiB;\n"
 	      "powers of 1024).  DEV is /dev/aloopN or aloopN.\n"
 	      "\nAvailable output columns:\n", out);
 	for (i = 0; i < ALOOP_NCOLUMNS; i++)
@@ -817,40 +778,47 @@ static const struct verb verbs[] = {
 	{ "help", do_help, 0, 0, 0, NULL },
 };
 
-enum {
-	OPT_SIZELIMIT = 0x100,
-	OPT_AUTOCLEAR,
-	OPT_DIRECT_IO,
-	OPT_SHOW,
-	OPT_QUEUES,
-	OPT_RAW,
-};
+/* getopt's tables, made from aloop_opts[] (aloopctl_util.c) */
+static struct option longopts[32];
+static char shortopts[64];
 
-static const struct option longopts[] = {
-	{ "read-only",	 no_argument,	    NULL, 'r' },
-	{ "offset",	 required_argument, NULL, 'o' },
-	{ "sizelimit",	 required_argument, NULL, OPT_SIZELIMIT },
-	{ "block-size",	 required_argument, NULL, 'b' },
-	{ "sector-size", required_argument, NULL, 'b' },
-	{ "autoclear",	 optional_argument, NULL, OPT_AUTOCLEAR },
-	{ "partscan",	 no_argument,	    NULL, 'P' },
-	{ "direct-io",	 optional_argument, NULL, OPT_DIRECT_IO },
-	{ "device",	 required_argument, NULL, 'd' },
-	{ "find",	 no_argument,	    NULL, 'f' },
-	{ "show",	 no_argument,	    NULL, OPT_SHOW },
-	{ "queues",	 required_argument, NULL, OPT_QUEUES },
-	{ "json",	 no_argument,	    NULL, 'J' },
-	{ "raw",	 no_argument,	    NULL, OPT_RAW },
-	{ "noheadings",	 no_argument,	    NULL, 'n' },
-	{ "output",	 required_argument, NULL, 'O' },
-	{ "all",	 no_argument,	    NULL, 'a' },
-	{ "help",	 no_argument,	    NULL, 'h' },
-	{ "version",	 no_argument,	    NULL, 'V' },
-	{ NULL, 0, NULL, 0 }
-};
+static void make_getopt_tables(void)
+{
+	size_t i, n = 0, k;
 
-/* '-': non-options come back in order as 1; ':': missing argument is ':' */
-static const char shortopts[] = "-:ro:b:Pd:fJnO:ahV";
+	/* '-': non-options come back in order as 1; ':': missing argument */
+	k = (size_t)snprintf(shortopts, sizeof(shortopts), "-:");
+	for (i = 0; i < aloop_nopts && n < ARRAY_SIZE(longopts) - 1; i++) {
+		const struct aloop_opt *o = &aloop_opts[i];
+
+		longopts[n].name = o->name;
+		longopts[n].has_arg = o->has_arg;
+		longopts[n].val = o->val;
+		n++;
+		if (o->val >= 0x100 || strchr(shortopts, o->val) ||
+		    k + 3 > sizeof(shortopts))
+			continue;
+		shortopts[k++] = (char)o->val;
+		if (o->has_arg == required_argument)
+			shortopts[k++] = ':';
+		shortopts[k] = '\0';
+	}
+}
+
+/* "--name" of the option whose O_* id is @id */
+static const char *opt_name(int id)
+{
+	static char buf[32];
+	size_t i;
+
+	for (i = 0; i < aloop_nopts; i++) {
+		if (aloop_opts[i].id == id) {
+			snprintf(buf, sizeof(buf), "--%s", aloop_opts[i].name);
+			return buf;
+		}
+	}
+	return "?";
+}
 
 static uint64_t size_arg(const char *opt, const char *arg)
 {
@@ -1027,6 +995,7 @@ static void parse_args(struct ctl *ctl, int argc, char **argv)
 		err(EXIT_FAILURE, "cannot allocate memory");
 
 	opterr = 0;
+	make_getopt_tables();
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == 1)
 			pos[npos++] = optarg;
@@ -1051,7 +1020,7 @@ static void check_args(const struct ctl *ctl)
 
 	if (bad)
 		usage_error("%s: not valid with '%s'",
-			    opt_names[ffs(bad) - 1], v->name);
+			    opt_name(ffs(bad) - 1), v->name);
 	if ((ctl->seen & F(O_JSON)) && (ctl->seen & F(O_RAW)))
 		usage_error("--json and --raw are mutually exclusive");
 	if ((ctl->seen & F(O_DEVICE)) && (ctl->seen & F(O_FIND)))

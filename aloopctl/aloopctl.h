@@ -29,6 +29,63 @@
 #define ALOOP_JSON_NAME		"aloopdevices"
 
 /* Sizes and booleans parsed from the command line. */
+/*
+ * aloopctl's command-line options: the one table that getopt's long and
+ * short options, the usage text, the "option not accepted by this verb"
+ * messages and a unit test (every option in the man page and the bash
+ * completion) are made from.
+ */
+/* Options that only some verbs take. */
+enum {
+	O_READ_ONLY,
+	O_OFFSET,
+	O_SIZELIMIT,
+	O_BLOCK_SIZE,
+	O_AUTOCLEAR,
+	O_PARTSCAN,
+	O_DIRECT_IO,
+	O_QUEUES,
+	O_DEVICE,
+	O_FIND,
+	O_SHOW,
+	O_JSON,
+	O_RAW,
+	O_NOHEADINGS,
+	O_OUTPUT,
+	O_ALL,
+	O_NOPTS
+};
+
+/* getopt values of the options without a short letter */
+enum {
+	OPT_SIZELIMIT = 0x100,
+	OPT_AUTOCLEAR,
+	OPT_DIRECT_IO,
+	OPT_SHOW,
+	OPT_QUEUES,
+	OPT_RAW,
+};
+
+enum {
+	ALOOP_OPT_ATTACH	= 1 << 0,	/* usage section "Attach options" */
+	ALOOP_OPT_SET		= 1 << 1,	/* "Set options" */
+	ALOOP_OPT_LIST		= 1 << 2,	/* "List options" */
+	ALOOP_OPT_GLOBAL	= 1 << 3,	/* -h, -V */
+};
+
+struct aloop_opt {
+	int		id;		/* O_*, -1 for -h/-V */
+	const char	*name;		/* long name, without "--" */
+	int		has_arg;	/* no_argument, required_argument, ... */
+	int		val;		/* getopt value: the short letter, or >= 0x100 */
+	const char	*arg;		/* usage: " <size>", "[=on|off]" */
+	unsigned int	sections;	/* ALOOP_OPT_*; 0: an alias, not in usage */
+	const char	*help;
+};
+
+extern const struct aloop_opt aloop_opts[];
+extern const size_t aloop_nopts;
+
 int aloop_parse_size(const char *str, uint64_t *res);
 int aloop_parse_onoff(const char *str, bool *res);
 

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,53 @@ const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS] = {
 	CTR(COL_ERRORS,		"ERRORS",	 "requests completed with an error"),
 #undef CTR
 };
+
+#define A ALOOP_OPT_ATTACH
+#define S ALOOP_OPT_SET
+#define L ALOOP_OPT_LIST
+const struct aloop_opt aloop_opts[] = {
+	{ O_READ_ONLY, "read-only",	 no_argument,	    'r', "", A,
+	  "set up a read-only device" },
+	{ O_OFFSET, "offset",	 required_argument, 'o', " <size>", A,
+	  "start at <size> bytes into FILE" },
+	{ O_SIZELIMIT, "sizelimit",	 required_argument, OPT_SIZELIMIT, " <size>", A,
+	  "use at most <size> bytes of FILE" },
+	{ O_BLOCK_SIZE, "block-size",	 required_argument, 'b', " <size>", A | S,
+	  "logical block size (also --sector-size)" },
+	{ O_BLOCK_SIZE, "sector-size", required_argument, 'b', " <size>", 0, NULL },
+	{ O_AUTOCLEAR, "autoclear",	 optional_argument, OPT_AUTOCLEAR, "[=on|off]", A | S,
+	  "detach when the last user closes the device" },
+	{ O_PARTSCAN, "partscan",	 no_argument,	    'P', "", A,
+	  "scan the device for partitions" },
+	{ O_DIRECT_IO, "direct-io",	 optional_argument, OPT_DIRECT_IO, "[=on|off]", A | S,
+	  "access FILE with direct I/O" },
+	{ O_QUEUES, "queues",	 required_argument, OPT_QUEUES, " <n>", A,
+	  "hardware queues, each with a worker (1-64)" },
+	{ O_DEVICE, "device",	 required_argument, 'd', " <dev>", A,
+	  "use <dev> instead of a free device" },
+	{ O_FIND, "find",	 no_argument,	    'f', "", A,
+	  "use a free device (the default)" },
+	{ O_SHOW, "show",	 no_argument,	    OPT_SHOW, "", A,
+	  "accepted; the device name is always printed" },
+	{ O_ALL, "all",	 no_argument,	    'a', "", L,
+	  "also list unbound devices" },
+	{ O_JSON, "json",	 no_argument,	    'J', "", L,
+	  "use JSON output format (also status, features)" },
+	{ O_RAW, "raw",	 no_argument,	    OPT_RAW, "", L,
+	  "use raw output format" },
+	{ O_NOHEADINGS, "noheadings",	 no_argument,	    'n', "", L,
+	  "don't print headings" },
+	{ O_OUTPUT, "output",	 required_argument, 'O', " <list>", L,
+	  "columns to show (+<list> adds to the default)" },
+	{ -1, "help",	 no_argument,	    'h', "", ALOOP_OPT_GLOBAL,
+	  "display this help" },
+	{ -1, "version",	 no_argument,	    'V', "", ALOOP_OPT_GLOBAL,
+	  "display version" },
+};
+#undef A
+#undef S
+#undef L
+const size_t aloop_nopts = ARRAY_SIZE(aloop_opts);
 
 const char *const aloop_counter_names[ALOOP_NCOUNTERS] = {
 	"reqs_dio", "reqs_buffered", "reqs_fallback", "reqs_cgroup",

@@ -794,6 +794,66 @@ static void test_sysfs(void)
 	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&buf, &len, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Every option of aloopctl's one table (aloop_opts[]) is in the man page
+ * (as \-\-name) and in the bash completion (as --name).  Run from the top
+ * of the tree (tests/unit/run.sh does).
+ */
+static void test_options_documented(void)
+{
+	char *man = slurp("man/aloopctl.8");
+	char *comp = slurp("contrib/bash-completion/aloopctl");
+	char want[64], missing_man[512] = "", missing_comp[512] = "";
+	size_t i;
+
+	if (!check(man && comp, "options: man page and completion readable"))
+		goto out;
+	for (i = 0; i < aloop_nopts; i++) {
+		const char *n = aloop_opts[i].name;
+		char *p;
+
+		snprintf(want, sizeof(want), "\\-\\-%s", n);
+		for (p = strchr(want + 4, '-'); p; p = strchr(p + 2, '-')) {
+			/* groff: every '-' of the name is "\-" too */
+			memmove(p + 1, p, strlen(p) + 1);
+			*p = '\\';
+		}
+		if (!strstr(man, want))
+			snprintf(missing_man + strlen(missing_man),
+				 sizeof(missing_man) - strlen(missing_man),
+				 " --%s", n);
+		snprintf(want, sizeof(want), "--%s", n);
+		if (aloop_opts[i].sections != ALOOP_OPT_GLOBAL &&
+		    !strstr(comp, want))
+			snprintf(missing_comp + strlen(missing_comp),
+				 sizeof(missing_comp) - strlen(missing_comp),
+				 " --%s", n);
+	}
+	if (!check(!*missing_man, "options: every option of the table is in the man page"))
+		diag("missing from man/aloopctl.8:%s", missing_man);
+	if (!check(!*missing_comp, "options: every option of the table is in the bash completion"))
+		diag("missing from contrib/bash-completion/aloopctl:%s", missing_comp);
+out:
+	free(man);
+	free(comp);
+}
+
 int main(void)
 {
 	test_sizes();
@@ -805,5 +865,6 @@ int main(void)
 	test_status();
 	test_features();
 	test_sysfs();
+	test_options_documented();
 	return report();
 }
