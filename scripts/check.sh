@@ -160,6 +160,7 @@ else
 	host_ktap version "tests/dkms/test_version.sh" "$LOGDIR/version.log" tests/dkms/test_version.sh
 	host_ktap checkpatch "make style (tests/unit/test_checkpatch.sh)" "$LOGDIR/checkpatch.log" tests/unit/test_checkpatch.sh
 	host_ktap compat "tests/unit/test_compat.sh" "$LOGDIR/compat.log" tests/unit/test_compat.sh
+	host_ktap params "tests/unit/test_params.sh (module parameters documented)" "$LOGDIR/params.log" tests/unit/test_params.sh
 	host_ktap lint "make lint (scripts/lint.sh)" "$LOGDIR/lint.log" scripts/lint.sh
 	# make deb + contents + lintian (~2 min); the chroot and guest package
 	# tests are make check-deb (~40 min, outside CI's budget)

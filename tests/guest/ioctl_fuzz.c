@@ -424,9 +424,8 @@ static int check_ainfo(const unsigned char *b, int quiet)
 {
 	static const struct fld f[] = {
 		F(struct aloop_info, reserved32, "reserved32"),
-		F(struct aloop_info, reserved, "reserved"),
 	};
-	int bad = check_zero("ALOOP_GET_INFO", b, f, 2, quiet);
+	int bad = check_zero("ALOOP_GET_INFO", b, f, 1, quiet);
 
 	bad |= check_str_tail("ALOOP_GET_INFO", b, offsetof(struct aloop_info, dio_reason),
 			      ALOOP_REASON_SIZE, "dio_reason", quiet);
