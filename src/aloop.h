@@ -38,6 +38,8 @@ enum aloop_state {
 struct aloop_device {
 	int			number;
 	bool			visible;	/* under aloop_ctl_mutex */
+	bool			attaching;	/* ALOOP_CTL_ATTACH has it (ditto) */
+	struct file		*lease;		/* control file it detaches with (ditto) */
 	enum aloop_state	state;
 	struct mutex		lock;
 
@@ -49,6 +51,15 @@ struct aloop_device {
 	unsigned int		block_size;
 	char			file_name[LO_NAME_SIZE];
 	gfp_t			old_gfp_mask;
+	/* The backing file's inode in aloop_backing_hash (aloop_dev.c). */
+	struct inode		*backing_inode;
+	struct hlist_node	backing_node;
+
+	/* Who attached it (set by every configure, under lo->lock). */
+	char			owner[ALOOP_OWNER_SIZE];
+	pid_t			owner_pid;	/* in the init pid namespace */
+	struct cgroup		*owner_cgrp;	/* referenced while bound */
+	time64_t		attach_time;	/* seconds since the epoch */
 
 	bool			use_dio;	/* effective */
 	bool			dio_wanted;	/* asked for, or dio=Y */
@@ -130,6 +141,13 @@ extern int aloop_part_shift;
 /* aloop_dev.c */
 extern const struct block_device_operations aloop_fops;
 void aloop_disable_discard(struct work_struct *work);
+int aloop_attach(struct aloop_device *lo, const struct aloop_attach *a);
+void aloop_end_lease(struct aloop_device *lo);
+int aloop_detach(struct aloop_device *lo, u32 flags);
+int aloop_find(const struct aloop_find *f, struct file *file,
+	       struct aloop_find *out);
+bool aloop_orphan(struct aloop_device *lo);
+u64 aloop_owner_cgroup_id(struct aloop_device *lo);
 
 /* aloop_io.c */
 extern const struct blk_mq_ops aloop_mq_ops;

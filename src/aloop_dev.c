@@ -6,8 +6,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cgroup.h>
 #include <linux/compat.h>
 #include <linux/file.h>
+#include <linux/hashtable.h>
 #include <linux/major.h>
 #include <linux/module.h>
 #include <linux/namei.h>
@@ -391,10 +393,110 @@ static void aloop_unlock_validate(struct aloop_device *lo)
 	mutex_unlock(&aloop_validate_mutex);
 }
 
+/*
+ * Bound devices by backing inode (the mapping's host: for a block device
+ * the bdev's inode, the same for every opener), for ALOOP_CTL_FIND.
+ */
+static DEFINE_HASHTABLE(aloop_backing_hash, 10);
+static DEFINE_SPINLOCK(aloop_backing_hash_lock);
+
+static void aloop_hash_backing(struct aloop_device *lo, struct file *file)
+{
+	spin_lock(&aloop_backing_hash_lock);
+	if (lo->backing_inode)
+		hash_del(&lo->backing_node);
+	lo->backing_inode = file ? file->f_mapping->host : NULL;
+	if (lo->backing_inode)
+		hash_add(aloop_backing_hash, &lo->backing_node,
+			 (unsigned long)lo->backing_inode);
+	spin_unlock(&aloop_backing_hash_lock);
+}
+
+int aloop_find(const struct aloop_find *f, struct file *file,
+	       struct aloop_find *out)
+{
+	struct inode *inode = file->f_mapping->host;
+	struct aloop_device *lo;
+
+	out->count = 0;
+	spin_lock(&aloop_backing_hash_lock);
+	hash_for_each_possible(aloop_backing_hash, lo, backing_node,
+			       (unsigned long)inode) {
+		if (lo->backing_inode != inode)
+			continue;
+		if ((f->flags & ALOOP_FIND_OFFSET) &&
+		    (u64)READ_ONCE(lo->offset) != f->offset)
+			continue;
+		if (out->count < ALOOP_FIND_MAX)
+			out->index[out->count] = lo->number;
+		out->count++;
+	}
+	spin_unlock(&aloop_backing_hash_lock);
+	return 0;
+}
+
+/* Record who attached @lo (lo->lock held). */
+static void aloop_set_owner(struct aloop_device *lo, const char *owner)
+{
+	struct cgroup *cgrp;
+
+	strscpy(lo->owner, owner ? owner : "", sizeof(lo->owner));
+	WRITE_ONCE(lo->owner_pid, task_tgid_nr(current));
+	WRITE_ONCE(lo->attach_time, ktime_get_real_seconds());
+	rcu_read_lock();
+	cgrp = task_dfl_cgroup(current);
+	cgroup_get(cgrp);
+	rcu_read_unlock();
+	WRITE_ONCE(lo->owner_cgrp, cgrp);
+}
+
+static void aloop_clear_owner(struct aloop_device *lo)
+{
+	struct cgroup *cgrp = lo->owner_cgrp;
+
+	WRITE_ONCE(lo->owner_cgrp, NULL);
+	if (cgrp)
+		cgroup_put(cgrp);	/* freed after an RCU grace period */
+	lo->owner[0] = '\0';
+	WRITE_ONCE(lo->owner_pid, 0);
+	WRITE_ONCE(lo->attach_time, 0);
+}
+
+/*
+ * The cgroup of whoever attached @lo is gone (removed): nobody is left to
+ * detach it.  CSS_ONLINE of the cgroup's own css is what the cgroup core
+ * calls "not dead" (cgroup_is_dead(), internal to kernel/cgroup/).
+ * Lock-free: a cgroup is freed only after an RCU grace period.
+ */
+bool aloop_orphan(struct aloop_device *lo)
+{
+	struct cgroup *cgrp;
+	bool orphan;
+
+	rcu_read_lock();
+	cgrp = READ_ONCE(lo->owner_cgrp);
+	orphan = cgrp && !(READ_ONCE(cgrp->self.flags) & CSS_ONLINE);
+	rcu_read_unlock();
+	return orphan;
+}
+
+/* The owner's cgroup id (its inode number in cgroup2), 0 when unbound. */
+u64 aloop_owner_cgroup_id(struct aloop_device *lo)
+{
+	struct cgroup *cgrp;
+	u64 id;
+
+	rcu_read_lock();
+	cgrp = READ_ONCE(lo->owner_cgrp);
+	id = cgrp ? cgroup_id(cgrp) : 0;
+	rcu_read_unlock();
+	return id;
+}
+
 static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 			   struct block_device *bdev,
 			   const struct loop_config *config,
-			   unsigned int nr_queues)
+			   unsigned int nr_queues, const char *owner)
 {
 	const struct loop_info64 *info = &config->info;
 	struct aloop_dio_align align;
@@ -501,6 +603,8 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 
 	set_disk_ro(lo->disk, (lo->flags & LO_FLAGS_READ_ONLY) != 0);
 	aloop_set_size(lo);
+	aloop_set_owner(lo, owner);
+	aloop_hash_backing(lo, file);
 	lo->state = ALOOP_BOUND;
 	/* A bound device keeps the module; open() holds it meanwhile. */
 	__module_get(THIS_MODULE);
@@ -556,6 +660,8 @@ static void aloop_clear(struct aloop_device *lo)
 	mutex_lock(&lo->lock);
 	memflags = alo_freeze(disk->queue);
 	filp = lo->backing;
+	aloop_hash_backing(lo, NULL);
+	aloop_clear_owner(lo);
 	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
 	spin_lock(&lo->backing_lock);
 	lo->backing = NULL;
@@ -623,6 +729,63 @@ static int aloop_clr_fd(struct aloop_device *lo)
 		lo->state = ALOOP_RUNDOWN;
 	mutex_unlock(&lo->lock);
 	return 0;
+}
+
+/*
+ * ALOOP_CTL_ATTACH's configure: the device was never opened by the
+ * caller, so its whole disk is what is claimed while the geometry is
+ * set, and the device is writable unless the file or the flags say not.
+ */
+int aloop_attach(struct aloop_device *lo, const struct aloop_attach *a)
+{
+	return aloop_configure(lo, ALO_MODE_WRITE, lo->disk->part0,
+			       &a->config, a->nr_queues, a->owner);
+}
+
+/*
+ * Detach @lo now if nobody has it open, else at its last close
+ * (autoclear); -EBUSY instead of the latter with @if_unused.  The disk's
+ * open_mutex orders this against ->open and ->release.
+ */
+static int aloop_detach_unopened(struct aloop_device *lo, bool if_unused)
+{
+	struct gendisk *disk = lo->disk;
+	bool clear = false;
+	int err = 0;
+
+	mutex_lock(&disk->open_mutex);
+	mutex_lock(&lo->lock);
+	if (lo->state != ALOOP_BOUND) {
+		err = -ENXIO;
+	} else if (disk_openers(disk)) {
+		if (if_unused)
+			err = -EBUSY;
+		else
+			lo->flags |= LO_FLAGS_AUTOCLEAR;
+	} else {
+		lo->state = ALOOP_RUNDOWN;
+		clear = true;
+	}
+	mutex_unlock(&lo->lock);
+	if (clear)
+		aloop_clear(lo);
+	mutex_unlock(&disk->open_mutex);
+	return err;
+}
+
+int aloop_detach(struct aloop_device *lo, u32 flags)
+{
+	return aloop_detach_unopened(lo, flags & ALOOP_DETACH_IF_UNUSED);
+}
+
+/* The control file that held @lo's lease was closed. */
+void aloop_end_lease(struct aloop_device *lo)
+{
+	int err = aloop_detach_unopened(lo, false);
+
+	if (err && err != -ENXIO)
+		pr_warn("%s: lease ended, detach failed (rc=%d)\n",
+			lo->disk->disk_name, err);
 }
 
 /*
@@ -901,6 +1064,7 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	spin_lock(&lo->backing_lock);
 	lo->backing = file;
 	spin_unlock(&lo->backing_lock);
+	aloop_hash_backing(lo, file);
 	lo->old_gfp_mask = mapping_gfp_mask(file->f_mapping);
 	mapping_set_gfp_mask(file->f_mapping,
 			     lo->old_gfp_mask & ~(__GFP_IO | __GFP_FS));
@@ -1022,7 +1186,7 @@ static int aloop_configure_ext(struct aloop_device *lo, alo_mode_t mode,
 	for (i = 0; i < ARRAY_SIZE(c->reserved); i++)
 		if (c->reserved[i])
 			goto out_free;
-	err = aloop_configure(lo, mode, bdev, &c->config, c->nr_queues);
+	err = aloop_configure(lo, mode, bdev, &c->config, c->nr_queues, NULL);
 out_free:
 	kfree(c);
 	return err;
@@ -1043,11 +1207,11 @@ static int aloop_ioctl(struct block_device *bdev, alo_mode_t mode, unsigned int 
 		/* Legacy: LOOP_CONFIGURE with only the fd set. */
 		memset(&config, 0, sizeof(config));
 		config.fd = arg;
-		return aloop_configure(lo, mode, bdev, &config, 0);
+		return aloop_configure(lo, mode, bdev, &config, 0, NULL);
 	case LOOP_CONFIGURE:
 		if (copy_from_user(&config, argp, sizeof(config)))
 			return -EFAULT;
-		return aloop_configure(lo, mode, bdev, &config, 0);
+		return aloop_configure(lo, mode, bdev, &config, 0, NULL);
 	case ALOOP_CONFIGURE:
 		return aloop_configure_ext(lo, mode, bdev, argp);
 	case LOOP_CHANGE_FD:

@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
+#include <linux/file.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -84,8 +85,11 @@ MODULE_PARM_DESC(poll_us, "Microseconds a queue worker spins for new requests be
  */
 #define ALOOP_MAX_HW_SECTORS	2560u
 
-/* Allocate aloopN (index < 0: the first free number). */
-static int aloop_add(int index)
+/*
+ * Allocate aloopN (index < 0: the first free number).  @attaching: the
+ * new device is ALOOP_CTL_ATTACH's from the start (GET_FREE skips it).
+ */
+static int aloop_add_dev(int index, bool attaching)
 {
 	const struct alo_limits lim = {
 		.lbs		= SECTOR_SIZE,
@@ -135,11 +139,12 @@ static int aloop_add(int index)
 	 * Like loop: stacked on another device, and no I/O scheduler by
 	 * default - the backing device has its own; with mq-deadline here
 	 * every request also took a detour through kblockd (ctx/IO x5 for
-	 * 4k random reads at QD16 on 6.1, see bench/).  Blocking: ->queue_rq
-	 * may call into the backing file (inline submission, aloop_io.c).
+	 * 4k random reads at QD16 on 6.1, see bench/).  Not BLOCKING:
+	 * ->queue_rq only hands the request to a thread of ours (spinlocks,
+	 * GFP_NOWAIT), never calls the backing file (aloop_io.c).
 	 */
 	lo->tag_set.flags = ALO_MQ_F_MERGE | BLK_MQ_F_STACKING |
-			    BLK_MQ_F_NO_SCHED_BY_DEFAULT | BLK_MQ_F_BLOCKING;
+			    BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	lo->tag_set.driver_data = lo;
 	err = blk_mq_alloc_tag_set(&lo->tag_set);
 	if (err)
@@ -174,6 +179,7 @@ static int aloop_add(int index)
 
 	mutex_lock(&aloop_ctl_mutex);
 	lo->visible = true;
+	lo->attaching = attaching;
 	mutex_unlock(&aloop_ctl_mutex);
 	return lo->number;
 
@@ -188,6 +194,11 @@ out_remove_idr:
 out_free_dev:
 	kfree(lo);
 	return err;
+}
+
+static int aloop_add(int index)
+{
+	return aloop_add_dev(index, false);
 }
 
 /* The disk is unbound, closed and marked deleting. */
@@ -217,6 +228,8 @@ static int aloop_control_remove(int index)
 	lo = idr_find(&aloop_index_idr, index);
 	if (!lo || !lo->visible)
 		ret = -ENODEV;
+	else if (lo->attaching)
+		ret = -EBUSY;
 	else
 		lo->visible = false;
 	mutex_unlock(&aloop_ctl_mutex);
@@ -253,8 +266,9 @@ static int aloop_control_get_free(void)
 	if (ret)
 		return ret;
 	idr_for_each_entry(&aloop_index_idr, lo, id) {
-		/* A lost race only creates one more device. */
-		if (lo->visible && data_race(lo->state) == ALOOP_UNBOUND) {
+		if (lo->visible && !lo->attaching &&
+		    /* A lost race only creates one more device. */
+		    data_race(lo->state) == ALOOP_UNBOUND) {
 			mutex_unlock(&aloop_ctl_mutex);
 			return id;
 		}
@@ -263,12 +277,237 @@ static int aloop_control_get_free(void)
 	return aloop_add(-1);
 }
 
+/*
+ * Take an unbound device for ALOOP_CTL_ATTACH: aloop@index, or a free
+ * one, or a new one.  Held with a reference on its disk (it cannot be
+ * removed meanwhile) and marked attaching (GET_FREE and other attaches
+ * skip it).  A LOOP_CONFIGURE through its node can still win it: the
+ * caller then sees -EBUSY from configure and takes another.
+ */
+static struct aloop_device *aloop_take(int index)
+{
+	struct aloop_device *lo = NULL, *d;
+	int id, err;
+
+	for (;;) {
+		err = mutex_lock_killable(&aloop_ctl_mutex);
+		if (err)
+			return ERR_PTR(err);
+		if (index >= 0) {
+			d = idr_find(&aloop_index_idr, index);
+			if (d && (!d->visible || d->attaching ||
+				  /* configure tells for sure: EBUSY */
+				  data_race(d->state) != ALOOP_UNBOUND)) {
+				mutex_unlock(&aloop_ctl_mutex);
+				return ERR_PTR(-EBUSY);
+			}
+			lo = d;
+		} else {
+			idr_for_each_entry(&aloop_index_idr, d, id) {
+				if (d->visible && !d->attaching &&
+				    /* a lost race: configure says EBUSY */
+				    data_race(d->state) == ALOOP_UNBOUND) {
+					lo = d;
+					break;
+				}
+			}
+		}
+		if (lo) {
+			lo->attaching = true;
+			get_device(disk_to_dev(lo->disk));
+			mutex_unlock(&aloop_ctl_mutex);
+			return lo;
+		}
+		mutex_unlock(&aloop_ctl_mutex);
+		/* None free: a new one, already ours. */
+		id = aloop_add_dev(index, true);
+		if (id == -EEXIST)
+			continue;	/* index added meanwhile: look again */
+		if (id < 0)
+			return ERR_PTR(id);
+		mutex_lock(&aloop_ctl_mutex);
+		lo = idr_find(&aloop_index_idr, id);
+		get_device(disk_to_dev(lo->disk));
+		mutex_unlock(&aloop_ctl_mutex);
+		return lo;
+	}
+}
+
+static void aloop_untake(struct aloop_device *lo)
+{
+	mutex_lock(&aloop_ctl_mutex);
+	lo->attaching = false;
+	mutex_unlock(&aloop_ctl_mutex);
+	put_device(disk_to_dev(lo->disk));
+}
+
+/* How often an attach takes another device after losing one to a race. */
+#define ALOOP_ATTACH_TRIES	16
+
+static int aloop_control_attach(struct file *ctl,
+				struct aloop_attach __user *argp)
+{
+	struct aloop_device *lo;
+	struct aloop_attach *a;
+	unsigned int i;
+	int err, tries;
+
+	a = memdup_user(argp, sizeof(*a));
+	if (IS_ERR(a))
+		return PTR_ERR(a);
+	err = -EINVAL;
+	if (a->size != sizeof(*a) || (a->flags & ~ALOOP_ATTACH_FLAGS) ||
+	    a->nr_queues > ALOOP_MAX_QUEUES ||
+	    !memchr(a->owner, '\0', sizeof(a->owner)))
+		goto out_free;
+	for (i = 0; i < ARRAY_SIZE(a->reserved); i++)
+		if (a->reserved[i])
+			goto out_free;
+	if ((a->flags & ALOOP_ATTACH_INDEX) && a->index > INT_MAX)
+		goto out_free;
+
+	for (tries = 0; ; tries++) {
+		lo = aloop_take(a->flags & ALOOP_ATTACH_INDEX ? a->index : -1);
+		if (IS_ERR(lo)) {
+			err = PTR_ERR(lo);
+			goto out_free;
+		}
+		err = aloop_attach(lo, a);
+		if (!err && (a->flags & ALOOP_ATTACH_LEASE)) {
+			mutex_lock(&aloop_ctl_mutex);
+			lo->lease = ctl;
+			mutex_unlock(&aloop_ctl_mutex);
+		}
+		aloop_untake(lo);
+		if (err != -EBUSY || (a->flags & ALOOP_ATTACH_INDEX) ||
+		    tries >= ALOOP_ATTACH_TRIES)
+			break;
+	}
+	if (err)
+		goto out_free;
+	if (put_user((u32)lo->number, &argp->index)) {
+		/* All or nothing: nobody learnt of this device. */
+		aloop_detach(lo, 0);
+		err = -EFAULT;
+	}
+out_free:
+	kfree(a);
+	return err;
+}
+
+/* @index's device with a reference on its disk, or an ERR_PTR. */
+static struct aloop_device *aloop_get(u32 index)
+{
+	struct aloop_device *lo;
+	int err;
+
+	err = mutex_lock_killable(&aloop_ctl_mutex);
+	if (err)
+		return ERR_PTR(err);
+	lo = index <= INT_MAX ? idr_find(&aloop_index_idr, index) : NULL;
+	if (lo && lo->visible)
+		get_device(disk_to_dev(lo->disk));
+	else
+		lo = ERR_PTR(-ENODEV);
+	mutex_unlock(&aloop_ctl_mutex);
+	return lo;
+}
+
+static int aloop_control_detach(struct aloop_detach __user *argp)
+{
+	struct aloop_detach d;
+	struct aloop_device *lo;
+	unsigned int i;
+	int err;
+
+	if (copy_from_user(&d, argp, sizeof(d)))
+		return -EFAULT;
+	if (d.size != sizeof(d) || (d.flags & ~ALOOP_DETACH_FLAGS) ||
+	    d.reserved32)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(d.reserved); i++)
+		if (d.reserved[i])
+			return -EINVAL;
+	lo = aloop_get(d.index);
+	if (IS_ERR(lo))
+		return PTR_ERR(lo);
+	err = aloop_detach(lo, d.flags);
+	put_device(disk_to_dev(lo->disk));
+	return err;
+}
+
+static int aloop_control_find(struct aloop_find __user *argp)
+{
+	struct aloop_find *f;
+	struct file *file;
+	unsigned int i;
+	int err;
+
+	f = memdup_user(argp, sizeof(*f));
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	err = -EINVAL;
+	if (f->size != sizeof(*f) || (f->flags & ~ALOOP_FIND_OFFSET))
+		goto out_free;
+	for (i = 0; i < ARRAY_SIZE(f->reserved); i++)
+		if (f->reserved[i])
+			goto out_free;
+	err = -EBADF;
+	file = fget(f->fd);
+	if (!file)
+		goto out_free;
+	memset(f->index, 0, sizeof(f->index));
+	err = aloop_find(f, file, f);
+	fput(file);
+	if (!err && copy_to_user(argp, f, sizeof(*f)))
+		err = -EFAULT;
+out_free:
+	kfree(f);
+	return err;
+}
+
+/* The control file is closed: its leases end. */
+static int aloop_control_release(struct inode *inode, struct file *file)
+{
+	struct aloop_device *lo, **held = NULL;
+	unsigned int n = 0, cap = 0, i;
+	int id;
+
+	mutex_lock(&aloop_ctl_mutex);
+	idr_for_each_entry(&aloop_index_idr, lo, id)
+		if (lo->lease == file)
+			cap++;
+	if (cap)
+		held = kcalloc(cap, sizeof(*held), GFP_KERNEL | __GFP_NOFAIL);
+	idr_for_each_entry(&aloop_index_idr, lo, id) {
+		if (lo->lease != file || n == cap)
+			continue;
+		lo->lease = NULL;
+		get_device(disk_to_dev(lo->disk));
+		held[n++] = lo;
+	}
+	mutex_unlock(&aloop_ctl_mutex);
+
+	for (i = 0; i < n; i++) {
+		aloop_end_lease(held[i]);
+		put_device(disk_to_dev(held[i]->disk));
+	}
+	kfree(held);
+	return 0;
+}
+
 static long aloop_control_ioctl(struct file *file, unsigned int cmd,
 				unsigned long parm)
 {
 	struct aloop_features feat;
 
 	switch (cmd) {
+	case ALOOP_CTL_ATTACH:
+		return aloop_control_attach(file, (void __user *)parm);
+	case ALOOP_CTL_DETACH:
+		return aloop_control_detach((void __user *)parm);
+	case ALOOP_CTL_FIND:
+		return aloop_control_find((void __user *)parm);
 	case LOOP_CTL_ADD:
 		return aloop_add(parm);
 	case LOOP_CTL_REMOVE:
@@ -293,8 +532,8 @@ static long aloop_control_ioctl(struct file *file, unsigned int cmd,
 static long aloop_control_compat_ioctl(struct file *file, unsigned int cmd,
 				       unsigned long parm)
 {
-	/* The only pointer argument; the LOOP_CTL_* take a number. */
-	if (cmd == ALOOP_GET_FEATURES)
+	/* aloop's own take a pointer; the LOOP_CTL_* take a number. */
+	if (_IOC_TYPE(cmd) == ALOOP_IOC_MAGIC)
 		parm = (unsigned long)compat_ptr(parm);
 	return aloop_control_ioctl(file, cmd, parm);
 }
@@ -303,6 +542,7 @@ static long aloop_control_compat_ioctl(struct file *file, unsigned int cmd,
 static const struct file_operations aloop_ctl_fops = {
 	.owner		= THIS_MODULE,
 	.open		= nonseekable_open,
+	.release	= aloop_control_release,
 	.unlocked_ioctl	= aloop_control_ioctl,
 #ifdef CONFIG_COMPAT
 	.compat_ioctl	= aloop_control_compat_ioctl,

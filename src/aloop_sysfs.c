@@ -54,6 +54,16 @@ ALOOP_COUNTER_RO(reqs_nowait);
 ALOOP_COUNTER_RO(nowait_again);
 ALOOP_COUNTER_RO(reqs_helper);
 ALOOP_COUNTER_RO(errors);
+/*
+ * Who attached it: ALOOP_CTL_ATTACH's label, and for every configure the
+ * pid, cgroup id and time; orphan: that cgroup was removed.
+ */
+ALOOP_ATTR_RO(owner, "%.*s", (int)sizeof(lo->owner), lo->owner);
+ALOOP_ATTR_RO(owner_pid, "%d", READ_ONCE(lo->owner_pid));
+ALOOP_ATTR_RO(owner_cgroup, "%llu",
+	      (unsigned long long)aloop_owner_cgroup_id(lo));
+ALOOP_ATTR_RO(attach_time, "%lld", (long long)READ_ONCE(lo->attach_time));
+ALOOP_ATTR_RO(orphan, "%d", aloop_orphan(lo));
 
 /* The backing file, pinned under backing_lock: no lo->lock either. */
 static ssize_t backing_file_show(struct device *dev,
@@ -105,6 +115,11 @@ static struct attribute *aloop_attrs[] = {
 	&dev_attr_nowait_again.attr,
 	&dev_attr_reqs_helper.attr,
 	&dev_attr_errors.attr,
+	&dev_attr_owner.attr,
+	&dev_attr_owner_pid.attr,
+	&dev_attr_owner_cgroup.attr,
+	&dev_attr_attach_time.attr,
+	&dev_attr_orphan.attr,
 	NULL,
 };
 

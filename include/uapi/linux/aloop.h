@@ -32,12 +32,16 @@
 #define ALOOP_FEAT_QUEUES	(1ULL << 6)	/* ALOOP_CONFIGURE: nr_queues */
 #define ALOOP_FEAT_CGROUP	(1ULL << 7)	/* backing I/O in the bio's cgroups */
 #define ALOOP_FEAT_NOWAIT	(1ULL << 8)	/* workers try IOCB_NOWAIT first */
+#define ALOOP_FEAT_ATTACH	(1ULL << 9)	/* ALOOP_CTL_ATTACH, leases, owners */
+#define ALOOP_FEAT_FIND		(1ULL << 10)	/* ALOOP_CTL_FIND */
+#define ALOOP_FEAT_DETACH	(1ULL << 11)	/* ALOOP_CTL_DETACH */
 /* Every bit this header defines; a new bit must be added here too. */
 #define ALOOP_FEAT_ALL		(ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL | \
 				 ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO | \
 				 ALOOP_FEAT_DIO_REASON | ALOOP_FEAT_DEV_INFO | \
 				 ALOOP_FEAT_QUEUES | ALOOP_FEAT_CGROUP | \
-				 ALOOP_FEAT_NOWAIT)
+				 ALOOP_FEAT_NOWAIT | ALOOP_FEAT_ATTACH | \
+				 ALOOP_FEAT_FIND | ALOOP_FEAT_DETACH)
 
 struct aloop_features {
 	__u32	size;		/* in: sizeof(struct aloop_features) */
@@ -96,8 +100,73 @@ struct aloop_config {
 	struct loop_config config;
 };
 
+/*
+ * The device lifecycle on /dev/aloop-control (no device node needed).
+ *
+ * ALOOP_CTL_ATTACH: allocate a free device (or the one asked for) and
+ * configure it in one call - all or nothing, no window for another
+ * attacher; the device node and, with LO_FLAGS_PARTSCAN, its partitions
+ * exist when it returns.  With ALOOP_ATTACH_LEASE the device is tied to
+ * the control file the call came in on: when that file is closed (the
+ * owner exits, or is killed) the device detaches as soon as nobody has it
+ * open.  The owner label, the caller's pid and cgroup and the time are
+ * recorded (sysfs aloop/owner, owner_pid, owner_cgroup, attach_time,
+ * orphan).
+ */
+#define ALOOP_OWNER_SIZE	64
+
+#define ALOOP_ATTACH_LEASE	(1U << 0)	/* detach when this control fd closes */
+#define ALOOP_ATTACH_INDEX	(1U << 1)	/* aloopN with N = index, not a free one */
+#define ALOOP_ATTACH_FLAGS	(ALOOP_ATTACH_LEASE | ALOOP_ATTACH_INDEX)
+
+struct aloop_attach {
+	__u32	size;		/* in: sizeof(struct aloop_attach) */
+	__u32	flags;		/* in: ALOOP_ATTACH_* */
+	__u32	index;		/* in with ALOOP_ATTACH_INDEX; out: N of aloopN */
+	__u32	nr_queues;	/* 1..ALOOP_MAX_QUEUES; 0: module default */
+	char	owner[ALOOP_OWNER_SIZE];	/* label, NUL-terminated */
+	__u64	reserved[6];
+	struct loop_config config;
+};
+
+/*
+ * ALOOP_CTL_FIND: the devices bound to a backing file (looked up by its
+ * inode in a hash: the same time with 10 or 1000 devices bound).
+ */
+#define ALOOP_FIND_OFFSET	(1U << 0)	/* only those at this offset */
+#define ALOOP_FIND_MAX		64
+
+struct aloop_find {
+	__u32	size;		/* in: sizeof(struct aloop_find) */
+	__s32	fd;		/* in: an open fd of the backing file */
+	__u32	flags;		/* in: ALOOP_FIND_* */
+	__u32	count;		/* out: how many (may exceed ALOOP_FIND_MAX) */
+	__u64	offset;		/* in with ALOOP_FIND_OFFSET */
+	__u64	reserved[4];
+	__u32	index[ALOOP_FIND_MAX];	/* out: the first min(count, MAX) */
+};
+
+/*
+ * ALOOP_CTL_DETACH: detach aloopN without opening it.  Open by someone:
+ * EBUSY with ALOOP_DETACH_IF_UNUSED (nothing changes), else it detaches
+ * at the last close (autoclear), as LOOP_CLR_FD.
+ */
+#define ALOOP_DETACH_IF_UNUSED	(1U << 0)
+#define ALOOP_DETACH_FLAGS	(ALOOP_DETACH_IF_UNUSED)
+
+struct aloop_detach {
+	__u32	size;		/* in: sizeof(struct aloop_detach) */
+	__u32	index;		/* in: N of aloopN */
+	__u32	flags;		/* in: ALOOP_DETACH_* */
+	__u32	reserved32;
+	__u64	reserved[3];
+};
+
 #define ALOOP_GET_FEATURES	_IOWR(ALOOP_IOC_MAGIC, 0x00, struct aloop_features)
 #define ALOOP_GET_INFO		_IOWR(ALOOP_IOC_MAGIC, 0x01, struct aloop_info)
 #define ALOOP_CONFIGURE		_IOW(ALOOP_IOC_MAGIC, 0x02, struct aloop_config)
+#define ALOOP_CTL_ATTACH	_IOWR(ALOOP_IOC_MAGIC, 0x10, struct aloop_attach)
+#define ALOOP_CTL_FIND		_IOWR(ALOOP_IOC_MAGIC, 0x11, struct aloop_find)
+#define ALOOP_CTL_DETACH	_IOW(ALOOP_IOC_MAGIC, 0x12, struct aloop_detach)
 
 #endif /* _UAPI_LINUX_ALOOP_H */
