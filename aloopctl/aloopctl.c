@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/loop.h>
@@ -74,6 +77,16 @@ struct ctl {
 	uint32_t	block_size;
 	uint32_t	queues;		/* 0: the module's default */
 	const char	*device;
+	const char	*owner;		/* attach --owner, reap --owner */
+	bool		lease;
+	char		**cmd;		/* after "--": attach --lease's command */
+
+	/* detach, reap */
+	int		wait;		/* --wait seconds, -1: no wait */
+	bool		if_unused;
+	bool		orphans;	/* list, reap */
+	int64_t		older_than;	/* reap: seconds, -1: any age */
+	bool		dry_run;
 
 	/* list, status, features */
 	bool		all;
@@ -392,29 +405,118 @@ static int attach_free(const struct ctl *ctl, const struct loop_config *cfg,
 	return fd;
 }
 
+/*
+ * ALOOP_CTL_ATTACH: a free device (or --device's) taken and configured in
+ * one call on the control device - no LOOP_CTL_GET_FREE race, no retry,
+ * no wait for a node (it exists when the call returns).  -1 with errno
+ * ENOTTY/ENOSYS when the module predates it.
+ */
+static int attach_one_call(const struct ctl *ctl, const struct loop_config *cfg,
+			   int cfd, unsigned int *nr)
+{
+	struct aloop_attach a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.nr_queues = ctl->queues;
+	a.config = *cfg;
+	if (ctl->owner)
+		snprintf(a.owner, sizeof(a.owner), "%s", ctl->owner);
+	if (ctl->lease)
+		a.flags |= ALOOP_ATTACH_LEASE;
+	if (ctl->device) {
+		char path[DEVNAME_LEN];
+
+		a.flags |= ALOOP_ATTACH_INDEX;
+		a.index = get_dev(ctl, ctl->device, path, sizeof(path));
+	}
+	if (ioctl(cfd, ALOOP_CTL_ATTACH, &a) < 0)
+		return -1;
+	*nr = a.index;
+	return 0;
+}
+
+/* attach --lease FILE -- CMD: run CMD; the lease ends when we do. */
+static int run_leased(const struct ctl *ctl, const char *path)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		err(EXIT_FAILURE, "fork");
+	if (!pid) {
+		setenv("ALOOP_DEVICE", path, 1);
+		execvp(ctl->cmd[0], ctl->cmd);
+		warn("%s", ctl->cmd[0]);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(EXIT_FAILURE, "waitpid");
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static int do_attach(struct ctl *ctl)
 {
 	const char *file = ctl->args[0];
 	char path[DEVNAME_LEN];
 	struct loop_config cfg;
 	bool ro = ctl->ro;
-	int ffd, dfd;
+	unsigned int nr;
+	int ffd, dfd = -1, cfd, rc = 0;
+
+	if (ctl->lease && !ctl->cmd)
+		usage_error("--lease: a command to run is missing (attach --lease FILE -- CMD...)");
+	if (ctl->cmd && !ctl->lease)
+		usage_error("attach: a command after '--' needs --lease");
+	if (ctl->owner && strlen(ctl->owner) >= ALOOP_OWNER_SIZE)
+		usage_error("--owner: label longer than %d bytes", ALOOP_OWNER_SIZE - 1);
+	if (ctl->device)	/* not an aloop device: say so first */
+		get_dev(ctl, ctl->device, path, sizeof(path));
 
 	ffd = open_backing(file, &ro);
 	build_config(ctl, file, ffd, ro, &cfg);
-	if (ctl->device)
-		dfd = attach_given(ctl, &cfg, file, path, sizeof(path));
-	else
-		dfd = attach_free(ctl, &cfg, file, path, sizeof(path));
+	cfd = open_control(ctl);
+	if (!attach_one_call(ctl, &cfg, cfd, &nr)) {
+		dev_name(path, sizeof(path), nr);
+	} else if ((errno == ENOTTY || errno == ENOSYS) &&
+		   !ctl->lease && !ctl->owner) {
+		/* An older module: the loop way. */
+		if (ctl->device)
+			dfd = attach_given(ctl, &cfg, file, path, sizeof(path));
+		else
+			dfd = attach_free(ctl, &cfg, file, path, sizeof(path));
+	} else if (errno == ENOTTY || errno == ENOSYS) {
+		errx(EXIT_FAILURE, "%s: failed to set up aloop device: "
+		     "the loaded aloop module has no ALOOP_CTL_ATTACH (--lease, --owner)",
+		     file);
+	} else if (errno == EBUSY && ctl->device) {
+		get_dev(ctl, ctl->device, path, sizeof(path));
+		setup_failed(path);
+	} else {
+		setup_failed(file);
+	}
 	close(ffd);
-	/* dio=Y makes direct I/O the default: --direct-io=off turns it off. */
+	/* dio=Y makes direct I/O the default: --direct-io=off turns it off;
+	 * --autoclear detaches at the close that ends this open. */
+	if (dfd < 0 && (ctl->dio == 0 || ctl->autoclear > 0)) {
+		dfd = open_node(path);
+		if (dfd < 0)
+			err(EXIT_FAILURE, "%s", path);
+	}
 	if (ctl->dio == 0 && ioctl(dfd, LOOP_SET_DIRECT_IO, 0UL) < 0)
 		err(EXIT_FAILURE, "%s: set direct I/O failed", path);
 
 	printf("%s\n", path);
 	fflush(stdout);
-	close(dfd);		/* with --autoclear this detaches */
-	return 0;
+	if (dfd >= 0)
+		close(dfd);	/* with --autoclear this detaches */
+	if (ctl->lease)
+		rc = run_leased(ctl, path);
+	close(cfd);		/* the lease, if any, ends here */
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -439,21 +541,184 @@ static int detach_one(const char *path, bool ignore_unbound)
 	return 0;
 }
 
+/* ALOOP_CTL_DETACH: without opening the device. */
+static int detach_ctl(int cfd, unsigned int nr, bool if_unused)
+{
+	struct aloop_detach d;
+
+	memset(&d, 0, sizeof(d));
+	d.size = sizeof(d);
+	d.index = nr;
+	if (if_unused)
+		d.flags |= ALOOP_DETACH_IF_UNUSED;
+	return ioctl(cfd, ALOOP_CTL_DETACH, &d);
+}
+
+/* aloopN is unbound and has no partition left in sysfs */
+static bool detached(const struct ctl *ctl, unsigned int nr)
+{
+	char p[PATH_MAX], name[64];
+	struct aloop_dev d;
+	DIR *dir;
+	struct dirent *e;
+	bool parts = false;
+
+	if (aloop_sysfs_read_dev(ctl->sysfs, nr, &d) == 0 && d.bound)
+		return false;
+	snprintf(name, sizeof(name), ALOOP_NAME_PREFIX "%up", nr);
+	snprintf(p, sizeof(p), "%s/block/" ALOOP_NAME_PREFIX "%u", ctl->sysfs, nr);
+	dir = opendir(p);
+	if (!dir)
+		return true;
+	while ((e = readdir(dir)))
+		if (!strncmp(e->d_name, name, strlen(name)))
+			parts = true;
+	closedir(dir);
+	return !parts;
+}
+
+static int wait_detached(const struct ctl *ctl, unsigned int nr,
+			 const char *path)
+{
+	int i;
+
+	for (i = 0; i <= ctl->wait * 20; i++) {
+		if (detached(ctl, nr))
+			return 0;
+		usleep(50000);
+	}
+	warnx("%s: still bound (or its partitions still there) after %d s",
+	      path, ctl->wait);
+	return -1;
+}
+
 static int do_detach(struct ctl *ctl)
 {
+	bool by_ctl = ctl->if_unused || ctl->wait >= 0;
 	char path[DEVNAME_LEN];
 	unsigned int nr;
-	int i, rc = 0;
+	int i, rc = 0, cfd = -1;
 
+	if (by_ctl)
+		cfd = open_control(ctl);
 	for (i = 0; i < ctl->nargs; i++) {
 		if (resolve_dev(ctl, ctl->args[i], &nr)) {
 			rc = -1;
 			continue;
 		}
 		dev_name(path, sizeof(path), nr);
-		if (detach_one(path, false))
+		if (!by_ctl) {
+			if (detach_one(path, false))
+				rc = -1;
+			continue;
+		}
+		if (detach_ctl(cfd, nr, ctl->if_unused) < 0) {
+			if (errno == EBUSY && ctl->if_unused)
+				warnx("%s: detach failed: in use (--if-unused)", path);
+			else
+				warn("%s: detach failed", path);
+			rc = -1;
+			continue;
+		}
+		if (ctl->wait >= 0 && wait_detached(ctl, nr, path))
 			rc = -1;
 	}
+	if (cfd >= 0)
+		close(cfd);
+	return rc;
+}
+
+/* find FILE: the devices bound to FILE (losetup -j), one per line. */
+static int do_find(struct ctl *ctl)
+{
+	const char *file = ctl->args[0];
+	struct aloop_find f;
+	char path[DEVNAME_LEN];
+	unsigned int i;
+	int cfd, ffd;
+
+	ffd = open(file, O_RDONLY | O_CLOEXEC);
+	if (ffd < 0)
+		err(EXIT_FAILURE, "%s", file);
+	cfd = open_control(ctl);
+	memset(&f, 0, sizeof(f));
+	f.size = sizeof(f);
+	f.fd = ffd;
+	if (ctl->seen & F(O_OFFSET)) {
+		f.flags |= ALOOP_FIND_OFFSET;
+		f.offset = ctl->offset;
+	}
+	if (ioctl(cfd, ALOOP_CTL_FIND, &f) < 0)
+		err(EXIT_FAILURE, "%s: find failed", file);
+	close(cfd);
+	close(ffd);
+	for (i = 0; i < f.count && i < ALOOP_FIND_MAX; i++) {
+		dev_name(path, sizeof(path), f.index[i]);
+		printf("%s\n", path);
+	}
+	if (f.count > ALOOP_FIND_MAX)
+		warnx("%s: %u more devices not shown", file,
+		      f.count - ALOOP_FIND_MAX);
+	return 0;
+}
+
+/* reap's choice: bound, and every filter given matches */
+static bool reap_match(const struct ctl *ctl, const struct aloop_dev *d,
+		       time_t now)
+{
+	if (!d->bound)
+		return false;
+	if (ctl->orphans && !d->orphan)
+		return false;
+	if (ctl->owner && strcmp(ctl->owner, d->owner))
+		return false;
+	if (ctl->older_than >= 0 &&
+	    (!d->attach_time || now - (time_t)d->attach_time < ctl->older_than))
+		return false;
+	return true;
+}
+
+static void scan_or_die(const struct ctl *ctl, bool all,
+			struct aloop_dev **devs, size_t *ndevs);
+
+/*
+ * reap: detach the devices the filters choose that nobody has open; the
+ * rest are reported, left alone.  Exit 1 when some were left.
+ */
+static int do_reap(struct ctl *ctl)
+{
+	struct aloop_dev *devs;
+	char path[DEVNAME_LEN];
+	time_t now = time(NULL);
+	size_t i, ndevs;
+	int rc = 0, cfd = -1;
+
+	if (!ctl->orphans && !ctl->owner && ctl->older_than < 0)
+		usage_error("reap: say which devices: --orphans, --owner or --older-than");
+	scan_or_die(ctl, false, &devs, &ndevs);
+	if (!ctl->dry_run)
+		cfd = open_control(ctl);
+	for (i = 0; i < ndevs; i++) {
+		if (!reap_match(ctl, &devs[i], now))
+			continue;
+		dev_name(path, sizeof(path), devs[i].nr);
+		if (ctl->dry_run) {
+			printf("%s: would be detached (%s)\n", path,
+			       devs[i].backing_file);
+		} else if (detach_ctl(cfd, devs[i].nr, true) < 0) {
+			if (errno == EBUSY)
+				printf("%s: in use, left attached (%s)\n", path,
+				       devs[i].backing_file);
+			else
+				warn("%s: detach failed", path);
+			rc = -1;
+		} else {
+			printf("%s: detached (%s)\n", path, devs[i].backing_file);
+		}
+	}
+	if (cfd >= 0)
+		close(cfd);
+	free(devs);
 	return rc;
 }
 
@@ -536,6 +801,14 @@ static int do_list(struct ctl *ctl)
 		rc = read_named(ctl, &devs, &ndevs);
 	} else {
 		scan_or_die(ctl, ctl->all, &devs, &ndevs);
+	}
+	if (ctl->orphans) {
+		size_t i, n = 0;
+
+		for (i = 0; i < ndevs; i++)
+			if (devs[i].orphan)
+				devs[n++] = devs[i];
+		ndevs = n;
 	}
 	print_table(devs, ndevs, ctl->cols, ctl->ncols, ctl->tflags);
 	free(devs);
@@ -725,9 +998,12 @@ static void __attribute__((noreturn)) usage(void)
 
 	fputs("Usage:\n"
 	      " aloopctl attach [options] FILE     attach FILE to a free (or the given) device\n"
-	      " aloopctl detach DEV...             detach devices\n"
+	      " aloopctl attach --lease FILE -- CMD...  attached while CMD runs\n"
+	      " aloopctl detach [options] DEV...   detach devices\n"
 	      " aloopctl detach-all                detach all bound aloop devices\n"
+	      " aloopctl find [--offset N] FILE    the devices bound to FILE\n"
 	      " aloopctl list [options] [DEV...]   list bound devices, or the given ones\n"
+	      " aloopctl reap [options]            detach unused orphans, an owner's, old ones\n"
 	      " aloopctl status [--json] DEV       show one bound device\n"
 	      " aloopctl resize DEV                re-read the size of the backing file\n"
 	      " aloopctl set DEV [options]         change a bound device\n"
@@ -737,7 +1013,9 @@ static void __attribute__((noreturn)) usage(void)
 
 	usage_options(out, ALOOP_OPT_ATTACH, "Attach options");
 	usage_options(out, ALOOP_OPT_SET, "Set options");
+	usage_options(out, ALOOP_OPT_DETACH, "Detach options");
 	usage_options(out, ALOOP_OPT_LIST, "List options");
+	usage_options(out, ALOOP_OPT_REAP, "Reap options");
 	fputc('\n', out);
 	usage_options(out, ALOOP_OPT_GLOBAL, NULL);
 	fputs("\nSizes are bytes, or take a K, M, G or T suffix (also KiB, MiB, GiB, TiB;\n"
@@ -763,12 +1041,16 @@ static const struct verb verbs[] = {
 	{ "attach", do_attach,
 	  F(O_READ_ONLY) | F(O_OFFSET) | F(O_SIZELIMIT) | F(O_BLOCK_SIZE) |
 	  F(O_AUTOCLEAR) | F(O_PARTSCAN) | F(O_DIRECT_IO) | F(O_QUEUES) |
-	  F(O_DEVICE) | F(O_FIND) | F(O_SHOW), 1, 1, "FILE" },
-	{ "detach", do_detach, 0, 1, -1, "DEV" },
+	  F(O_DEVICE) | F(O_FIND) | F(O_SHOW) | F(O_OWNER) | F(O_LEASE),
+	  1, 1, "FILE" },
+	{ "detach", do_detach, F(O_WAIT) | F(O_IF_UNUSED), 1, -1, "DEV" },
+	{ "find", do_find, F(O_OFFSET), 1, 1, "FILE" },
+	{ "reap", do_reap, F(O_ORPHANS) | F(O_OWNER) | F(O_OLDER_THAN) |
+	  F(O_DRY_RUN), 0, 0, NULL },
 	{ "detach-all", do_detach_all, 0, 0, 0, NULL },
 	{ "list", do_list,
-	  F(O_JSON) | F(O_RAW) | F(O_NOHEADINGS) | F(O_OUTPUT) | F(O_ALL),
-	  0, -1, NULL },
+	  F(O_JSON) | F(O_RAW) | F(O_NOHEADINGS) | F(O_OUTPUT) | F(O_ALL) |
+	  F(O_ORPHANS), 0, -1, NULL },
 	{ "status", do_status, F(O_JSON), 1, 1, "DEV" },
 	{ "resize", do_resize, 0, 1, 1, "DEV" },
 	{ "set", do_set, F(O_DIRECT_IO) | F(O_BLOCK_SIZE) | F(O_AUTOCLEAR),
@@ -853,6 +1135,30 @@ static uint32_t queues_arg(const char *arg)
 		errx(EXIT_FAILURE, "--queues: invalid count '%s' (1 to %d)",
 		     arg, ALOOP_MAX_QUEUES);
 	return val;
+}
+
+/* Seconds, or with an s, m, h or d suffix; at most a year. */
+static int64_t duration_arg(const char *opt, const char *arg)
+{
+	unsigned long long val;
+	char *end;
+	int mul = 1;
+
+	errno = 0;
+	val = strtoull(arg, &end, 10);
+	if (!errno && end != arg && *end && !end[1]) {
+		switch (*end) {
+		case 's': mul = 1; end++; break;
+		case 'm': mul = 60; end++; break;
+		case 'h': mul = 3600; end++; break;
+		case 'd': mul = 86400; end++; break;
+		}
+	}
+	if (errno || end == arg || *end || arg[0] == '-' ||
+	    val * mul > 366ULL * 86400)
+		errx(EXIT_FAILURE, "%s: invalid duration '%s' "
+		     "(seconds, or with s, m, h or d; at most 366d)", opt, arg);
+	return (int64_t)(val * mul);
 }
 
 /* Optional on/off argument; a bare option means on. */
@@ -962,6 +1268,34 @@ static void handle_option(struct ctl *ctl, int c, char *const *argv)
 		ctl->seen |= F(O_ALL);
 		ctl->all = true;
 		break;
+	case OPT_OWNER:
+		ctl->seen |= F(O_OWNER);
+		ctl->owner = optarg;
+		break;
+	case OPT_LEASE:
+		ctl->seen |= F(O_LEASE);
+		ctl->lease = true;
+		break;
+	case OPT_WAIT:
+		ctl->seen |= F(O_WAIT);
+		ctl->wait = optarg ? (int)duration_arg("--wait", optarg) : 30;
+		break;
+	case OPT_IF_UNUSED:
+		ctl->seen |= F(O_IF_UNUSED);
+		ctl->if_unused = true;
+		break;
+	case OPT_ORPHANS:
+		ctl->seen |= F(O_ORPHANS);
+		ctl->orphans = true;
+		break;
+	case OPT_OLDER_THAN:
+		ctl->seen |= F(O_OLDER_THAN);
+		ctl->older_than = duration_arg("--older-than", optarg);
+		break;
+	case OPT_DRY_RUN:
+		ctl->seen |= F(O_DRY_RUN);
+		ctl->dry_run = true;
+		break;
 	case 'h':
 		usage();
 	case 'V':
@@ -1002,6 +1336,12 @@ static void parse_args(struct ctl *ctl, int argc, char **argv)
 		else
 			handle_option(ctl, c, argv);
 	}
+	/* attach --lease FILE -- CMD...: what follows "--" is the command */
+	if (optind > 1 && optind <= argc && !strcmp(argv[optind - 1], "--") &&
+	    optind < argc) {
+		ctl->cmd = &argv[optind];
+		optind = argc;
+	}
 	while (optind < argc)
 		pos[npos++] = argv[optind++];
 
@@ -1040,6 +1380,8 @@ static void init_ctl(struct ctl *ctl)
 	ctl->sysfs = sysfs && *sysfs ? sysfs : ALOOP_SYSFS;
 	ctl->autoclear = -1;
 	ctl->dio = -1;
+	ctl->wait = -1;
+	ctl->older_than = -1;
 	memcpy(ctl->cols, aloop_default_columns,
 	       aloop_ndefault_columns * sizeof(*ctl->cols));
 	ctl->ncols = aloop_ndefault_columns;

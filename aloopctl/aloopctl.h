@@ -53,6 +53,13 @@ enum {
 	O_NOHEADINGS,
 	O_OUTPUT,
 	O_ALL,
+	O_OWNER,
+	O_LEASE,
+	O_WAIT,
+	O_IF_UNUSED,
+	O_ORPHANS,
+	O_OLDER_THAN,
+	O_DRY_RUN,
 	O_NOPTS
 };
 
@@ -64,6 +71,13 @@ enum {
 	OPT_SHOW,
 	OPT_QUEUES,
 	OPT_RAW,
+	OPT_OWNER,
+	OPT_LEASE,
+	OPT_WAIT,
+	OPT_IF_UNUSED,
+	OPT_ORPHANS,
+	OPT_OLDER_THAN,
+	OPT_DRY_RUN,
 };
 
 enum {
@@ -71,6 +85,8 @@ enum {
 	ALOOP_OPT_SET		= 1 << 1,	/* "Set options" */
 	ALOOP_OPT_LIST		= 1 << 2,	/* "List options" */
 	ALOOP_OPT_GLOBAL	= 1 << 3,	/* -h, -V */
+	ALOOP_OPT_DETACH	= 1 << 4,	/* "Detach options" */
+	ALOOP_OPT_REAP		= 1 << 5,	/* "Reap options" */
 };
 
 struct aloop_opt {
@@ -114,6 +130,11 @@ struct aloop_dev {
 	bool		dio;
 	char		dio_reason[256];
 	unsigned int	queues;		/* hardware queues (0: unbound or old module) */
+	char		owner[64];	/* who attached it (ALOOP_OWNER_SIZE) */
+	uint64_t	owner_pid;
+	uint64_t	owner_cgroup;	/* cgroup id */
+	uint64_t	attach_time;	/* seconds since the epoch */
+	bool		orphan;		/* the owner's cgroup is gone */
 	uint64_t	counters[ALOOP_NCOUNTERS];	/* aloop_counter_names */
 };
 
@@ -131,6 +152,11 @@ enum {
 	COL_LOG_SEC,
 	COL_DIO_REASON,
 	COL_QUEUES,
+	COL_OWNER,
+	COL_OWNER_PID,
+	COL_OWNER_CGROUP,
+	COL_ATTACH_TIME,
+	COL_ORPHAN,
 	COL_REQS_DIO,		/* the counters, in aloop_counter_names order */
 	COL_REQS_BUFFERED,
 	COL_REQS_FALLBACK,

@@ -168,6 +168,16 @@ const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS] = {
 			     SCOLS_JSON_STRING,  "why direct I/O is not in use" },
 	[COL_QUEUES]	 = { "QUEUES",	   2,	 SCOLS_FL_RIGHT,
 			     SCOLS_JSON_NUMBER,  "hardware queues, each with a worker" },
+	[COL_OWNER]	 = { "OWNER",	   0.1,	 0,
+			     SCOLS_JSON_STRING,  "who attached it (attach --owner)" },
+	[COL_OWNER_PID]	 = { "OWNER-PID",  5,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "pid of the process that attached it" },
+	[COL_OWNER_CGROUP] = { "OWNER-CGROUP", 5, SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "cgroup id of that process" },
+	[COL_ATTACH_TIME] = { "ATTACH-TIME", 10, SCOLS_FL_RIGHT,
+			     SCOLS_JSON_NUMBER,  "when it was attached (seconds since the epoch)" },
+	[COL_ORPHAN]	 = { "ORPHAN",	   1,	 SCOLS_FL_RIGHT,
+			     SCOLS_JSON_BOOLEAN, "the cgroup of whoever attached it is gone" },
 #define CTR(id, name, help) \
 	[id] = { name, 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER, help }
 	CTR(COL_REQS_DIO,	"REQS-DIO",	 "requests served by direct I/O"),
@@ -187,6 +197,8 @@ const struct aloop_colinfo aloop_columns[ALOOP_NCOLUMNS] = {
 #define A ALOOP_OPT_ATTACH
 #define S ALOOP_OPT_SET
 #define L ALOOP_OPT_LIST
+#define D ALOOP_OPT_DETACH
+#define R ALOOP_OPT_REAP
 const struct aloop_opt aloop_opts[] = {
 	{ O_READ_ONLY, "read-only",	 no_argument,	    'r', "", A,
 	  "set up a read-only device" },
@@ -211,6 +223,20 @@ const struct aloop_opt aloop_opts[] = {
 	  "use a free device (the default)" },
 	{ O_SHOW, "show",	 no_argument,	    OPT_SHOW, "", A,
 	  "accepted; the device name is always printed" },
+	{ O_OWNER, "owner",	 required_argument, OPT_OWNER, " <label>", A | R,
+	  "who attaches it (at most 63 bytes; reap: only these)" },
+	{ O_LEASE, "lease",	 no_argument,	    OPT_LEASE, "", A,
+	  "detach when aloopctl ends: attach --lease FILE -- CMD..." },
+	{ O_WAIT, "wait",	 optional_argument, OPT_WAIT, "[=<secs>]", D,
+	  "return when unbound and its partitions gone (default 30)" },
+	{ O_IF_UNUSED, "if-unused", no_argument,   OPT_IF_UNUSED, "", D,
+	  "fail with EBUSY, changing nothing, if the device is open" },
+	{ O_ORPHANS, "orphans",	 no_argument,	    OPT_ORPHANS, "", L | R,
+	  "only devices whose attacher's cgroup is gone" },
+	{ O_OLDER_THAN, "older-than", required_argument, OPT_OLDER_THAN, " <secs>", R,
+	  "only devices attached at least <secs> ago (s, m, h, d)" },
+	{ O_DRY_RUN, "dry-run",	 no_argument,	    OPT_DRY_RUN, "", R,
+	  "say what would be detached, detach nothing" },
 	{ O_ALL, "all",	 no_argument,	    'a', "", L,
 	  "also list unbound devices" },
 	{ O_JSON, "json",	 no_argument,	    'J', "", L,
@@ -229,6 +255,8 @@ const struct aloop_opt aloop_opts[] = {
 #undef A
 #undef S
 #undef L
+#undef D
+#undef R
 const size_t aloop_nopts = ARRAY_SIZE(aloop_opts);
 
 const char *const aloop_counter_names[ALOOP_NCOUNTERS] = {
@@ -344,6 +372,19 @@ static const char *cell_data(const struct aloop_dev *d, int col,
 	case COL_QUEUES:
 		snprintf(buf, len, "%u", d->queues);
 		return buf;
+	case COL_OWNER:
+		return d->owner;
+	case COL_OWNER_PID:
+		snprintf(buf, len, "%" PRIu64, d->owner_pid);
+		return buf;
+	case COL_OWNER_CGROUP:
+		snprintf(buf, len, "%" PRIu64, d->owner_cgroup);
+		return buf;
+	case COL_ATTACH_TIME:
+		snprintf(buf, len, "%" PRIu64, d->attach_time);
+		return buf;
+	case COL_ORPHAN:
+		return d->orphan ? "1" : "0";
 	default:
 		if (col >= COL_REQS_DIO && col < COL_REQS_DIO + ALOOP_NCOUNTERS) {
 			snprintf(buf, len, "%" PRIu64,
@@ -467,6 +508,9 @@ static const struct {
 	{ ALOOP_FEAT_QUEUES,	 "queues" },
 	{ ALOOP_FEAT_CGROUP,	 "cgroup" },
 	{ ALOOP_FEAT_NOWAIT,	 "nowait" },
+	{ ALOOP_FEAT_ATTACH,	 "attach" },
+	{ ALOOP_FEAT_FIND,	 "find" },
+	{ ALOOP_FEAT_DETACH,	 "detach" },
 };
 
 /* Name of feature bit @bit (0..63), or NULL when this tool doesn't know. */
@@ -666,6 +710,11 @@ int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
 	attr_str(sysfs, nr, "aloop/dio_reason", d->dio_reason,
 		 sizeof(d->dio_reason));
 	d->queues = attr_u64(sysfs, nr, "aloop/queues");
+	attr_str(sysfs, nr, "aloop/owner", d->owner, sizeof(d->owner));
+	d->owner_pid = attr_u64(sysfs, nr, "aloop/owner_pid");
+	d->owner_cgroup = attr_u64(sysfs, nr, "aloop/owner_cgroup");
+	d->attach_time = attr_u64(sysfs, nr, "aloop/attach_time");
+	d->orphan = attr_u64(sysfs, nr, "aloop/orphan");
 	for (i = 0; i < ALOOP_NCOUNTERS; i++) {
 		char name[64];
 

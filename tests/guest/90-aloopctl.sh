@@ -430,7 +430,7 @@ expect_err "set on an unbound device" "aloopctl: $NEWDEV: set direct I/O failed:
 
 # ===================================================== features/version
 actl features
-check_eq "features: one name per line" "0|loop-abi control buffered dio dio-reason dev-info queues cgroup nowait" "$AR|$(tr '\n' ' ' <<<"$AO" | sed 's/ $//')"
+check_eq "features: one name per line" "0|loop-abi control buffered dio dio-reason dev-info queues cgroup nowait attach find detach" "$AR|$(tr '\n' ' ' <<<"$AO" | sed 's/ $//')"
 actl features --json
 js=$(json_py 'import json,sys; d=json.loads(sys.argv[1]); print("ok" if d["abi_version"] == 2 and d["features"][:2] == ["loop-abi", "control"] and list(d) == ["abi_version", "features"] else d)' "$AO")
 check_eq "features --json: abi_version 2 and the list" ok "$js"

@@ -624,6 +624,9 @@ static void test_features(void)
 		{ ALOOP_FEAT_QUEUES, "queues" },
 		{ ALOOP_FEAT_CGROUP, "cgroup" },
 		{ ALOOP_FEAT_NOWAIT, "nowait" },
+		{ ALOOP_FEAT_ATTACH, "attach" },
+		{ ALOOP_FEAT_FIND, "find" },
+		{ ALOOP_FEAT_DETACH, "detach" },
 	};
 	uint64_t feat = ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_DIO | (1ULL << 40);
 	char *out;
@@ -643,7 +646,7 @@ static void test_features(void)
 	for (i = 0; i < 64; i++)
 		if ((ALOOP_FEAT_ALL >> i) & 1)
 			ok &= aloop_feature_name(i) != NULL;
-	check(ok && !(ALOOP_FEAT_ALL >> 9),
+	check(ok && !(ALOOP_FEAT_ALL >> 12),
 	      "every ALOOP_FEAT_ALL bit has a name, and no other bit is defined");
 
 	out = capture_features(feat, false);

@@ -149,11 +149,11 @@ got:  $got"
 }
 
 expect_comp "verbs" \
-	"attach detach detach-all features help list resize set status version" \
+	"attach detach detach-all features find help list reap resize set status version" \
 	aloopctl ""
 expect_comp "verb prefix" "detach detach-all" aloopctl det
 expect_comp "options of list" \
-	"--all --help --json --noheadings --output --raw --version" \
+	"--all --help --json --noheadings --orphans --output --raw --version" \
 	aloopctl list --
 expect_comp "options before the verb count for it" "--json" \
 	aloopctl -J status --j
