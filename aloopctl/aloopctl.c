@@ -79,6 +79,7 @@ struct ctl {
 	const char	*device;
 	const char	*owner;		/* attach --owner, reap --owner */
 	bool		lease;
+	bool		no_partscan;
 	char		**cmd;		/* after "--": attach --lease's command */
 
 	/* detach, reap */
@@ -424,6 +425,8 @@ static int attach_one_call(const struct ctl *ctl, const struct loop_config *cfg,
 		snprintf(a.owner, sizeof(a.owner), "%s", ctl->owner);
 	if (ctl->lease)
 		a.flags |= ALOOP_ATTACH_LEASE;
+	if (ctl->no_partscan)
+		a.flags |= ALOOP_ATTACH_NO_PARTSCAN;
 	if (ctl->device) {
 		char path[DEVNAME_LEN];
 
@@ -482,7 +485,7 @@ static int do_attach(struct ctl *ctl)
 	if (!attach_one_call(ctl, &cfg, cfd, &nr)) {
 		dev_name(path, sizeof(path), nr);
 	} else if ((errno == ENOTTY || errno == ENOSYS) &&
-		   !ctl->lease && !ctl->owner) {
+		   !ctl->lease && !ctl->owner && !ctl->no_partscan) {
 		/* An older module: the loop way. */
 		if (ctl->device)
 			dfd = attach_given(ctl, &cfg, file, path, sizeof(path));
@@ -490,7 +493,7 @@ static int do_attach(struct ctl *ctl)
 			dfd = attach_free(ctl, &cfg, file, path, sizeof(path));
 	} else if (errno == ENOTTY || errno == ENOSYS) {
 		errx(EXIT_FAILURE, "%s: failed to set up aloop device: "
-		     "the loaded aloop module has no ALOOP_CTL_ATTACH (--lease, --owner)",
+		     "the loaded aloop module has no ALOOP_CTL_ATTACH (--lease, --owner, --no-partscan)",
 		     file);
 	} else if (errno == EBUSY && ctl->device) {
 		get_dev(ctl, ctl->device, path, sizeof(path));
@@ -1041,7 +1044,8 @@ static const struct verb verbs[] = {
 	{ "attach", do_attach,
 	  F(O_READ_ONLY) | F(O_OFFSET) | F(O_SIZELIMIT) | F(O_BLOCK_SIZE) |
 	  F(O_AUTOCLEAR) | F(O_PARTSCAN) | F(O_DIRECT_IO) | F(O_QUEUES) |
-	  F(O_DEVICE) | F(O_FIND) | F(O_SHOW) | F(O_OWNER) | F(O_LEASE),
+	  F(O_DEVICE) | F(O_FIND) | F(O_SHOW) | F(O_OWNER) | F(O_LEASE) |
+	  F(O_NO_PARTSCAN),
 	  1, 1, "FILE" },
 	{ "detach", do_detach, F(O_WAIT) | F(O_IF_UNUSED), 1, -1, "DEV" },
 	{ "find", do_find, F(O_OFFSET), 1, 1, "FILE" },
@@ -1272,6 +1276,10 @@ static void handle_option(struct ctl *ctl, int c, char *const *argv)
 		ctl->seen |= F(O_OWNER);
 		ctl->owner = optarg;
 		break;
+	case OPT_NO_PARTSCAN:
+		ctl->seen |= F(O_NO_PARTSCAN);
+		ctl->no_partscan = true;
+		break;
 	case OPT_LEASE:
 		ctl->seen |= F(O_LEASE);
 		ctl->lease = true;
@@ -1365,6 +1373,8 @@ static void check_args(const struct ctl *ctl)
 		usage_error("--json and --raw are mutually exclusive");
 	if ((ctl->seen & F(O_DEVICE)) && (ctl->seen & F(O_FIND)))
 		usage_error("--device and --find are mutually exclusive");
+	if ((ctl->seen & F(O_PARTSCAN)) && (ctl->seen & F(O_NO_PARTSCAN)))
+		usage_error("--partscan and --no-partscan are mutually exclusive");
 	if (ctl->nargs < v->min_args)
 		usage_error("%s: missing %s", v->name, v->args);
 	if (v->max_args >= 0 && ctl->nargs > v->max_args)

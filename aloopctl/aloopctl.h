@@ -60,6 +60,7 @@ enum {
 	O_ORPHANS,
 	O_OLDER_THAN,
 	O_DRY_RUN,
+	O_NO_PARTSCAN,
 	O_NOPTS
 };
 
@@ -78,6 +79,7 @@ enum {
 	OPT_ORPHANS,
 	OPT_OLDER_THAN,
 	OPT_DRY_RUN,
+	OPT_NO_PARTSCAN,
 };
 
 enum {

@@ -225,6 +225,8 @@ const struct aloop_opt aloop_opts[] = {
 	  "accepted; the device name is always printed" },
 	{ O_OWNER, "owner",	 required_argument, OPT_OWNER, " <label>", A | R,
 	  "who attaches it (at most 63 bytes; reap: only these)" },
+	{ O_NO_PARTSCAN, "no-partscan", no_argument, OPT_NO_PARTSCAN, "", A,
+	  "never scan for partitions (not even max_part or BLKRRPART)" },
 	{ O_LEASE, "lease",	 no_argument,	    OPT_LEASE, "", A,
 	  "detach when aloopctl ends: attach --lease FILE -- CMD..." },
 	{ O_WAIT, "wait",	 optional_argument, OPT_WAIT, "[=<secs>]", D,

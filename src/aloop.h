@@ -48,6 +48,7 @@ struct aloop_device {
 	loff_t			offset;
 	loff_t			sizelimit;
 	u32			flags;		/* LO_FLAGS_* */
+	bool			no_partscan;	/* ALOOP_ATTACH_NO_PARTSCAN */
 	unsigned int		block_size;
 	char			file_name[LO_NAME_SIZE];
 	gfp_t			old_gfp_mask;

@@ -496,7 +496,7 @@ u64 aloop_owner_cgroup_id(struct aloop_device *lo)
 static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 			   struct block_device *bdev,
 			   const struct loop_config *config,
-			   unsigned int nr_queues, const char *owner)
+			   unsigned int nr_queues, const struct aloop_attach *a)
 {
 	const struct loop_info64 *info = &config->info;
 	struct aloop_dio_align align;
@@ -562,6 +562,10 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	/* As loop with max_part: every device is scanned for partitions. */
 	if (aloop_part_shift)
 		lo->flags |= LO_FLAGS_PARTSCAN;
+	/* ... unless it must never be: not by max_part, BLKRRPART, status. */
+	lo->no_partscan = a && (a->flags & ALOOP_ATTACH_NO_PARTSCAN);
+	if (lo->no_partscan)
+		lo->flags &= ~LO_FLAGS_PARTSCAN;
 	lo->dio_wanted = aloop_dio_auto || (info->lo_flags & LO_FLAGS_DIRECT_IO);
 	lo->dio_off_by_user = false;
 	lo->no_discard = false;
@@ -603,7 +607,7 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 
 	set_disk_ro(lo->disk, (lo->flags & LO_FLAGS_READ_ONLY) != 0);
 	aloop_set_size(lo);
-	aloop_set_owner(lo, owner);
+	aloop_set_owner(lo, a ? a->owner : NULL);
 	aloop_hash_backing(lo, file);
 	lo->state = ALOOP_BOUND;
 	/* A bound device keeps the module; open() holds it meanwhile. */
@@ -612,12 +616,18 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	if (partscan)
 		clear_bit(GD_SUPPRESS_PART_SCAN, &lo->disk->state);
-	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
-	kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
-
 	aloop_unlock_validate(lo);
+	/*
+	 * Partitions exactly once, and there when configure returns: our
+	 * own scan first, then the disk's change event.  udev opens the
+	 * disk on that event; the scan has already cleared what would make
+	 * that open scan (and drop and re-add every partition) again, on
+	 * every block-core version.
+	 */
 	if (partscan)
 		aloop_reread_partitions(lo);
+	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
+	kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
 	aloop_unclaim(bdev, mode, aloop_configure);
 	return 0;
 
@@ -662,6 +672,7 @@ static void aloop_clear(struct aloop_device *lo)
 	filp = lo->backing;
 	aloop_hash_backing(lo, NULL);
 	aloop_clear_owner(lo);
+	lo->no_partscan = false;
 	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
 	spin_lock(&lo->backing_lock);
 	lo->backing = NULL;
@@ -739,7 +750,7 @@ static int aloop_clr_fd(struct aloop_device *lo)
 int aloop_attach(struct aloop_device *lo, const struct aloop_attach *a)
 {
 	return aloop_configure(lo, ALO_MODE_WRITE, lo->disk->part0,
-			       &a->config, a->nr_queues, a->owner);
+			       &a->config, a->nr_queues, a);
 }
 
 /*
@@ -813,6 +824,10 @@ retry:
 	err = aloop_check_info(info);
 	if (err)
 		goto out_unlock;
+	err = -EINVAL;
+	if (lo->no_partscan && (info->lo_flags & LO_FLAGS_PARTSCAN))
+		goto out_unlock;
+	err = 0;
 
 	size_changed = lo->offset != info->lo_offset ||
 		       lo->sizelimit != info->lo_sizelimit;

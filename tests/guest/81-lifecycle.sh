@@ -16,14 +16,19 @@
 #    devices bound as with 10;
 #  - detach --if-unused fails with EBUSY on an open device and changes
 #    nothing; detach --wait returns with the device unbound and its
-#    partitions gone.
+#    partitions gone;
+#  - partitions exactly once: attach --partscan of a GPT image, 20 times
+#    with udevd running: both partitions there when attach returns (no
+#    settle), and exactly 2 partition "add" uevents per attach (stock loop
+#    beside it, losetup -P, as information); --no-partscan: none, and
+#    BLKRRPART fails.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 17
+plan 20
 
 if [ "$DUT" != aloop ]; then
-	skip_n 17 "the lifecycle ioctls are aloop's (DUT=$DUT)" lifecycle
+	skip_n 20 "the lifecycle ioctls are aloop's (DUT=$DUT)" lifecycle
 	finish
 fi
 why=$(need_env) || bail "$why"
@@ -113,6 +118,46 @@ if [ "$np" = 2 ] && [ $rc = 0 ] && ! bound "$pd" && [ "$left" = 0 ]; then
 	ok "detach --wait: returns unbound with its 2 partitions gone"
 else
 	fail "detach --wait" "partitions before $np (want 2), rc $rc: $o, bound: $(bound "$pd" && echo yes || echo no), partitions left $left"
+fi
+
+# ------------------------------------------------ partitions exactly once
+# kernel uevents of DEV's partitions while CMD runs: "add" lines
+part_adds() {
+	local n=$1; shift
+	udevadm monitor --kernel --subsystem-match=block >"$SCRATCH/uev" 2>&1 &
+	local mp=$!
+	sleep 0.5
+	"$@" >/dev/null 2>&1
+	sleep 1
+	kill $mp 2>/dev/null; wait $mp 2>/dev/null
+	grep -c "add .*/${n}p[0-9]* (block)" "$SCRATCH/uev"
+}
+if have udevadm; then
+	G=$D/gpt.img
+	truncate -s 16M "$G"
+	printf 'label: gpt\n,4M\n,4M\n' | sfdisk -q "$G" >/dev/null 2>&1
+	bad=''
+	for r in $(seq 20); do
+		out=$(aloopctl attach --partscan "$G" 2>&1) || { bad+=" attach: $out"; break; }
+		n=$(devname "$out")
+		[ -b "${out}p1" ] && [ -b "${out}p2" ] || bad+=" round $r: ${n}p1/p2 missing at return;"
+		aloopctl detach --wait=10 "$out" >/dev/null 2>&1 || bad+=" round $r: detach --wait failed;"
+	done
+	check_eq "attach --partscan x20: both partitions there when attach returns (no settle)" "" "$bad"
+	a=$(part_adds "aloop[0-9]*" sh -c "d=\$(aloopctl attach --partscan $G) && sleep 1 && echo \$d >$SCRATCH/pd")
+	diag "stock loop on this kernel: $(part_adds "loop[0-9]*" sh -c "d=\$(losetup -fP --show $G) && sleep 1 && losetup -d \$d") partition add uevents for losetup -P"
+	check_eq "attach --partscan: exactly 2 partition add uevents (one scan)" 2 "$a"
+	aloopctl detach --wait=10 "$(cat "$SCRATCH/pd" 2>/dev/null)" >/dev/null 2>&1
+	npd=$(aloopctl attach --no-partscan "$G" 2>&1)
+	o=$(blockdev --rereadpt "$npd" 2>&1); rc=$?
+	if [ -n "$npd" ] && [ $rc != 0 ] && [ ! -e "${npd}p1" ] && [ "$(dut_attr "$npd" partscan)" = 0 ]; then
+		ok "attach --no-partscan: no partitions, BLKRRPART refused ($o)"
+	else
+		fail "attach --no-partscan" "$npd; rereadpt rc $rc: $o; p1 $([ -e "${npd}p1" ] && echo present || echo absent)"
+	fi
+	aloopctl detach "$npd" >/dev/null 2>&1
+else
+	skip_n 3 "udevadm not installed" "partitions at return" "2 add uevents" "--no-partscan"
 fi
 
 # --------------------------------------------------------------- leases

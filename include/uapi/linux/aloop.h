@@ -117,7 +117,13 @@ struct aloop_config {
 
 #define ALOOP_ATTACH_LEASE	(1U << 0)	/* detach when this control fd closes */
 #define ALOOP_ATTACH_INDEX	(1U << 1)	/* aloopN with N = index, not a free one */
-#define ALOOP_ATTACH_FLAGS	(ALOOP_ATTACH_LEASE | ALOOP_ATTACH_INDEX)
+/*
+ * Never scanned for partitions: not by LO_FLAGS_PARTSCAN, max_part,
+ * BLKRRPART or LOOP_SET_STATUS (EINVAL), until it is detached.
+ */
+#define ALOOP_ATTACH_NO_PARTSCAN (1U << 2)
+#define ALOOP_ATTACH_FLAGS	(ALOOP_ATTACH_LEASE | ALOOP_ATTACH_INDEX | \
+				 ALOOP_ATTACH_NO_PARTSCAN)
 
 struct aloop_attach {
 	__u32	size;		/* in: sizeof(struct aloop_attach) */
