@@ -27,7 +27,8 @@ export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 # tests/durability/): keep in step with scripts/setup-host.sh.
 PKGS=(fio e2fsprogs xfsprogs util-linux util-linux-extra mount fdisk kmod
       make gcc gcc-multilib libc6-dev binutils python3 libsmartcols1 procps
-      udev dkms busybox-static xz-utils zstd coreutils diffutils btrfs-progs)
+      udev dkms busybox-static xz-utils zstd coreutils diffutils btrfs-progs
+      stress-ng dmsetup)
 KPKGS=(linux-image-amd64 linux-headers-amd64)
 
 say() { echo "trixie-root: $*" >&2; }

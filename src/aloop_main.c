@@ -373,23 +373,23 @@ static int aloop_control_attach(struct file *ctl,
 			goto out_free;
 		}
 		err = aloop_attach(lo, a);
-		if (!err && (a->flags & ALOOP_ATTACH_LEASE)) {
-			mutex_lock(&aloop_ctl_mutex);
-			lo->lease = ctl;
-			mutex_unlock(&aloop_ctl_mutex);
-		}
+		if (!err)
+			break;
 		aloop_untake(lo);
 		if (err != -EBUSY || (a->flags & ALOOP_ATTACH_INDEX) ||
 		    tries >= ALOOP_ATTACH_TRIES)
-			break;
+			goto out_free;
 	}
-	if (err)
-		goto out_free;
 	if (put_user((u32)lo->number, &argp->index)) {
 		/* All or nothing: nobody learnt of this device. */
 		aloop_detach(lo, 0);
 		err = -EFAULT;
+	} else if (a->flags & ALOOP_ATTACH_LEASE) {
+		mutex_lock(&aloop_ctl_mutex);
+		lo->lease = ctl;
+		mutex_unlock(&aloop_ctl_mutex);
 	}
+	aloop_untake(lo);
 out_free:
 	kfree(a);
 	return err;
