@@ -40,7 +40,8 @@
 # aloop with one hardware queue, aloop-worker = aloop whose workers submit
 # blocking, no IOCB_NOWAIT tries: module parameter nowait=N, aloop-poll =
 # workers that spin BENCH_POLL_US for more work before they sleep: module
-# parameter poll_us), rotated the same way:
+# parameter poll_us, aloop-nobatch = workers SCHED_NORMAL: module parameter
+# sched_batch=N), rotated the same way:
 #        fast-randread-qd16 fast-randwrite-qd16 fast-randread-psync
 # with BENCH_FAST_IOS per job (the RAM disk is ~10x faster than the virtio
 # disk: the same count would be a run of a fraction of a second).  With
@@ -238,6 +239,8 @@ attach() {
 		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	aloop-poll) echo "$BENCH_POLL_US" >"$PARAMS/poll_us" || return 1
 		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
+	aloop-nobatch) echo N >"$PARAMS/sched_batch" || return 1
+		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
 	*) return 1 ;;
 	esac
 	wait_blk "$dev" || return 1
@@ -250,6 +253,7 @@ detach() {	# MODE DEV
 	loop-*) losetup -d "$2" ;;
 	aloop-*) "$CTLBIN" detach "$2"
 		 echo Y >"$PARAMS/nowait"
+		 echo Y >"$PARAMS/sched_batch" 2>/dev/null
 		 echo 0 >"$PARAMS/poll_us" ;;
 	esac
 }

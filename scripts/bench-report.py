@@ -34,9 +34,10 @@ import tempfile
 # aloop-worker: aloop whose workers submit blocking (module parameter
 # nowait=N): what the IOCB_NOWAIT tries bring; aloop-poll: workers that
 # spin poll_us for more work before they sleep: what polling brings
-# (and costs: the CPU columns)
+# (and costs: the CPU columns); aloop-nobatch: workers SCHED_NORMAL
+# (module parameter sched_batch=N): what SCHED_BATCH brings
 MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-dio1", "aloop-worker",
-         "aloop-poll"]
+         "aloop-poll", "aloop-nobatch"]
 WORKLOADS = [
     ("dev-randread-qd16", "device 4k randread, libaio QD16, jobs=vCPUs"),
     ("dev-randwrite-qd16", "device 4k randwrite, libaio QD16, jobs=vCPUs"),
@@ -392,7 +393,7 @@ def compute_ratios(summary, workloads):
 
 
 PAIRED = [("aloop-dio", "raw"), ("aloop-dio", "loop-dio"), ("aloop-dio", "aloop-worker"),
-          ("aloop-poll", "raw"), ("loop-dio", "raw")]
+          ("aloop-poll", "raw"), ("aloop-nobatch", "raw"), ("aloop-dio", "aloop-nobatch"), ("loop-dio", "raw")]
 
 
 def paired_ratios(samples, workloads):

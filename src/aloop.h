@@ -135,6 +135,7 @@ unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
 extern bool aloop_nowait;
 extern unsigned int aloop_poll_us;
+extern bool aloop_sched_batch;
 extern struct workqueue_struct *aloop_lane_wq;
 extern struct workqueue_struct *aloop_io_wq;
 extern int aloop_part_shift;

@@ -23,6 +23,7 @@
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/uio.h>
+#include <uapi/linux/sched/types.h>
 #include "aloop.h"
 
 /*
@@ -873,6 +874,27 @@ static const struct cpumask *alo_queue_cpus(struct aloop_device *lo,
 
 static void alo_stop_queues(struct alo_queue *queues, unsigned int nr);
 
+/*
+ * SCHED_BATCH (module parameter sched_batch, default Y): a batch task
+ * woken does not preempt the running one (CFS and EEVDF leave that to the
+ * tick).  The worker shares its CPU with the submitter (it is affine to
+ * the hctx's CPUs), so a submitter that queues one request per system
+ * call (fio's libaio, io_submit of one iocb) keeps the CPU until it
+ * sleeps, and the worker then takes the whole list: measured on 6.1
+ * under TCG, 1.0 requests per wake-up without, see bench/.  Its cost: a
+ * submitter that never sleeps leaves the worker to the next tick.
+ */
+static void alo_batch_policy(struct task_struct *task)
+{
+	struct sched_attr attr = {
+		.size		= sizeof(attr),
+		.sched_policy	= SCHED_BATCH,
+	};
+
+	if (READ_ONCE(aloop_sched_batch))
+		WARN_ON_ONCE(sched_setattr_nocheck(task, &attr));
+}
+
 int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 {
 	struct alo_queue *queues;
@@ -902,6 +924,7 @@ int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 		cpus = alo_queue_cpus(lo, i);
 		if (cpus && cpumask_intersects(cpus, cpu_online_mask))
 			set_cpus_allowed_ptr(aq->task, cpus);
+		alo_batch_policy(aq->task);
 		/* Woken now: it sleeps in S until its first request. */
 		wake_up_process(aq->task);
 	}

@@ -74,6 +74,10 @@ static const struct kernel_param_ops aloop_poll_us_ops = {
 	.get	= param_get_uint,
 };
 
+bool aloop_sched_batch = true;
+module_param_named(sched_batch, aloop_sched_batch, bool, 0644);
+MODULE_PARM_DESC(sched_batch, "Queue workers of devices attached afterwards run SCHED_BATCH: woken, they wait for the submitter to sleep instead of preempting it, and take its requests in one batch (default Y)");
+
 unsigned int aloop_poll_us;
 module_param_cb(poll_us, &aloop_poll_us_ops, &aloop_poll_us, 0644);
 MODULE_PARM_DESC(poll_us, "Microseconds a queue worker spins for new requests before it sleeps (default 0: no polling; at most 1000)");
