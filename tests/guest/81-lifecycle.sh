@@ -145,6 +145,7 @@ if have udevadm; then
 	done
 	check_eq "attach --partscan x20: both partitions there when attach returns (no settle)" "" "$bad"
 	a=$(part_adds "aloop[0-9]*" sh -c "d=\$(aloopctl attach --partscan $G) && sleep 1 && echo \$d >$SCRATCH/pd")
+	mod_is_loaded loop || stock_load >/dev/null 2>&1
 	diag "stock loop on this kernel: $(part_adds "loop[0-9]*" sh -c "d=\$(losetup -fP --show $G) && sleep 1 && losetup -d \$d") partition add uevents for losetup -P"
 	check_eq "attach --partscan: exactly 2 partition add uevents (one scan)" 2 "$a"
 	aloopctl detach --wait=10 "$(cat "$SCRATCH/pd" 2>/dev/null)" >/dev/null 2>&1
