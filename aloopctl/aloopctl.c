@@ -495,9 +495,6 @@ static int do_attach(struct ctl *ctl)
 		errx(EXIT_FAILURE, "%s: failed to set up aloop device: "
 		     "the loaded aloop module has no ALOOP_CTL_ATTACH (--lease, --owner, --no-partscan)",
 		     file);
-	} else if (errno == EBUSY && ctl->device) {
-		get_dev(ctl, ctl->device, path, sizeof(path));
-		setup_failed(path);
 	} else {
 		setup_failed(file);
 	}
@@ -847,7 +844,9 @@ static int do_status(struct ctl *ctl)
 	static const int all_cols[] = {
 		COL_NAME, COL_BACK_FILE, COL_SIZE, COL_OFFSET, COL_SIZELIMIT,
 		COL_RO, COL_AUTOCLEAR, COL_PARTSCAN, COL_LOG_SEC, COL_DIO,
-		COL_DIO_REASON, COL_QUEUES, COL_REQS_DIO, COL_REQS_BUFFERED,
+		COL_DIO_REASON, COL_QUEUES, COL_OWNER, COL_OWNER_PID,
+		COL_OWNER_CGROUP, COL_ATTACH_TIME, COL_ORPHAN, COL_REQS_DIO,
+		COL_REQS_BUFFERED,
 		COL_REQS_FALLBACK, COL_REQS_CGROUP, COL_WAKEUPS, COL_BATCHES,
 		COL_REQS_WORKER, COL_REQS_NOWAIT, COL_NOWAIT_AGAIN,
 		COL_REQS_HELPER, COL_ERRORS,

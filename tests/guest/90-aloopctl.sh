@@ -92,7 +92,12 @@ JSON_TYPES='
 import json, sys
 TYPES = {"name": str, "sizelimit": int, "offset": int, "autoclear": bool,
          "ro": bool, "back-file": str, "dio": bool, "log-sec": int,
-         "dio-reason": (str, type(None)), "size": int, "partscan": bool}
+         "dio-reason": (str, type(None)), "size": int, "partscan": bool,
+         "queues": int, "owner": (str, type(None)), "owner-pid": int, "owner-cgroup": int,
+         "attach-time": int, "orphan": bool}
+for k in ("reqs-dio", "reqs-buffered", "reqs-fallback", "reqs-cgroup", "wakeups", "batches",
+          "reqs-worker", "reqs-nowait", "nowait-again", "reqs-helper", "errors"):
+    TYPES[k] = int
 def typed(dev, keys):
     if list(dev) != keys:
         return "keys %s, expected %s" % (list(dev), keys)
@@ -356,7 +361,11 @@ block size: 512
 dio: on
 dio reason:
 queues: $(dut_attr "$OFFDEV" queues)"
-check_eq "status DEV: key: value lines (exit $AR)" "$exp" "$AO"
+for c in reqs_dio reqs_buffered reqs_fallback reqs_cgroup wakeups batches reqs_worker \
+	 reqs_nowait nowait_again reqs_helper errors; do
+	exp+=$'\n'"$c: $(dut_attr "$OFFDEV" "$c")"
+done
+check_eq "status DEV: key: value lines, queues and the request counters (exit $AR)" "$exp" "$AO"
 actl status "aloop${RO#/dev/aloop}"
 if [ "$AR" = 0 ] && grep -qx "read-only: yes" <<<"$AO" && grep -qx "device: $RO" <<<"$AO"; then
 	ok "status aloopN (bare name) of the read-only device: read-only: yes"
@@ -368,7 +377,10 @@ js=$(json_py "$JSON_TYPES"'
 d = json.loads(sys.argv[1])
 assert list(d) == ["aloopdevices"] and len(d["aloopdevices"]) == 1, d
 v = d["aloopdevices"][0]
-e = typed(v, ["name", "back-file", "size", "offset", "sizelimit", "ro", "autoclear", "partscan", "log-sec", "dio", "dio-reason"])
+e = typed(v, ["name", "back-file", "size", "offset", "sizelimit", "ro", "autoclear", "partscan", "log-sec", "dio",
+             "dio-reason", "queues", "owner", "owner-pid", "owner-cgroup", "attach-time", "orphan", "reqs-dio",
+             "reqs-buffered", "reqs-fallback", "reqs-cgroup", "wakeups", "batches", "reqs-worker", "reqs-nowait",
+             "nowait-again", "reqs-helper", "errors"])
 if e: print(e); sys.exit()
 assert v["name"] == sys.argv[2] and v["dio"] is False and v["dio-reason"] == "turned off by user" and v["size"] == 8388608, v
 print("ok")' "$AO" "$DIOOFF")
