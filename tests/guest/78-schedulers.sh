@@ -79,7 +79,7 @@ unbind() {
 }
 
 FIOV=(--rw=randrw --bs=4k --ioengine=libaio --iodepth=16 --iodepth_batch_submit=8
-	--iodepth_batch_complete_min=4 --direct=1 --numjobs=2 --size=24M --offset_increment=24M
+	--iodepth_batch_complete_min=4 --direct=1 --numjobs=2 --size=12M --offset_increment=12M
 	--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --randrepeat=0
 	--group_reporting --output-format=terse)
 
@@ -99,10 +99,10 @@ mixed() {
 	cg_new mix || { fail "$d" "cannot make cgroup mix"; return; }
 	cg_run mix taskset -c 0 fio --name=cg --filename="$dev" --rw=randread --bs=4k --direct=1 \
 		--ioengine=libaio --iodepth=32 --iodepth_batch_submit=8 --iodepth_batch_complete_min=1 \
-		--size=60M --time_based --runtime=8 --output=/dev/null </dev/null >/dev/null 2>&1 &
+		--size=60M --time_based --runtime=5 --output=/dev/null </dev/null >/dev/null 2>&1 &
 	cgp=$!
 	taskset -c 0 fio --name=root --filename="$dev" --rw=randread --bs=4k --direct=1 \
-		--ioengine=psync --size=60M --time_based --runtime=8 --output=/dev/null </dev/null >/dev/null 2>&1 &
+		--ioengine=psync --size=60M --time_based --runtime=5 --output=/dev/null </dev/null >/dev/null 2>&1 &
 	rp=$!
 	left=$(wait_pids 60 $cgp $rp)
 	wait $cgp; rc1=$?; wait $rp; rc2=$?
@@ -110,7 +110,7 @@ mixed() {
 	if [ -n "$left" ]; then
 		# Release what a missing wake-up left behind, then report.
 		dd if="$dev" of=/dev/null bs=4k count=1 iflag=direct status=none
-		fail "$d" "still running 52 s after their 8 s runtime: '$left' (killed); inflight then: $infl"
+		fail "$d" "still running 55 s after their 5 s runtime: '$left' (killed); inflight then: $infl"
 	elif [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ "$infl" = "0 0" ]; then
 		ok "$d"
 	else
@@ -143,7 +143,7 @@ for s in $SCHEDS; do
 done
 
 # ------------------------------------------------- ext4 on aloop, bfq
-d="ext4 on aloop (dio) under bfq: 200 files written with fsync, read back equal"
+d="ext4 on aloop (dio) under bfq: 100 files written with fsync, read back equal"
 G=$D/fs.img
 truncate -s 256M "$G"
 dev=$(bind_dut "$G" 1) || { fail "$d" "$dev"; dev=; }
@@ -152,12 +152,12 @@ if [ -n "$dev" ] && why=$(set_sched "$dev" bfq); then
 	if mkfs.ext4 -q -F "$dev" && mount "$dev" "$MNT"; then
 		mkrand "$SCRATCH/sched-ref" $((256 * 1024))
 		bad=0
-		for i in $(seq 1 200); do
+		for i in $(seq 1 100); do
 			dd if="$SCRATCH/sched-ref" of="$MNT/f$i" bs=64k conv=fsync status=none || bad=$((bad + 1))
 		done
 		sync; echo 3 >/proc/sys/vm/drop_caches
 		want=$(sha "$SCRATCH/sched-ref")
-		for i in $(seq 1 200); do
+		for i in $(seq 1 100); do
 			[ "$(sha "$MNT/f$i")" = "$want" ] || bad=$((bad + 1))
 		done
 		check_eq "$d" 0 "$bad"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: long
 # aloop-desc: udev rules with a real udevd: permissions, by-uuid/label/partuuid links, the inotify watch
 # udev/60-aloop.rules with a real systemd-udevd: permissions of
 # /dev/aloop-control, /dev/aloopN and partitions (root:disk 0660),

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: long
 # aloop-desc: every aloopctl verb and option, every error message and exit status, concurrent attaches
 # aloopctl against the real module: every verb and option (attach with
 # --read-only, --offset/--sizelimit with suffixes, --block-size and
