@@ -1,6 +1,5 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: long
 # aloop-desc: one program runs the same ~70 ioctl steps on stock loop and aloop and compares them, 64- and 32-bit
 # Differential ioctl test: tests/guest/loopdiff.c runs one fixed sequence
 # of loop ioctls (control device, unbound and bound devices, bad input,
