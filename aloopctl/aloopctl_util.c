@@ -339,6 +339,12 @@ int aloop_parse_columns(const char *list, int *cols, size_t max,
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
+static const char *u64_cell(char *buf, size_t len, uint64_t val)
+{
+	snprintf(buf, len, "%" PRIu64, val);
+	return buf;
+}
+
 static const char *cell_data(const struct aloop_dev *d, int col,
 			     char *buf, size_t len)
 {
@@ -350,14 +356,11 @@ static const char *cell_data(const struct aloop_dev *d, int col,
 	case COL_BACK_FILE:
 		return d->backing_file;
 	case COL_OFFSET:
-		snprintf(buf, len, "%" PRIu64, d->offset);
-		return buf;
+		return u64_cell(buf, len, d->offset);
 	case COL_SIZELIMIT:
-		snprintf(buf, len, "%" PRIu64, d->sizelimit);
-		return buf;
+		return u64_cell(buf, len, d->sizelimit);
 	case COL_SIZE:
-		snprintf(buf, len, "%" PRIu64, d->size);
-		return buf;
+		return u64_cell(buf, len, d->size);
 	case COL_AUTOCLEAR:
 		return d->autoclear ? "1" : "0";
 	case COL_RO:
@@ -377,21 +380,17 @@ static const char *cell_data(const struct aloop_dev *d, int col,
 	case COL_OWNER:
 		return d->owner;
 	case COL_OWNER_PID:
-		snprintf(buf, len, "%" PRIu64, d->owner_pid);
-		return buf;
+		return u64_cell(buf, len, d->owner_pid);
 	case COL_OWNER_CGROUP:
-		snprintf(buf, len, "%" PRIu64, d->owner_cgroup);
-		return buf;
+		return u64_cell(buf, len, d->owner_cgroup);
 	case COL_ATTACH_TIME:
-		snprintf(buf, len, "%" PRIu64, d->attach_time);
-		return buf;
+		return u64_cell(buf, len, d->attach_time);
 	case COL_ORPHAN:
 		return d->orphan ? "1" : "0";
 	default:
 		if (col >= COL_REQS_DIO && col < COL_REQS_DIO + ALOOP_NCOUNTERS) {
-			snprintf(buf, len, "%" PRIu64,
-				 d->counters[col - COL_REQS_DIO]);
-			return buf;
+			return u64_cell(buf, len,
+					d->counters[col - COL_REQS_DIO]);
 		}
 	}
 	return NULL;

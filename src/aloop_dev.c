@@ -1189,18 +1189,15 @@ static int aloop_configure_ext(struct aloop_device *lo, alo_mode_t mode,
 			       struct aloop_config __user *argp)
 {
 	struct aloop_config *c;
-	unsigned int i;
 	int err;
 
 	c = memdup_user(argp, sizeof(*c));
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	err = -EINVAL;
-	if (c->size != sizeof(*c) || c->nr_queues > ALOOP_MAX_QUEUES)
+	if (c->size != sizeof(*c) || c->nr_queues > ALOOP_MAX_QUEUES ||
+	    memchr_inv(c->reserved, 0, sizeof(c->reserved)))
 		goto out_free;
-	for (i = 0; i < ARRAY_SIZE(c->reserved); i++)
-		if (c->reserved[i])
-			goto out_free;
 	err = aloop_configure(lo, mode, bdev, &c->config, c->nr_queues, NULL);
 out_free:
 	kfree(c);

@@ -353,7 +353,6 @@ static int aloop_control_attach(struct file *ctl,
 {
 	struct aloop_device *lo;
 	struct aloop_attach *a;
-	unsigned int i;
 	int err, tries;
 
 	a = memdup_user(argp, sizeof(*a));
@@ -362,11 +361,9 @@ static int aloop_control_attach(struct file *ctl,
 	err = -EINVAL;
 	if (a->size != sizeof(*a) || (a->flags & ~ALOOP_ATTACH_FLAGS) ||
 	    a->nr_queues > ALOOP_MAX_QUEUES ||
-	    !memchr(a->owner, '\0', sizeof(a->owner)))
+	    !memchr(a->owner, '\0', sizeof(a->owner)) ||
+	    memchr_inv(a->reserved, 0, sizeof(a->reserved)))
 		goto out_free;
-	for (i = 0; i < ARRAY_SIZE(a->reserved); i++)
-		if (a->reserved[i])
-			goto out_free;
 	if ((a->flags & ALOOP_ATTACH_INDEX) && a->index > INT_MAX)
 		goto out_free;
 
@@ -421,17 +418,13 @@ static int aloop_control_detach(struct aloop_detach __user *argp)
 {
 	struct aloop_detach d;
 	struct aloop_device *lo;
-	unsigned int i;
 	int err;
 
 	if (copy_from_user(&d, argp, sizeof(d)))
 		return -EFAULT;
 	if (d.size != sizeof(d) || (d.flags & ~ALOOP_DETACH_FLAGS) ||
-	    d.reserved32)
+	    d.reserved32 || memchr_inv(d.reserved, 0, sizeof(d.reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(d.reserved); i++)
-		if (d.reserved[i])
-			return -EINVAL;
 	lo = aloop_get(d.index);
 	if (IS_ERR(lo))
 		return PTR_ERR(lo);
@@ -444,18 +437,15 @@ static int aloop_control_find(struct aloop_find __user *argp)
 {
 	struct aloop_find *f;
 	struct file *file;
-	unsigned int i;
 	int err;
 
 	f = memdup_user(argp, sizeof(*f));
 	if (IS_ERR(f))
 		return PTR_ERR(f);
 	err = -EINVAL;
-	if (f->size != sizeof(*f) || (f->flags & ~ALOOP_FIND_OFFSET))
+	if (f->size != sizeof(*f) || (f->flags & ~ALOOP_FIND_OFFSET) ||
+	    memchr_inv(f->reserved, 0, sizeof(f->reserved)))
 		goto out_free;
-	for (i = 0; i < ARRAY_SIZE(f->reserved); i++)
-		if (f->reserved[i])
-			goto out_free;
 	err = -EBADF;
 	file = fget(f->fd);
 	if (!file)
