@@ -891,8 +891,14 @@ static void alo_batch_policy(struct task_struct *task)
 		.sched_policy	= SCHED_BATCH,
 	};
 
-	if (READ_ONCE(aloop_sched_batch))
-		WARN_ON_ONCE(sched_setattr_nocheck(task, &attr));
+	int err;
+
+	if (!READ_ONCE(aloop_sched_batch))
+		return;
+	err = sched_setattr_nocheck(task, &attr);
+	if (err)
+		pr_warn_once("%s: cannot make it SCHED_BATCH (%d)\n",
+			     task->comm, err);
 }
 
 int alo_start_workers(struct aloop_device *lo, unsigned int nr)
