@@ -547,7 +547,8 @@ static void alo_to_helper(struct alo_cmd *cmd)
 static bool alo_nowait_ok(struct aloop_device *lo)
 {
 	struct file *file = lo->backing;
-	struct inode *inode = file_inode(file);
+	/* The bdev's own inode, not the /dev node's (file_inode()). */
+	struct inode *inode = file->f_mapping->host;
 
 	if (!READ_ONCE(aloop_nowait) || !(file->f_mode & FMODE_NOWAIT))
 		return false;
