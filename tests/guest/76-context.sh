@@ -1,0 +1,332 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# aloop-desc: backing-file I/O never in the submitter's task: ulimit -f writer, unprivileged writer in root's reserve, kprobes on ext4
+# Backing-file I/O never runs in the submitter's task (issue 19, item 3).
+# Every ->read_iter/->write_iter/fsync of the backing file must run in
+# aloop's kernel threads (aloopN-qM) or kworkers (aloop-io, aloop-cg), as
+# stock loop's does, so that nothing of the task that wrote to the device
+# (its limits, its credentials, its stack) reaches the backing file system:
+#  1. a writer under `ulimit -f 1024` (1 MiB) writes 4 KiB at 8 MiB of the
+#     device (O_DIRECT, and buffered + fsync): no SIGXFSZ, data written;
+#  2. an unprivileged writer (device node 0666) fills holes of a sparse
+#     backing file on an ext4 whose only free space is root's reserve
+#     (mkfs -m 50): the write succeeds, the kernel thread is root;
+#  3. kprobes on ext4_file_read_iter/ext4_file_write_iter/ext4_sync_file
+#     during fio (libaio QD16 randrw + psync, O_DIRECT): every hit is in
+#     an aloopN-q* thread or a kworker, none in fio;
+#  4. the hazards of the inline era that still apply to the thread path:
+#     fio verify with batched libaio submission (a plug), a frozen backing
+#     file system (a write waits, completes after the thaw), aloop on a
+#     file on ext4 on aloop.
+# Stock loop on the same kernel is the control for 1 and 2.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+plan 13
+
+why=$(need_env) || bail "$why"
+have fio || bail "fio is not installed"
+if [ "$DUT" != aloop ]; then
+	skip_n 13 "tests aloop's dispatch against stock loop (DUT=$DUT)"
+	finish
+fi
+stock_load || bail "cannot load the stock loop module"
+dut_unload_all
+out=$(mod_load) || bail "cannot load $DUT: $out"
+
+rm -f "$SCRATCH/76-devs"
+DEVLIST=$SCRATCH/76-devs MNTS=() RESDEV='' TR='' KPROBES=()
+ctx_cleanup() {
+	local i
+	fsfreeze -u "$BACKING" 2>/dev/null
+	if [ -n "$TR" ]; then
+		echo 0 >"$TR/tracing_on"
+		echo 0 >"$TR/events/actx/enable"
+		for i in "${KPROBES[@]}"; do echo "-:actx/$i" >>"$TR/kprobe_events"; done
+	fi
+	unbind_all
+	for ((i = ${#MNTS[@]} - 1; i >= 0; i--)); do umount -l "${MNTS[i]}"; done
+	[ -z "$RESDEV" ] || timeout 20 losetup -d "$RESDEV"
+}
+on_exit ctx_cleanup
+D=$(test_dir context)
+MARK=$(klog_mark)
+# The root cgroup's I/O is what used to be submitted inline: run from there.
+if awk -v d="$CG" '$2 == d && $3 == "cgroup2" {f = 1} END {exit !f}' /proc/mounts &&
+   [ "$(cat /proc/self/cgroup)" != "0::/" ]; then
+	echo $$ >"$CG/cgroup.procs"
+fi
+
+# bind KIND FILE DIO [CONFIGURE-OPTS]: a DUT ("dut") or stock loop
+# ("stock") device on FILE with dio DIO (0/1); prints it, or why not
+bind() {
+	local kind=$1 f=$2 dio=$3 dev o n; shift 3
+	if [ "$kind" = dut ]; then dev=$(free_dev); else dev=$(stock_free); fi || { echo "no free $kind device: $dev"; return 1; }
+	o=$(timeout 60 "$ALO_IOCTL" configure "$dev" "$f" --set-dio "$dio" "$@" 2>&1)
+	n=$(devname "$dev")
+	if [ "$(ioc1_of "$o")" != OK ] || [ "$(kv set_dio "$o")" != OK ] ||
+	   [ "$(cat "/sys/block/$n/${n%%[0-9]*}/dio" 2>/dev/null)" != "$dio" ]; then
+		timeout 20 "$ALO_IOCTL" clr-fd "$dev" >/dev/null 2>&1
+		echo "configure $dev $f --set-dio $dio: $o"; return 1
+	fi
+	echo "$dev" >>"$DEVLIST"
+	echo "$dev"
+}
+unbind() { timeout 20 "$ALO_IOCTL" clr-fd "$1" >/dev/null 2>&1; }
+# unbind_all: every device bind made, unless a request is stuck in it (a
+# freeze would wait for it forever)
+unbind_all() {
+	local d
+	[ -f "$DEVLIST" ] || return 0
+	while read -r d; do
+		[ -e "/sys/block/$(devname "$d")/inflight" ] || continue
+		if [ "$(awk '{print $1 + $2}' "/sys/block/$(devname "$d")/inflight")" = 0 ]; then
+			timeout 20 "$ALO_IOCTL" clr-fd "$d"
+		fi
+	done < <(sort -u "$DEVLIST")
+	rm -f "$DEVLIST"
+}
+name_of() { if [ "$1" = dut ]; then echo "$DUT"; else echo "stock loop"; fi; }
+# counters DEV: the dispatch counters that exist (old and new names)
+counters() {
+	local c s=
+	for c in reqs_dio reqs_buffered reqs_worker reqs_nowait nowait_again reqs_helper reqs_inline batches wakeups errors; do
+		[ -e "/sys/block/$(devname "$1")/$DUT/$c" ] && s="$s $c=$(timeout 3 cat "/sys/block/$(devname "$1")/$DUT/$c")"
+	done
+	echo "${s# }"
+}
+# blk_sha DEV OFFSET LEN: checksum of DEV's bytes, read with O_DIRECT
+blk_sha() {
+	timeout 60 dd if="$1" bs=4096 iflag=direct,skip_bytes,count_bytes skip="$2" count="$3" status=none |
+		sha256sum | cut -d' ' -f1
+}
+# exit_why RC: words for a writer's exit status
+exit_why() {
+	case $1 in
+	0) echo "exit 0" ;;
+	153) echo "exit 153: killed by SIGXFSZ (the backing file system checked the writer's RLIMIT_FSIZE)" ;;
+	124) echo "exit 124: timed out" ;;
+	*) echo "exit $1" ;;
+	esac
+}
+
+# ============================================ 1. the writer's RLIMIT_FSIZE
+# ulimit -f counts 1 KiB blocks in bash: 1024 = 1 MiB; the write is at 8 MiB.
+for kind in dut stock; do
+	for mode in direct buffered; do
+		if [ "$mode" = direct ]; then flags=(oflag=direct conv=notrunc); else flags=("conv=notrunc,fsync"); fi
+		d="1. ulimit -f 1024 writer, 4 KiB $mode write at 8 MiB of $(name_of "$kind") (dio on, sparse file on ext4): succeeds, data written"
+		[ "$kind" = dut ] || d="$d (control)"
+		f=$D/fsize-$kind-$mode.img
+		truncate -s 16M "$f"
+		mkrand "$SCRATCH/blk" 4096
+		dev=$(bind "$kind" "$f" 1) || { fail "$d" "$dev"; continue; }
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		timeout 60 bash -c 'ulimit -f 1024 && exec dd if="$1" of="$2" bs=4096 seek=2048 count=1 status=none "${@:3}"' \
+			_ "$SCRATCH/blk" "$dev" "${flags[@]}" >"$SCRATCH/w.err" 2>&1
+		rc=$?
+		want=$(sha "$SCRATCH/blk")
+		got=$(blk_sha "$dev" $((8 * MiB)) 4096)
+		[ "$kind" != dut ] || diag "$mode: $(counters "$dev")"
+		unbind "$dev"
+		inf=$(sha_range "$f" $((8 * MiB)) 4096)
+		if [ $rc = 0 ] && [ "$got" = "$want" ] && [ "$inf" = "$want" ]; then
+			ok "$d"
+		else
+			fail "$d" "writer: $(exit_why $rc) $(head -c 300 "$SCRATCH/w.err")" \
+				"read back: device ${got:0:12}, backing file ${inf:0:12}, written ${want:0:12}"
+		fi
+	done
+done
+
+# =========================================== 2. root's reserved blocks
+# A 64 MiB ext4 (4 KiB blocks, half of it reserved for root) on a stock
+# loop device over a tmpfs file, filled by root until only the reserve
+# is free; 'nobody' then writes 4 MiB through the device into holes of a
+# sparse backing file: the blocks come out of root's reserve.
+RES=$SCRATCH/reserve.fs
+RM=$(mkmnt ctx-reserve)
+res_ok=
+if truncate -s 64M "$RES" && RESDEV=$(losetup -f --show "$RES" 2>&1) &&
+   mkfs.ext4 -q -F -b 4096 -m 50 -E lazy_itable_init=0,lazy_journal_init=0 "$RESDEV" >"$SCRATCH/mkfs.err" 2>&1 &&
+   mount -t ext4 "$RESDEV" "$RM"; then
+	MNTS+=("$RM")
+	for kind in dut stock; do
+		for mode in direct buffered; do truncate -s 8M "$RM/$kind-$mode.img"; done
+	done
+	avail=$(df -B1 --output=avail "$RM" | tail -n 1)
+	[ "$avail" -le 0 ] || fallocate -l "$avail" "$RM/filler"
+	sync
+	avail=$(df -B1 --output=avail "$RM" | tail -n 1)
+	free=$(( $(stat -f -c '%f' "$RM") * $(stat -f -c '%S' "$RM") ))
+	diag "reserve fs: $(df -h --output=size,used,avail "$RM" | tail -n 1 | tr -s ' '); free for root $((free / MiB)) MiB, for others $((avail / 1024)) KiB"
+	if [ "$avail" -le $((256 * 1024)) ] && [ "$free" -ge $((20 * MiB)) ]; then
+		res_ok=1
+		mkdir -m 1777 "$RM/u"
+		if timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			dd if=/dev/zero of="$RM/u/probe" bs=64k count=16 conv=fsync status=none 2>"$SCRATCH/probe.err"; then
+			diag "note: nobody could still write 1 MiB to a file of the reserve fs"
+		else
+			diag "nobody writing a file there: $(head -c 200 "$SCRATCH/probe.err")"
+		fi
+		rm -rf "$RM/u"
+	else
+		why="could not leave only root's reserve free (avail $avail bytes, free $free)"
+	fi
+else
+	why="cannot make the reserve fs: $RESDEV $(cat "$SCRATCH/mkfs.err" 2>/dev/null)"
+fi
+mkrand "$SCRATCH/user.dat" $((4 * MiB))
+chmod 0644 "$SCRATCH/user.dat"
+for kind in dut stock; do
+	for mode in direct buffered; do
+		if [ "$mode" = direct ]; then flags=(oflag=direct "conv=notrunc,fsync"); else flags=("conv=notrunc,fsync"); fi
+		d="2. user nobody, node 0666: 4 MiB $mode write through $(name_of "$kind") (dio on) into holes of a file on ext4 with only root's reserve free: succeeds, data written"
+		[ "$kind" = dut ] || d="$d (control)"
+		[ -n "$res_ok" ] || { fail "$d" "$why"; continue; }
+		f=$RM/$kind-$mode.img
+		dev=$(bind "$kind" "$f" 1) || { fail "$d" "$dev"; continue; }
+		chmod 0666 "$dev"
+		timeout 120 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			dd if="$SCRATCH/user.dat" of="$dev" bs=64k "${flags[@]}" status=none >"$SCRATCH/w.err" 2>&1
+		rc=$?
+		c=$(counters "$dev")
+		got=$(blk_sha "$dev" 0 $((4 * MiB)))
+		unbind "$dev"
+		want=$(sha "$SCRATCH/user.dat")
+		alloc=$(($(stat -c '%b * %B' "$f")))
+		if [ $rc = 0 ] && [ "$got" = "$want" ] && [ "$alloc" -ge $((4 * MiB)) ]; then
+			ok "$d"
+		else
+			fail "$d" "writer: $(exit_why $rc) $(head -c 300 "$SCRATCH/w.err")" \
+				"read back ${got:0:12}, written ${want:0:12}; backing file allocated $alloc bytes" \
+				"free on the fs now: $(df -B1 --output=avail "$RM" | tail -n 1) for others; $c"
+		fi
+	done
+done
+
+# ======================================= 3. who runs the backing file's code
+d="3. kprobes on ext4_file_read_iter/ext4_file_write_iter/ext4_sync_file during fio (libaio QD16 randrw + psync with fsync, O_DIRECT): hits only in aloopN-q* threads or kworkers"
+for TR in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+	[ -e "$TR/kprobe_events" ] && break
+	mountpoint -q "$TR" || mount -t tracefs nodev "$TR" 2>/dev/null
+	[ -e "$TR/kprobe_events" ] && break
+done
+[ -e "$TR/kprobe_events" ] || TR=
+kwhy=
+if [ -z "$TR" ]; then
+	kwhy="no tracefs with kprobe_events (CONFIG_KPROBE_EVENTS)"
+else
+	echo 0 >"$TR/tracing_on"
+	for p in rd:ext4_file_read_iter wr:ext4_file_write_iter fs:ext4_sync_file; do
+		if echo "p:actx/${p%%:*} ${p#*:} comm=\$comm" >>"$TR/kprobe_events" 2>/dev/null; then
+			KPROBES+=("${p%%:*}")
+		else
+			kwhy="cannot add a kprobe on ${p#*:}"
+		fi
+	done
+	[ ${#KPROBES[@]} = 3 ] || { [ -n "$kwhy" ] || kwhy="kprobes missing"; }
+fi
+if [ -n "$kwhy" ]; then
+	skip "$d" "$kwhy"
+else
+	F3=$D/trace.img
+	fallocate -l 64M "$F3"
+	if ! dev=$(bind dut "$F3" 1); then
+		fail "$d" "$dev"
+	else
+		udev_settle
+		echo 8192 >"$TR/buffer_size_kb" 2>/dev/null
+		echo >"$TR/trace"
+		echo 1 >"$TR/events/actx/enable"
+		echo 1 >"$TR/tracing_on"
+		o=$(timeout 120 fio --filename="$dev" --direct=1 --bs=4k --size=64M --time_based --runtime=5 \
+			--randrepeat=0 --output-format=terse \
+			--name=aio --rw=randrw --ioengine=libaio --iodepth=16 \
+			--name=sync --rw=randrw --ioengine=psync --fsync=16 2>&1)
+		rc=$?
+		echo 0 >"$TR/tracing_on"
+		echo 0 >"$TR/events/actx/enable"
+		# "  comm-pid [cpu] flags time: rd: (ext4_file_read_iter+0x0/...) comm="fio""
+		sed -nE 's/.* (rd|wr|fs): \(.* comm="(.*)"$/\2/p' "$TR/trace" | sort | uniq -c | sort -rn >"$SCRATCH/comms"
+		total=$(awk '{s += $1} END {print s + 0}' "$SCRATCH/comms")
+		bad=$(awk '$2 !~ /^aloop[0-9]+-q/ && $2 !~ /^kworker/' "$SCRATCH/comms")
+		per=$(for p in "${KPROBES[@]}"; do printf '%s=%s ' "$p" "$(grep -c " $p: " "$TR/trace")"; done)
+		diag "hits by task: $(awk '{printf "%s %s; ", $2, $1}' "$SCRATCH/comms" | head -c 600)" "hits by probe: $per; $(counters "$dev")"
+		if [ $rc = 0 ] && [ "$total" -gt 0 ] && [ -z "$bad" ]; then
+			ok "$d ($total hits)"
+		else
+			fail "$d" "fio rc $rc; $total hits; outside aloop's threads:" "${bad:-none}" \
+				"$([ $rc = 0 ] || echo "$o" | tail -n 5)"
+		fi
+		unbind "$dev"
+	fi
+fi
+
+# ================================ 4. hazards kept for the thread path
+F=$D/hz.img
+mkrand "$F" $((32 * MiB))
+dev=$(bind dut "$F" 1) || { nodev=$dev; dev=; }
+d="4a. fio verify randrw 4k libaio QD32, 16 I/Os per submit (a plug), 2 jobs: data intact"
+if [ -z "$dev" ]; then
+	fail "$d" "no device: $nodev"
+else
+	o=$(timeout 240 fio --name=p --filename="$dev" --rw=randrw --size=16M --numjobs=2 --offset_increment=16M \
+		--ioengine=libaio --direct=1 --bs=4k --iodepth=32 --iodepth_batch_submit=16 \
+		--iodepth_batch_complete_min=8 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
+		--randrepeat=0 --output-format=terse 2>&1)
+	result "$d" $? "$(tail -n 5 <<<"$o")" "$(counters "$dev")"
+fi
+
+d="4b. backing file system frozen: an O_DIRECT write through $DUT waits, completes after the thaw, data written"
+if [ -z "$dev" ]; then
+	fail "$d" "no device"
+elif ! mkpattern "$SCRATCH/pat" 65536 132 || ! fsfreeze -f "$BACKING" 2>/dev/null; then
+	skip "$d" "cannot freeze $BACKING"
+else
+	# Nothing of this script may touch $BACKING until the thaw.
+	timeout 120 dd if="$SCRATCH/pat" of="$dev" bs=64K seek=7 oflag=direct conv=notrunc status=none &
+	p=$!
+	sleep 3
+	kill -0 $p 2>/dev/null; waiting=$?
+	fsfreeze -u "$BACKING"
+	left=$(wait_pids 60 $p); wait $p; rc=$?
+	got=$(blk_sha "$dev" $((7 * 65536)) 65536)
+	if [ $waiting = 0 ] && [ -z "$left" ] && [ $rc = 0 ] && [ "$got" = "$(sha "$SCRATCH/pat")" ]; then
+		ok "$d"
+	else
+		fail "$d" "waiting while frozen: $([ $waiting = 0 ] && echo yes || echo no); left '$left'; dd rc $rc" \
+			"data $([ "$got" = "$(sha "$SCRATCH/pat")" ] && echo ok || echo WRONG)"
+	fi
+fi
+
+d="4c. $DUT on a file on ext4 on $DUT, both dio: fio verify randrw QD16 on the upper device intact, fsck clean"
+LM=$(mkmnt ctx-low)
+if [ -z "$dev" ]; then
+	fail "$d" "no device"
+elif timeout 120 mkfs.ext4 -q -F "$dev" && mount "$dev" "$LM"; then
+	MNTS+=("$LM")
+	fallocate -l 16M "$LM/up.img"
+	if ! up=$(bind dut "$LM/up.img" 1); then
+		fail "$d" "$up"
+	else
+		o=$(timeout 240 fio --name=s --filename="$up" --rw=randrw --size=16M --ioengine=libaio --direct=1 \
+			--bs=4k --iodepth=16 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
+			--randrepeat=0 --output-format=terse 2>&1)
+		rc=$?
+		unbind "$up"
+		fo=$(umount "$LM" 2>&1 && timeout 120 fsck.ext4 -fn "$dev" 2>&1)
+		frc=$?
+		if [ $rc = 0 ] && [ $frc = 0 ]; then
+			ok "$d"
+		else
+			fail "$d" "fio rc $rc: $(tail -n 5 <<<"$o")" "fsck rc $frc: $(tail -n 5 <<<"$fo")"
+		fi
+	fi
+else
+	fail "$d" "cannot make or mount ext4 on $dev"
+fi
+[ -z "$dev" ] || unbind "$dev"
+
+klog_clean_step "kernel log clean (no WARNING/BUG/lockdep/KASAN/hung task), no task in D state" "$MARK"
+finish
