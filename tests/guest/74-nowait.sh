@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: long
 # aloop-desc: NOWAIT tries from the queue workers and the blocking helper; mainline's inline-submission hazards on that path
 # NOWAIT tries from the queue workers (issue 19): the worker submits
 # direct I/O with IOCB_NOWAIT and hands what the backing file refuses to

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: long
 # aloop-desc: dispatch corner cases: root request after a cgroup lane's batch, dm backing without nowait, sysfs during a freeze, partition offset
 # Dispatch correctness, round 2 (issue 20, item 1; correctness-review-2):
 #  G2 a root request queued without a wake-up must not be stranded when
