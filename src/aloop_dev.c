@@ -622,11 +622,13 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	 * own scan first, then the disk's change event.  udev opens the
 	 * disk on that event; the scan has already cleared what would make
 	 * that open scan (and drop and re-add every partition) again, on
-	 * every block-core version.
+	 * every block-core version.  The disk's uevents are on again before
+	 * the scan: add_partition() sends a partition's "add" only when its
+	 * disk's are not suppressed.
 	 */
+	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
 	if (partscan)
 		aloop_reread_partitions(lo);
-	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
 	kobject_uevent(&disk_to_dev(lo->disk)->kobj, KOBJ_CHANGE);
 	aloop_unclaim(bdev, mode, aloop_configure);
 	return 0;
