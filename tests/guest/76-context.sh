@@ -44,7 +44,7 @@ ctx_cleanup() {
 		echo 0 >"$TR/events/actx/enable"
 		for i in "${KPROBES[@]}"; do echo "-:actx/$i" >>"$TR/kprobe_events"; done
 	fi
-	unbind_all
+	kind_unbind_all
 	for ((i = ${#MNTS[@]} - 1; i >= 0; i--)); do umount -l "${MNTS[i]}"; done
 	[ -z "$RESDEV" ] || timeout 20 losetup -d "$RESDEV"
 }
@@ -57,36 +57,6 @@ if awk -v d="$CG" '$2 == d && $3 == "cgroup2" {f = 1} END {exit !f}' /proc/mount
 	echo $$ >"$CG/cgroup.procs"
 fi
 
-# bind KIND FILE DIO [CONFIGURE-OPTS]: a DUT ("dut") or stock loop
-# ("stock") device on FILE with dio DIO (0/1); prints it, or why not
-bind() {
-	local kind=$1 f=$2 dio=$3 dev o n; shift 3
-	if [ "$kind" = dut ]; then dev=$(free_dev); else dev=$(stock_free); fi || { echo "no free $kind device: $dev"; return 1; }
-	o=$(timeout 60 "$ALO_IOCTL" configure "$dev" "$f" --set-dio "$dio" "$@" 2>&1)
-	n=$(devname "$dev")
-	if [ "$(ioc1_of "$o")" != OK ] || [ "$(kv set_dio "$o")" != OK ] ||
-	   [ "$(cat "/sys/block/$n/${n%%[0-9]*}/dio" 2>/dev/null)" != "$dio" ]; then
-		timeout 20 "$ALO_IOCTL" clr-fd "$dev" >/dev/null 2>&1
-		echo "configure $dev $f --set-dio $dio: $o"; return 1
-	fi
-	echo "$dev" >>"$DEVLIST"
-	echo "$dev"
-}
-unbind() { timeout 20 "$ALO_IOCTL" clr-fd "$1" >/dev/null 2>&1; }
-# unbind_all: every device bind made, unless a request is stuck in it (a
-# freeze would wait for it forever)
-unbind_all() {
-	local d
-	[ -f "$DEVLIST" ] || return 0
-	while read -r d; do
-		[ -e "/sys/block/$(devname "$d")/inflight" ] || continue
-		if [ "$(awk '{print $1 + $2}' "/sys/block/$(devname "$d")/inflight")" = 0 ]; then
-			timeout 20 "$ALO_IOCTL" clr-fd "$d"
-		fi
-	done < <(sort -u "$DEVLIST")
-	rm -f "$DEVLIST"
-}
-name_of() { if [ "$1" = dut ]; then echo "$DUT"; else echo "stock loop"; fi; }
 # counters DEV: the dispatch counters that exist (old and new names)
 counters() {
 	local c s=
@@ -115,12 +85,12 @@ exit_why() {
 for kind in dut stock; do
 	for mode in direct buffered; do
 		if [ "$mode" = direct ]; then flags=(oflag=direct conv=notrunc); else flags=("conv=notrunc,fsync"); fi
-		d="1. ulimit -f 1024 writer, 4 KiB $mode write at 8 MiB of $(name_of "$kind") (dio on, sparse file on ext4): succeeds, data written"
+		d="1. ulimit -f 1024 writer, 4 KiB $mode write at 8 MiB of $(kind_name "$kind") (dio on, sparse file on ext4): succeeds, data written"
 		[ "$kind" = dut ] || d="$d (control)"
 		f=$D/fsize-$kind-$mode.img
 		truncate -s 16M "$f"
 		mkrand "$SCRATCH/blk" 4096
-		dev=$(bind "$kind" "$f" 1) || { fail "$d" "$dev"; continue; }
+		dev=$(kind_bind "$kind" "$f" 1) || { fail "$d" "$dev"; continue; }
 		# shellcheck disable=SC2016 # expanded by the inner bash
 		timeout 60 bash -c 'ulimit -f 1024 && exec dd if="$1" of="$2" bs=4096 seek=2048 count=1 status=none "${@:3}"' \
 			_ "$SCRATCH/blk" "$dev" "${flags[@]}" >"$SCRATCH/w.err" 2>&1
@@ -128,7 +98,7 @@ for kind in dut stock; do
 		want=$(sha "$SCRATCH/blk")
 		got=$(blk_sha "$dev" $((8 * MiB)) 4096)
 		[ "$kind" != dut ] || diag "$mode: $(counters "$dev")"
-		unbind "$dev"
+		kind_unbind "$dev"
 		inf=$(sha_range "$f" $((8 * MiB)) 4096)
 		if [ $rc = 0 ] && [ "$got" = "$want" ] && [ "$inf" = "$want" ]; then
 			ok "$d"
@@ -181,18 +151,18 @@ chmod 0644 "$SCRATCH/user.dat"
 for kind in dut stock; do
 	for mode in direct buffered; do
 		if [ "$mode" = direct ]; then flags=(oflag=direct "conv=notrunc,fsync"); else flags=("conv=notrunc,fsync"); fi
-		d="2. user nobody, node 0666: 4 MiB $mode write through $(name_of "$kind") (dio on) into holes of a file on ext4 with only root's reserve free: succeeds, data written"
+		d="2. user nobody, node 0666: 4 MiB $mode write through $(kind_name "$kind") (dio on) into holes of a file on ext4 with only root's reserve free: succeeds, data written"
 		[ "$kind" = dut ] || d="$d (control)"
 		[ -n "$res_ok" ] || { fail "$d" "$why"; continue; }
 		f=$RM/$kind-$mode.img
-		dev=$(bind "$kind" "$f" 1) || { fail "$d" "$dev"; continue; }
+		dev=$(kind_bind "$kind" "$f" 1) || { fail "$d" "$dev"; continue; }
 		chmod 0666 "$dev"
 		timeout 120 setpriv --reuid=65534 --regid=65534 --clear-groups \
 			dd if="$SCRATCH/user.dat" of="$dev" bs=64k "${flags[@]}" status=none >"$SCRATCH/w.err" 2>&1
 		rc=$?
 		c=$(counters "$dev")
 		got=$(blk_sha "$dev" 0 $((4 * MiB)))
-		unbind "$dev"
+		kind_unbind "$dev"
 		want=$(sha "$SCRATCH/user.dat")
 		alloc=$(($(stat -c '%b * %B' "$f")))
 		if [ $rc = 0 ] && [ "$got" = "$want" ] && [ "$alloc" -ge $((4 * MiB)) ]; then
@@ -232,7 +202,7 @@ if [ -n "$kwhy" ]; then
 else
 	F3=$D/trace.img
 	fallocate -l 64M "$F3"
-	if ! dev=$(bind dut "$F3" 1); then
+	if ! dev=$(kind_bind dut "$F3" 1); then
 		fail "$d" "$dev"
 	else
 		udev_settle
@@ -259,14 +229,14 @@ else
 			fail "$d" "fio rc $rc; $total hits; outside aloop's threads:" "${bad:-none}" \
 				"$([ $rc = 0 ] || echo "$o" | tail -n 5)"
 		fi
-		unbind "$dev"
+		kind_unbind "$dev"
 	fi
 fi
 
 # ================================ 4. hazards kept for the thread path
 F=$D/hz.img
 mkrand "$F" $((32 * MiB))
-dev=$(bind dut "$F" 1) || { nodev=$dev; dev=; }
+dev=$(kind_bind dut "$F" 1) || { nodev=$dev; dev=; }
 d="4a. fio verify randrw 4k libaio QD32, 16 I/Os per submit (a plug), 2 jobs: data intact"
 if [ -z "$dev" ]; then
 	fail "$d" "no device: $nodev"
@@ -307,14 +277,14 @@ if [ -z "$dev" ]; then
 elif timeout 120 mkfs.ext4 -q -F "$dev" && mount "$dev" "$LM"; then
 	MNTS+=("$LM")
 	fallocate -l 16M "$LM/up.img"
-	if ! up=$(bind dut "$LM/up.img" 1); then
+	if ! up=$(kind_bind dut "$LM/up.img" 1); then
 		fail "$d" "$up"
 	else
 		o=$(timeout 240 fio --name=s --filename="$up" --rw=randrw --size=16M --ioengine=libaio --direct=1 \
 			--bs=4k --iodepth=16 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
 			--randrepeat=0 --output-format=terse 2>&1)
 		rc=$?
-		unbind "$up"
+		kind_unbind "$up"
 		fo=$(umount "$LM" 2>&1 && timeout 120 fsck.ext4 -fn "$dev" 2>&1)
 		frc=$?
 		if [ $rc = 0 ] && [ $frc = 0 ]; then
@@ -326,7 +296,7 @@ elif timeout 120 mkfs.ext4 -q -F "$dev" && mount "$dev" "$LM"; then
 else
 	fail "$d" "cannot make or mount ext4 on $dev"
 fi
-[ -z "$dev" ] || unbind "$dev"
+[ -z "$dev" ] || kind_unbind "$dev"
 
 klog_clean_step "kernel log clean (no WARNING/BUG/lockdep/KASAN/hung task), no task in D state" "$MARK"
 finish

@@ -39,7 +39,7 @@ disp_cleanup() {
 	local i
 	fsfreeze -u "$BACKING" 2>/dev/null
 	for i in "${BG[@]}"; do kill -KILL "$i" 2>/dev/null; done
-	unbind_all
+	kind_unbind_all
 	sleep 0.5
 	for i in "${DMS[@]}"; do timeout 20 dmsetup remove --noudevsync "$i"; done
 	[ -z "$BASELOOP" ] || timeout 20 losetup -d "$BASELOOP"
@@ -50,36 +50,6 @@ on_exit disp_cleanup
 D=$(test_dir dispatch)
 MARK=$(klog_mark)
 
-# bind KIND FILE DIO [CONFIGURE-OPTS]: a DUT ("dut") or stock loop
-# ("stock") device on FILE with dio DIO (0/1); prints it, or why not
-bind() {
-	local kind=$1 f=$2 dio=$3 dev o n; shift 3
-	if [ "$kind" = dut ]; then dev=$(free_dev); else dev=$(stock_free); fi || { echo "no free $kind device: $dev"; return 1; }
-	o=$(timeout 60 "$ALO_IOCTL" configure "$dev" "$f" --set-dio "$dio" "$@" 2>&1)
-	n=$(devname "$dev")
-	if [ "$(ioc1_of "$o")" != OK ] || [ "$(kv set_dio "$o")" != OK ] ||
-	   [ "$(cat "/sys/block/$n/${n%%[0-9]*}/dio" 2>/dev/null)" != "$dio" ]; then
-		timeout 20 "$ALO_IOCTL" clr-fd "$dev" >/dev/null 2>&1
-		echo "configure $dev $f --set-dio $dio: $o"; return 1
-	fi
-	echo "$dev" >>"$DEVLIST"
-	echo "$dev"
-}
-unbind() { timeout 20 "$ALO_IOCTL" clr-fd "$1" >/dev/null 2>&1; }
-# unbind_all: every device bind made, unless a request is stuck in it (a
-# freeze would wait for it forever)
-unbind_all() {
-	local d
-	[ -f "$DEVLIST" ] || return 0
-	while read -r d; do
-		[ -e "/sys/block/$(devname "$d")/inflight" ] || continue
-		if [ "$(awk '{print $1 + $2}' "/sys/block/$(devname "$d")/inflight")" = 0 ]; then
-			timeout 20 "$ALO_IOCTL" clr-fd "$d"
-		fi
-	done < <(sort -u "$DEVLIST")
-	rm -f "$DEVLIST"
-}
-name_of() { if [ "$1" = dut ]; then echo "$DUT"; else echo "stock loop"; fi; }
 mode_of() { if [ "$1" = 1 ]; then echo "dio"; else echo "buffered"; fi; }
 inflight() { awk '{print $1, $2}' "/sys/block/$(devname "$1")/inflight"; }
 counters() {
@@ -150,28 +120,28 @@ g2_run() {
 g2_case() {	# KIND SCHED DIO ROOTJOB
 	local kind=$1 sched=$2 dio=$3 job=$4 d dev q r infl what="psync QD1 randread"
 	[ "$job" != wb ] || what="psync QD1 buffered writes with fsync"
-	d="G2 $(name_of "$kind") $(mode_of "$dio"), $sched: fio randread QD32 in a cgroup + $what in the root, both on CPU 0, ${G2T} s: the root fio ends within $((G2T + 20)) s, inflight '0 0' after"
+	d="G2 $(kind_name "$kind") $(mode_of "$dio"), $sched: fio randread QD32 in a cgroup + $what in the root, both on CPU 0, ${G2T} s: the root fio ends within $((G2T + 20)) s, inflight '0 0' after"
 	[ "$kind" = dut ] || d="$d (control)"
 	[ -z "$CGWHY" ] || { skip "$d" "$CGWHY"; return; }
-	dev=$(bind "$kind" "$F2" "$dio") || { fail "$d" "$dev"; return; }
+	dev=$(kind_bind "$kind" "$F2" "$dio") || { fail "$d" "$dev"; return; }
 	q=/sys/block/$(devname "$dev")/queue/scheduler
 	echo "$sched" >"$q" 2>/dev/null
 	if ! grep -q "\[$sched\]" "$q"; then
-		skip "$d" "cannot select $sched (schedulers: $(cat "$q"))"; unbind "$dev"; return
+		skip "$d" "cannot select $sched (schedulers: $(cat "$q"))"; kind_unbind "$dev"; return
 	fi
 	g2_run "$dev" "$job"; r=$G2R
 	sleep 0.5
 	infl=$(inflight "$dev")
-	diag "$(name_of "$kind") $(mode_of "$dio") $sched $job: $r; $( [ "$kind" != dut ] || counters "$dev")"
+	diag "$(kind_name "$kind") $(mode_of "$dio") $sched $job: $r; $( [ "$kind" != dut ] || counters "$dev")"
 	if [ "$r" = ok ] && [ "$infl" = "0 0" ]; then
 		ok "$d"
 		echo none >"$q" 2>/dev/null
-		unbind "$dev"
+		kind_unbind "$dev"
 	else
 		fail "$d" "$r" "inflight now: '$infl'"
 		if [ "$infl" = "0 0" ]; then
 			echo none >"$q" 2>/dev/null
-			unbind "$dev"
+			kind_unbind "$dev"
 		else	# a freeze would wait for the stranded request: leave the device
 			diag "$(devname "$dev") left bound (a freeze would hang behind the request in flight)"
 		fi
@@ -239,7 +209,7 @@ g1_io() {
 # g1_case N DM KIND OFF
 g1_case() {
 	local n=$1 dm=$2 kind=$3 off=$4 dev e
-	dev=$(bind "$kind" "$dm" 1) || { fail "${G1D[n]}" "$dev"; return; }
+	dev=$(kind_bind "$kind" "$dm" 1) || { fail "${G1D[n]}" "$dev"; return; }
 	G1DEVS+=("$dev")
 	[ "$n" -lt 2 ] || return 0	# case B: the I/O comes after the reload
 	e=$(g1_io "$dev" "$dm" "$off")
@@ -259,7 +229,7 @@ else
 	else
 		fail "${G1D[0]}" "dmsetup create (delay) failed"; fail "${G1D[1]}" "dmsetup create (delay) failed"
 	fi
-	for d in "${G1DEVS[@]}"; do unbind "$d"; done
+	for d in "${G1DEVS[@]}"; do kind_unbind "$d"; done
 	sleep 0.5
 	timeout 30 dmsetup remove --noudevsync actx-g1a && DMS=()
 	# case B
@@ -289,7 +259,7 @@ else
 	else
 		fail "${G1D[2]}" "dmsetup create (linear) failed"; fail "${G1D[3]}" "dmsetup create (linear) failed"
 	fi
-	for d in "${G1DEVS[@]}"; do unbind "$d"; done
+	for d in "${G1DEVS[@]}"; do kind_unbind "$d"; done
 	sleep 0.5
 	timeout 30 dmsetup remove --noudevsync actx-g1b && DMS=()
 fi
@@ -299,7 +269,7 @@ d7="G7 $DUT: offset, dio, reqs_dio, backing_file read within 3 s each while LOOP
 d7b="G7 $DUT: after the thaw the held write and LOOP_SET_DIRECT_IO complete, data written"
 F7=$D/g7.img
 fallocate -l 16M "$F7"
-if ! dev=$(bind dut "$F7" 1); then
+if ! dev=$(kind_bind dut "$F7" 1); then
 	fail "$d7" "$dev"; fail "$d7b" "$dev"
 elif ! mkpattern "$SCRATCH/pat" 65536 132 || ! fsfreeze -f "$BACKING" 2>/dev/null; then
 	skip_n 2 "cannot freeze $BACKING" "$d7" "$d7b"
@@ -339,7 +309,7 @@ else
 		fail "$d7b" "still running 60 s after the thaw: '$left'; dd rc $rw; set-dio rc $rd: $so" \
 			"data $([ "$got" = "$(sha "$SCRATCH/pat")" ] && echo ok || echo WRONG)"
 	fi
-	unbind "$dev"
+	kind_unbind "$dev"
 fi
 
 # =========================================== G8: SET_STATUS on a partition
@@ -350,14 +320,14 @@ fi
 F8=$D/g8.img
 g8_case() {	# KIND
 	local kind=$1 d dev o want got a fd
-	d="G8 $(name_of "$kind"): LOOP_SET_STATUS64 on the partition node moving the offset to 1 MiB: the whole disk reads the file at the new offset (no stale page cache)"
+	d="G8 $(kind_name "$kind"): LOOP_SET_STATUS64 on the partition node moving the offset to 1 MiB: the whole disk reads the file at the new offset (no stale page cache)"
 	[ "$kind" = dut ] || d="$d (control)"
 	mkrand "$F8" $((8 * MiB))
 	if ! printf 'label: dos\nstart=2048, size=4096, type=83\n' | sfdisk -q "$F8" >/dev/null 2>&1; then
 		skip "$d" "sfdisk missing or failed"; return
 	fi
-	dev=$(bind "$kind" "$F8" 0 --flags 8) || { fail "$d" "$dev"; return; }
-	wait_dev "${dev}p1" || { fail "$d" "${dev}p1 did not appear"; unbind "$dev"; return; }
+	dev=$(kind_bind "$kind" "$F8" 0 --flags 8) || { fail "$d" "$dev"; return; }
+	wait_dev "${dev}p1" || { fail "$d" "${dev}p1 did not appear"; kind_unbind "$dev"; return; }
 	mkpattern "$SCRATCH/patA" "$MiB" 101
 	a=$(sha "$SCRATCH/patA")
 	# The whole disk stays open meanwhile: its last close would drop its cache.
@@ -366,17 +336,17 @@ g8_case() {	# KIND
 	got=$(timeout 60 dd if="$dev" bs=64k skip=64 count=16 status=none | sha256sum | cut -d' ' -f1)
 	if [ "$got" != "$a" ]; then
 		exec {fd}<&-
-		fail "$d" "pattern A not read back before the change"; unbind "$dev"; return
+		fail "$d" "pattern A not read back before the change"; kind_unbind "$dev"; return
 	fi
 	o=$(timeout 60 "$ALO_IOCTL" set-status-keep "${dev}p1" --offset "$MiB" 2>&1)
 	if [ "$(ioc1_of "$o")" != OK ]; then
 		exec {fd}<&-
-		fail "$d" "LOOP_SET_STATUS64 on ${dev}p1: $o"; unbind "$dev"; return
+		fail "$d" "LOOP_SET_STATUS64 on ${dev}p1: $o"; kind_unbind "$dev"; return
 	fi
 	got=$(timeout 60 dd if="$dev" bs=64k skip=64 count=16 status=none | sha256sum | cut -d' ' -f1)
 	exec {fd}<&-
 	want=$(sha_range "$F8" $((5 * MiB)) "$MiB")
-	unbind "$dev"
+	kind_unbind "$dev"
 	if [ "$got" = "$want" ]; then
 		ok "$d"
 	elif [ "$got" = "$a" ]; then

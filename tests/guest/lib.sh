@@ -292,6 +292,40 @@ attach_dev() {
 	echo "$dev"
 }
 
+# ------------------------------------- a DUT or a stock loop device, dio
+# kind_bind KIND FILE DIO [CONFIGURE-OPTS]: a DUT ("dut") or stock loop
+# ("stock") device on FILE with dio DIO (0/1), configured by the ioctl
+# helper; prints it, or why not.  Appends it to $DEVLIST (the test's file)
+# for kind_unbind_all.
+kind_bind() {
+	local kind=$1 f=$2 dio=$3 dev o n; shift 3
+	if [ "$kind" = dut ]; then dev=$(free_dev); else dev=$(stock_free); fi || { echo "no free $kind device: $dev"; return 1; }
+	o=$(timeout 60 "$ALO_IOCTL" configure "$dev" "$f" --set-dio "$dio" "$@" 2>&1)
+	n=$(devname "$dev")
+	if [ "$(ioc1_of "$o")" != OK ] || [ "$(kv set_dio "$o")" != OK ] ||
+	   [ "$(cat "/sys/block/$n/${n%%[0-9]*}/dio" 2>/dev/null)" != "$dio" ]; then
+		timeout 20 "$ALO_IOCTL" clr-fd "$dev" >/dev/null 2>&1
+		echo "configure $dev $f --set-dio $dio: $o"; return 1
+	fi
+	echo "$dev" >>"$DEVLIST"
+	echo "$dev"
+}
+kind_unbind() { timeout 20 "$ALO_IOCTL" clr-fd "$1" >/dev/null 2>&1; }
+# kind_unbind_all: every device kind_bind made, unless a request is stuck
+# in it (a freeze would wait for it forever)
+kind_unbind_all() {
+	local d
+	[ -f "$DEVLIST" ] || return 0
+	while read -r d; do
+		[ -e "/sys/block/$(devname "$d")/inflight" ] || continue
+		if [ "$(awk '{print $1 + $2}' "/sys/block/$(devname "$d")/inflight")" = 0 ]; then
+			timeout 20 "$ALO_IOCTL" clr-fd "$d"
+		fi
+	done < <(sort -u "$DEVLIST")
+	rm -f "$DEVLIST"
+}
+kind_name() { if [ "$1" = dut ]; then echo "$DUT"; else echo "stock loop"; fi; }
+
 # ---------------------------------------------------------- data/sums
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # sha_range FILE OFFSET LEN
