@@ -18,7 +18,7 @@
 #        root for its kernel: gcc-14), no warnings, MODULE_VERSION = VERSION
 #      - DKMS: `make dkms-install KVER=<kver>` (in the root for 7.x)
 #      - boot that kernel once under virtme-ng (QEMU) with three scratch
-#        disks and run scripts/guest-run.sh: tests/guest/NN-*.sh, then
+#        disks and run tests/guest/run.sh: tests/guest/NN-*.sh, then
 #        tests/dkms/guest-dkms.sh (modprobe loads the DKMS build, fio,
 #        modprobe -r); scan the guest kernel log
 #      - `make dkms-uninstall`: nothing of aloop left in /lib/modules
@@ -280,7 +280,7 @@ for i in "${!KLIST[@]}"; do
 		--disk "$VMDIR/vda.img:aloop-ext4" --disk "$VMDIR/vdb.img:aloop-xfs" \
 		--disk "$VMDIR/vdc.img:aloop-4k:,logical_block_size=4096,physical_block_size=4096" \
 		-- env DUT="$DUT" ALOOP_TESTS="$tests" ALOOP_CLASSES="$classes" ALOOP_LANE="$tok" \
-		ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" "${GUEST_ENV[@]}" "$REPO/scripts/guest-run.sh" "$ko" "$VM_RESULTS"
+		ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" "${GUEST_ENV[@]}" "$REPO/tests/guest/run.sh" "$ko" "$VM_RESULTS"
 	echo $? >"$kdir/vng.rc"
 	rm -rf "$VMDIR"; VMDIR=
 	report_guest "$k" "$kdir"

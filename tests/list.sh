@@ -3,13 +3,15 @@
 #
 # `make check-list`: one line per guest test (tests/guest/NN-*.sh), read
 # from the header lines of each file, the same lines the runner
-# (scripts/guest-run.sh) reads:
+# (tests/guest/run.sh) reads:
 #
 #   # aloop-class: quick|long|stress    none: quick
 #   # aloop-timeout: SECONDS            none: 600 (ALOOP_TEST_TIMEOUT's default)
+#   # aloop-driver: aloop|any           aloop: skipped with DUT=loop
+#   # aloop-needs: NEED...              see need_why in tests/guest/lib/common.sh
 #   # aloop-desc: ONE LINE              none: "-"
 #
-#   tests/list.sh          NN-name  class  timeout  description (aligned)
+#   tests/list.sh          NN-name  class  timeout  driver  description (aligned)
 #   tests/list.sh --md     the same as a Markdown table (docs/testing.md)
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -27,7 +29,7 @@ header() {
 	sed -n "s/^# aloop-$2: \($3\)\$/\1/p" "$1" 2>/dev/null | head -n 1
 }
 
-names=() classes=() timeouts=() descs=()
+names=() classes=() timeouts=() descs=() drivers=() needs=()
 wn=4 wc=5	# widths: at least those of "name" and "class"
 for f in tests/guest/[0-9][0-9]-*.sh; do
 	[ -f "$f" ] || continue
@@ -35,22 +37,25 @@ for f in tests/guest/[0-9][0-9]-*.sh; do
 	c=$(header "$f" class '[a-z]*')
 	t=$(header "$f" timeout '[0-9][0-9]*')
 	d=$(header "$f" desc '.*[^ ]')
+	v=$(header "$f" driver '[a-z]*')
+	w=$(header "$f" needs '.*[^ ]')
 	names+=("$n") classes+=("${c:-quick}") timeouts+=("${t:-600}") descs+=("${d:--}")
+	drivers+=("${v:-aloop}") needs+=("${w:--}")
 	[ "${#n}" -le "$wn" ] || wn=${#n}
 	[ "${#c}" -le "$wc" ] || wc=${#c}
 done
 
 if [ $md = 1 ]; then
-	echo "| test | class | timeout (s) | what it checks |"
-	echo "|---|---|---|---|"
+	echo "| test | class | timeout (s) | driver | needs | what it checks |"
+	echo "|---|---|---|---|---|---|"
 fi
 for i in "${!names[@]}"; do
 	if [ $md = 1 ]; then
 		# shellcheck disable=SC2016 # the backquotes are Markdown's
-		printf '| `%s` | %s | %s | %s |\n' "${names[i]}" "${classes[i]}" \
-			"${timeouts[i]}" "${descs[i]//|/\\|}"
+		printf '| `%s` | %s | %s | %s | %s | %s |\n' "${names[i]}" "${classes[i]}" \
+			"${timeouts[i]}" "${drivers[i]}" "${needs[i]}" "${descs[i]//|/\\|}"
 	else
-		printf "%-${wn}s  %-${wc}s  %7s  %s\n" "${names[i]}" "${classes[i]}" \
-			"${timeouts[i]}" "${descs[i]}"
+		printf "%-${wn}s  %-${wc}s  %7s  %-5s  %s\n" "${names[i]}" "${classes[i]}" \
+			"${timeouts[i]}" "${drivers[i]}" "${descs[i]}"
 	fi
 done

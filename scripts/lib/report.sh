@@ -14,7 +14,7 @@
 #                                  add its top-level results to the totals
 #   ktap_check GROUP WHAT RC LOG   fail when that stream does not agree
 #                                  with the exit status or its own plan
-#   report_guest K KDIR            the results of scripts/guest-run.sh in
+#   report_guest K KDIR            the results of tests/guest/run.sh in
 #                                  KDIR/results, and the kernel log scan
 #   tstart; tend LABEL [NOTE]      stage timing
 
@@ -61,6 +61,13 @@ ktap_count() {
 			FAILED+=("[$g] $pfx$line")
 		fi
 		case $line in
+		"1..0 "*"# SKIP"*|"1..0 "*"# skip"*)	# the whole file skipped
+			KT_PLAN=0 KT_SKIP=$((KT_SKIP + 1))
+			# by the lane's classes: by design; anything else is loud
+			case ${line#*# [Ss][Kk][Ii][Pp] } in
+			"class "*) ;;
+			*) WARNINGS+=("$g: ${pfx}SKIPPED: ${line#*# [Ss][Kk][Ii][Pp] }") ;;
+			esac ;;
 		"1.."[0-9]*) [ -n "$KT_PLAN" ] || KT_PLAN=${line#1..} ;;
 		"ok "[0-9]*|"not ok "[0-9]*)
 			KT_N=$((KT_N + 1))
@@ -96,7 +103,7 @@ tend() {
 	say "$1 took ${t}s${2:+ ($2)}"
 }
 
-# One kernel's guest-run.sh results: every test file's KTAP, checked
+# One kernel's tests/guest/run.sh results: every test file's KTAP, checked
 # against its exit status and plan, then the kernel log.
 report_guest() {
 	local k=$1 kdir=$2 r=$2/results name f rc t log

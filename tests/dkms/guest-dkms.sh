@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# DKMS end to end, inside the guest (run by scripts/guest-run.sh as the
+# DKMS end to end, inside the guest (run by tests/guest/run.sh as the
 # last step, "dkms", when scripts/check.sh installed aloop with
 # `make dkms-install` for this kernel before the boot):
 #   modprobe aloop loads the DKMS-built module - not build/<kver>/aloop.ko

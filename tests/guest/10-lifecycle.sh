@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: insmod/rmmod next to a busy stock loop, LOOP_CTL_ADD/REMOVE/GET_FREE, rmmod refused while bound or open
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: stock-loop unloaded
 # Module lifecycle: insmod/rmmod next to a busy stock loop, the control
 # device (LOOP_CTL_ADD/REMOVE/GET_FREE compared with stock loop), rmmod
 # refusal while a device is bound or open, load/unload cycles, and that

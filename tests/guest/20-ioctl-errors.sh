@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: every bad ioctl input: errno equal to stock loop's, device state and backing file unchanged
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: stock-loop
 # Bad ioctl input: every case is run against an aloop device and a stock
 # loop device in the same state on the same kernel; the errno must be the
 # same (and, where the brief states one, the expected value - when stock
@@ -12,11 +16,6 @@
 
 plan 46
 
-why=$(need_env) || bail "$why"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-[ "$DUT" = loop ] && stock_load
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir ioctl)
 chmod 755 "$D"
 

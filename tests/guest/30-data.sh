@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: aloopctl attach/list/status/detach, offset/sizelimit placement, reads past the end, fio verify, beside stock loop
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: aloopctl stock-loop
 # Data path: aloopctl attach/list/status/detach round trip, aloop and
 # stock loop side by side, offset/sizelimit placement and device size,
 # reads past the end of the backing file, fio verify runs.
@@ -8,12 +12,6 @@
 
 plan 28
 
-why=$(need_env) || bail "$why"
-have_aloopctl || bail "aloopctl is not built"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-[ "$DUT" = loop ] && stock_load
-out=$(mod_load) || bail "cannot load $DUT: $out"
 on_exit "aloopctl detach-all; losetup -D"
 D=$(test_dir data)
 XD=${XFSDIR:-$BACKING}

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: ext4 round trip (mkfs, copy a tree, e2fsck, re-attach) and xfs on a 4096-byte block device
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: aloopctl
 # Filesystems on aloop: ext4 (mkfs, copy a tree, e2fsck -fn on the
 # backing file directly, re-attach and compare) and xfs on a 4096-byte
 # logical block device backed by a file on xfs.
@@ -8,10 +12,6 @@
 
 plan 10
 
-why=$(need_env) || bail "$why"
-have_aloopctl || bail "aloopctl is not built"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 MNT=$(mkmnt fs)
 on_exit "umount -l $MNT; aloopctl detach-all"
 D=$(test_dir fs)

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: read-only, autoclear, 8 devices, legacy SET_FD, sysfs attributes, block size, partitions, direct I/O
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: aloopctl stock-loop
 # Modes: read-only (flag and read-only fd), autoclear, 8 devices at once,
 # the legacy LOOP_SET_FD + LOOP_SET_STATUS64 path, sysfs attributes,
 # logical block size, partition scanning, direct I/O.
@@ -8,12 +12,6 @@
 
 plan 32
 
-why=$(need_env) || bail "$why"
-have_aloopctl || bail "aloopctl is not built"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-[ "$DUT" = loop ] && stock_load
-out=$(mod_load) || bail "cannot load $DUT: $out"
 MNT=$(mkmnt modes)
 on_exit "exec 7<&- 8<&-; umount -l $MNT; aloopctl detach-all; losetup -D"
 D=$(test_dir modes)

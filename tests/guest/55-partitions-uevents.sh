@@ -1,17 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: BLKPG partitions vanish on detach; uevents for configure, capacity change and detach
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: aloopctl
 # Partitions added with BLKPG vanish on detach; uevents for configure,
 # capacity change and detach reach userspace (udevadm monitor --kernel).
 . "$(dirname "$0")/lib.sh"
 
 plan 5
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 5 "aloop only (DUT=$DUT)"; finish; }
-have_aloopctl || bail "aloopctl is not built"
-dut_unload_all
-out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
 D=$(test_dir parts)
 

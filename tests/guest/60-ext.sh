@@ -1,19 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: aloop's own ioctls ALOOP_GET_FEATURES / ALOOP_GET_INFO, and aloopctl features
+# aloop-timeout: 600
+# aloop-driver: aloop
 # aloop's own ioctls (include/uapi/linux/aloop.h): ALOOP_GET_FEATURES on
 # the control device, ALOOP_GET_INFO on devices, and aloopctl features.
 . "$(dirname "$0")/lib.sh"
 
 plan 7
 
-if [ "$DUT" != aloop ]; then
-	skip_n 7 "aloop extension ioctls (DUT=$DUT)" features info-unbound info-bound counters dio aloopctl-features json
-	finish
-fi
-why=$(need_env) || bail "$why"
-dut_unload_all
-out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
 D=$(test_dir ext)
 

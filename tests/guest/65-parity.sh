@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: parity with stock loop: every finding of the correctness review (F1-F19), aloop and stock loop in one boot
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: aloopctl stock-loop
 # Parity with stock loop for the findings of the correctness review
 # (/work/shared/reviews/correctness-review.md, F1-F19): each step runs
 # one recipe on the device under test and, as the control, on a stock
@@ -12,13 +16,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 37
-
-why=$(need_env) || bail "$why"
-have_aloopctl || bail "aloopctl is not built"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-[ "$DUT" = loop ] && stock_load
-out=$(mod_load) || bail "cannot load $DUT: $out"
 
 MNT=$(mkmnt parity-a)
 MNT2=$(mkmnt parity-b)

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: blkcg (io.max) and memcg (memory.max) charging, isolation between cgroups, writeback under a memcg limit
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: fio stock-loop cgroup2
 # cgroups (issue 10): backing I/O of a request is issued in the cgroups
 # of the bio that reached the device.  Each step runs on the device under
 # test and, as the control, on stock loop in the same boot:
@@ -21,18 +24,10 @@
 #      no hung task.
 # SKIPs when cgroup v2 or its io/memory controllers are unavailable.
 # Measured: 9 min on 6.12, more on 6.1 under TCG.
-# aloop-timeout: 1200
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 plan 16
-
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-[ "$DUT" = loop ] && stock_load
-out=$(mod_load) || bail "cannot load $DUT: $out"
 
 MNT=$(mkmnt cgroups)
 BG=()			# background processes started here

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: cgroups created and removed around dio while the root writes back: no stale memcg, idle cgroups uncharged
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: fio cgroup2
 # cgroup churn: a request's memcg is active on the worker that serves it
 # only while it does, and no worker keeps a pointer to a cgroup that is
 # gone.  Regression test for a use-after-free: when a direct-I/O request
@@ -23,10 +27,6 @@
 
 ROUNDS=${ALOOP_CHURN_ROUNDS:-4}
 plan 6
-
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-out=$(mod_load) || bail "cannot load $DUT: $out"
 
 DEV=
 churn_cleanup() {

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: dio over ext4/xfs/raw partition/4K sectors, alignment rules, dio_reason, no double caching, dio toggled under fio
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: aloopctl fio
 # Direct I/O (the seeds' core): data verified through aloop-dio over ext4,
 # xfs, a raw partition and a 4K-sector filesystem; the alignment rules and
 # dio_reason; tmpfs without O_DIRECT; no double caching (fincore); dio
@@ -9,12 +13,6 @@
 
 plan 30
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 30 "direct-I/O extensions need aloop (DUT=$DUT)"; finish; }
-have_aloopctl || bail "aloopctl is not built"
-have fio || bail "fio is not installed"
-dut_unload_all
-out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
 D=$(test_dir dio)
 

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: queue count, one aloopN-qM worker per queue, batching, counters, fio verify with 1 and 2 queues
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: fio stock-loop
 # Hardware queues (issue 11, parts 2, 3 and 5): ALOOP_CONFIGURE with a
 # queue count (1, 2, 4, 64; 0 and plain LOOP_CONFIGURE take the module
 # parameter; above ALOOP_MAX_QUEUES, a wrong size or non-zero reserved
@@ -16,12 +20,6 @@
 
 plan 26
 
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-[ "$DUT" = loop ] && stock_load
-out=$(mod_load) || bail "cannot load $DUT: $out"
 NOTDUT="queues are an aloop extension (DUT=$DUT)"
 QPARAM=/sys/module/aloop/parameters/queues
 queues_cleanup() {

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: NOWAIT tries from the queue workers and the blocking helper; mainline's inline-submission hazards on that path
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: fio
 # NOWAIT tries from the queue workers (issue 19): the worker submits
 # direct I/O with IOCB_NOWAIT and hands what the backing file refuses to
 # the queue's blocking helper.  What it must give: requests submitted
@@ -20,14 +23,6 @@
 
 plan 14
 
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-if [ "$DUT" != aloop ]; then
-	skip_n 14 "NOWAIT tries are aloop's (DUT=$DUT)"
-	finish
-fi
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 NW=/sys/module/aloop/parameters/nowait
 MNT_UP=; MNT_LOW=; DEVS=()
 nowait_cleanup() {

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: discard and write-zeroes, a backing without them (tmpfs), sparse and shrinking backing files
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: aloopctl
 # Discard and write-zeroes (hole punching / zero range), a backing file
 # without them (tmpfs has no ZERO_RANGE), sparse backing files, and a
 # backing file that shrinks under the device.  dio and buffered.
@@ -8,11 +12,6 @@
 
 plan 13
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 13 "aloop only (DUT=$DUT)"; finish; }
-have_aloopctl || bail "aloopctl is not built"
-dut_unload_all
-out=$(mod_load) || bail "cannot load aloop: $out"
 on_exit "aloopctl detach-all"
 D=$(test_dir discard)
 

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: backing-file I/O never in the submitter's task: ulimit -f writer, unprivileged writer in root's reserve, kprobes on ext4
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: fio stock-loop
 # Backing-file I/O never runs in the submitter's task (issue 19, item 3).
 # Every ->read_iter/->write_iter/fsync of the backing file must run in
 # aloop's kernel threads (aloopN-qM) or kworkers (aloop-io, aloop-cg), as
@@ -23,16 +27,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 13
-
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-if [ "$DUT" != aloop ]; then
-	skip_n 13 "tests aloop's dispatch against stock loop (DUT=$DUT)"
-	finish
-fi
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 
 rm -f "$SCRATCH/76-devs"
 DEVLIST=$SCRATCH/76-devs MNTS=() RESDEV='' TR='' KPROBES=()

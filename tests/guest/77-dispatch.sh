@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: dispatch corner cases: root request after a cgroup lane's batch, dm backing without nowait, sysfs during a freeze, partition offset
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: fio stock-loop
 # Dispatch correctness, round 2 (issue 20, item 1; correctness-review-2):
 #  G2 a root request queued without a wake-up must not be stranded when
 #     the last request of the dispatch batch goes to a cgroup lane:
@@ -22,16 +25,6 @@
 . "$(dirname "$0")/lib.sh"
 
 plan 17
-
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-if [ "$DUT" != aloop ]; then
-	skip_n 17 "tests aloop's dispatch against stock loop (DUT=$DUT)"
-	finish
-fi
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 
 rm -f "$SCRATCH/77-devs"
 DEVLIST=$SCRATCH/77-devs DMS=() BG=() BRD='' BASELOOP=''

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: none, mq-deadline, bfq, kyber x dio on/off: fio verify, the mixed cgroup+root load, ext4 under bfq
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: fio
 # Every I/O scheduler on the aloop device (issue 20, item 2), the quick
 # matrix every kernel runs: none, mq-deadline, bfq and kyber, each with
 # direct I/O on and off:
@@ -22,10 +25,6 @@ SCHEDS=${ALOOP_SCHEDS:-none mq-deadline bfq kyber}
 NS=$(wc -w <<<"$SCHEDS")
 plan $((NS * 5 + 3))
 
-why=$(need_env) || bail "$why"
-have fio || bail "fio is not installed"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir sched)
 DEVS=()
 MNT=

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: stress-ng fs stressors on ext4/xfs and dm-flakey crash consistency, aloop vs stock loop
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: aloopctl
 # File systems on aloop under load (issue 20, item 3), with stock loop in
 # the same boot as the control; every result is reported for aloop and
 # stock loop one after the other, so that a difference shows:
@@ -32,10 +35,6 @@ SECS=${ALOOP_FSLOAD_SECONDS:-20}
 # per file system: 2 stress + 2 fsck, 2 crash + 2 fsck (aloop, stock loop)
 plan $(( $(wc -w <<<"$FSS") * 8 + 1 ))
 
-why=$(need_env) || bail "$why"
-have_aloopctl || bail "aloopctl is not built"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir fsload)
 MNT=$(mkmnt fsload)
 DEVS=() DMS=()

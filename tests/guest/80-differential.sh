@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: one program runs the same ~70 ioctl steps on stock loop and aloop and compares them, 64- and 32-bit
+# aloop-timeout: 600
+# aloop-driver: any
+# aloop-needs: stock-loop unloaded
 # Differential ioctl test: tests/guest/loopdiff.c runs one fixed sequence
 # of loop ioctls (control device, unbound and bound devices, bad input,
 # status, resize, block size, direct I/O, change-fd, read-only, removal

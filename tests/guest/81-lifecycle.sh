@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: one-call attach (64 parallel, no EBUSY), owners and orphans, leases (exit, SIGKILL, mounted), find, detach --if-unused/--wait, reap
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: aloopctl
 # The device lifecycle of issue 22 on /dev/aloop-control:
 #  - ALOOP_CTL_ATTACH (aloopctl attach): 64 attaches from 8 parallel
 #    processes each get a distinct device, none fails, and each device
@@ -28,14 +31,6 @@
 
 plan 20
 
-if [ "$DUT" != aloop ]; then
-	skip_n 20 "the lifecycle ioctls are aloop's (DUT=$DUT)" lifecycle
-	finish
-fi
-why=$(need_env) || bail "$why"
-[ -x "$REPO/aloopctl/aloopctl" ] || bail "aloopctl is not built"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 MNT=
 life_cleanup() {
 	[ -z "$MNT" ] || umount -l "$MNT" 2>/dev/null

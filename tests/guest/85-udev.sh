@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: udev rules with a real udevd: permissions, by-uuid/label/partuuid links, the inotify watch
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: aloopctl unloaded
 # udev/60-aloop.rules with a real systemd-udevd: permissions of
 # /dev/aloop-control, /dev/aloopN and partitions (root:disk 0660),
 # /dev/disk/by-uuid, by-label and by-partuuid links that follow attach

@@ -1,6 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# aloop-class: quick
 # aloop-desc: the Debian packages in a booted root: DKMS build, aloopctl loads the module (SKIP where not installed)
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: unloaded
 # The Debian packages at work in a booted guest.  Needs aloop-dkms and
 # aloop-utils installed in the root the guest runs: tests/pkg/test_guest.sh
 # installs them in a throwaway copy of the trixie root and boots it.  The

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: every aloopctl verb and option, every error message and exit status, concurrent attaches
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: aloopctl
 # aloopctl against the real module: every verb and option (attach with
 # --read-only, --offset/--sizelimit with suffixes, --block-size and
 # --sector-size, --autoclear, --partscan, --direct-io, --device, --find
@@ -12,14 +15,6 @@
 
 plan 96
 
-if [ "$DUT" != aloop ]; then
-	skip_n 96 "aloopctl drives aloop devices only (DUT=$DUT)" aloopctl
-	finish
-fi
-why=$(need_env) || bail "$why"
-[ -x "$REPO/aloopctl/aloopctl" ] || bail "aloopctl is not built ($REPO/aloopctl/aloopctl)"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 on_exit "exec 7<&- 8<&-; aloopctl detach-all"
 D=$(test_dir ctl)
 VERSION=$(cat "$REPO/VERSION" 2>/dev/null)

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
 # aloop-desc: device lifecycle races (4 threads + sysfs readers), teardown under I/O, rmmod while busy
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: fio stock-loop
 # Stress: the device lifecycle under concurrency, and teardown under I/O.
 # Each scenario runs on aloop and, as the control, on stock loop in the
 # same boot; afterwards the data, the devices' state, tasks in D state
@@ -20,12 +23,6 @@
 
 plan 23
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 23 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }
-have fio || bail "fio is not installed"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir stress-lc)
 LCSECS=20
 

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
 # aloop-desc: dio, block size, status and capacity changed under fio verify; CHANGE_FD under readers
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: fio stock-loop
 # Stress: reconfiguration under I/O, on aloop and on stock loop as the
 # control in the same boot.
 #  - fio (libaio, QD32, 4 KiB random writes, verify=crc32c, 64 MiB, runs
@@ -18,12 +21,6 @@
 
 plan 12
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 12 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }
-have fio || bail "fio is not installed"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir stress-rc)
 RCSECS=30
 CFSECS=15

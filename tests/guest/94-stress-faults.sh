@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
 # aloop-desc: backing faults (dm-flakey/dm-error, ENOSPC, backing truncated or deleted), failslab/fail_page_alloc
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: stock-loop
 # Stress: faults under the device, on aloop and on stock loop as the
 # control in the same boot.
 #  4. Backing faults: the backing files on ext4 on a device-mapper device
@@ -22,11 +25,6 @@
 
 plan 25
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 25 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir stress-faults)
 MNT=$(mkmnt faults-dm)
 MNT2=$(mkmnt faults-small)

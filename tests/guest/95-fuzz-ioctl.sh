@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
 # aloop-desc: >= 100000 random ioctls as root and uid 65534, privilege checks, no kernel bytes in padding
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: stock-loop
 # Stress: ioctl fuzz (build/tools/alo-fuzz, tests/guest/ioctl_fuzz.c).
 #  - Privileges: uid 65534 with a read-only fd (opened by root, then
 #    privileges dropped) tries every state-changing call; the answer must
@@ -21,11 +24,6 @@
 
 plan 20
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 20 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir stress-fuzz)
 chmod 755 "$D"
 SEED=${ALOOP_FUZZ_SEED:-$(date +%s)}

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: stress
 # aloop-desc: 256 devices at once; mixed block sizes fio verify on dio and buffered devices under memory pressure
+# aloop-timeout: 600
+# aloop-driver: aloop
+# aloop-needs: fio stock-loop
 # Stress: scale, on aloop and on stock loop as the control in the same boot.
 #  - 256 devices attached at once (1 MiB sparse files, half with direct
 #    I/O), 64 KiB written and read back on every one (O_DIRECT; the data
@@ -15,12 +18,6 @@
 
 plan 13
 
-why=$(need_env) || bail "$why"
-[ "$DUT" = aloop ] || { skip_n 13 "stress tests compare aloop with stock loop (DUT=$DUT)"; finish; }
-have fio || bail "fio is not installed"
-stock_load || bail "cannot load the stock loop module"
-dut_unload_all
-out=$(mod_load) || bail "cannot load $DUT: $out"
 D=$(test_dir stress-scale)
 NDEV=256
 

@@ -3,12 +3,11 @@
 #
 # Runs INSIDE the virtme-ng guest booted by scripts/check.sh:
 #
-#   guest-run.sh ALOOP_KO RESULTS_DIR
+#   tests/guest/run.sh ALOOP_KO RESULTS_DIR
 #
 # Prepares the guest (tmpfs scratch, ext4 on /dev/vda and xfs on /dev/vdb
-# as backing filesystems), runs every tests/guest/NN-*.sh in order with a
-# per-test timeout and stores, in RESULTS_DIR (a --rwdir shared with the
-# host):
+# as backing filesystems), runs every tests/guest/NN-*.sh in order and
+# stores, in RESULTS_DIR (a --rwdir shared with the host):
 #   tests.list            the tests that were going to run, in order
 #   NAME.ktap/.stderr     each test's KTAP output and stderr
 #   NAME.rc / NAME.time   exit status (124 = timeout) and seconds taken
@@ -18,13 +17,24 @@
 #   taint-start/taint-end /proc/sys/kernel/tainted before and after
 #   done                  written last, always: the host checks for it
 #
+# Each file's header says what it needs; this runner acts on it:
+#   # aloop-class: quick|long|stress  a class the lane does not run: SKIP
+#   # aloop-driver: aloop|any         aloop: SKIP with DUT=loop
+#   # aloop-needs: NEED...            a NEED this guest lacks (need_why in
+#                                     lib/common.sh): SKIP with the reason;
+#                                     before the file, a fresh module under
+#                                     test is loaded, unless NEED "unloaded"
+#   # aloop-timeout: SECONDS          killed (process group) after that
+# A skipped file's result is "1..0 # SKIP reason" (KTAP).
+#
 # Environment: ALOOP_TESTS (space-separated names/globs, e.g. "00-env
 # 30-*"; default all), ALOOP_CLASSES (the classes this lane runs, e.g.
 # "quick long"; default all: a file's "# aloop-class: quick|long|stress"
 # line, quick when it has none; a file of another class is a SKIP result
 # unless ALOOP_TESTS names it), ALOOP_LANE (the lane's name, for that SKIP
 # line), ALOOP_TEST_TIMEOUT (seconds per test, default
-# 600; a file may ask for more with a line "# aloop-timeout: SECONDS"),
+# 600; a file's "# aloop-timeout: SECONDS" line wins), ALOOP_TIMEOUT_SCALE
+# (every timeout times this; the debug kernel's lane sets 4),
 # DUT (aloop, or loop to self-test the tests on stock loop),
 # ALOOP_DKMS=1: after the tests, run tests/dkms/guest-dkms.sh as the
 # step "dkms" (the host installed aloop with DKMS for this kernel and set
@@ -32,11 +42,13 @@
 #
 # The tree ($REPO, this script's ../) must be visible in the guest: the
 # host's / (vng's default), or bound at the same path in a --root guest.
+# The subshells below source lib.sh, which sets REPO and DUT as they are.
+# shellcheck disable=SC2031
 set -u
 
 KO=${1:-}
-RES=${2:?usage: guest-run.sh ALOOP_KO RESULTS_DIR}
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+RES=${2:?usage: tests/guest/run.sh ALOOP_KO RESULTS_DIR}
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 export REPO RESULTS_DIR=$RES ALOOP_KO=$KO
 export PATH="$REPO/aloopctl:$REPO/build/tools:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
@@ -45,6 +57,7 @@ export LC_ALL=C
 : "${ALOOP_TEST_TIMEOUT:=600}"
 : "${ALOOP_CLASSES:=quick long stress}"
 : "${ALOOP_LANE:=this}"
+: "${ALOOP_TIMEOUT_SCALE:=1}"
 export DUT ALOOP_TESTS
 
 mkdir -p "$RES"
@@ -163,7 +176,7 @@ log "running ${#tests[@]} test files: ${tests[*]}"
 cleanup_after() {	# NAME: leave a clean slate for the next test
 	local name=$1 msgs=
 	(
-		# shellcheck source=../tests/guest/lib.sh
+		# shellcheck source=lib.sh
 		. "$REPO/tests/guest/lib.sh"
 		trap - EXIT
 		awk '$2 ~ "^/run/aloop/mnt/" {print $2}' /proc/mounts | sort -r |
@@ -180,25 +193,69 @@ cleanup_after() {	# NAME: leave a clean slate for the next test
 	[ -z "$msgs" ] || log "cleanup after $name: $msgs"
 }
 
+# header FILE KEY: the value of the file's first "# aloop-KEY: VALUE" line
+header() { sed -n "s/^# aloop-$2: \(.*[^ ]\) *$/\1/p" "$1" 2>/dev/null | head -n 1; }
+
+# skip_file NAME WHY: the file's result is a KTAP skip, it does not run
+skip_file() {
+	log "$1: SKIP ($2)"
+	printf 'KTAP version 1\n1..0 # SKIP %s\n# 0 passed, 0 failed\n' "$2" >"$RES/$1.ktap"
+	echo 0 >"$RES/$1.rc"; echo 0 >"$RES/$1.time"
+}
+
+# prepare NEEDS: the environment the file's header asks for; prints
+# "skip REASON" or "fail REASON" when it cannot be had
+prepare() {
+	(
+		# shellcheck source=lib.sh
+		. "$REPO/tests/guest/lib.sh"
+		trap - EXIT
+		exec 3>&1 >/dev/null 2>&1
+		why=$(need_env) || { echo "fail $why" >&3; exit 0; }
+		for n in $1; do
+			why=$(need_why "$n")
+			[ -z "$why" ] || { echo "skip needs $n: $why" >&3; exit 0; }
+		done
+		dut_unload_all
+		[[ " $1 " = *" unloaded "* ]] && exit 0
+		[ "$DUT" != loop ] || [[ " $1 " != *" stock-loop "* ]] || stock_load
+		out=$(mod_load) || echo "fail cannot load $DUT: $out" >&3
+	)
+}
+
 for name in "${tests[@]}"; do
-	cls=$(sed -n 's/^# aloop-class: \([a-z]*\)$/\1/p' "$(script_of "$name")" 2>/dev/null | head -n 1)
-	cls=${cls:-quick}
-	if [ -z "$ALOOP_TESTS" ] && [[ " $ALOOP_CLASSES " != *" $cls "* ]]; then
-		why="class $cls: lane $ALOOP_LANE runs $ALOOP_CLASSES (ALOOP_LANES in scripts/check.sh)"
-		log "$name: SKIP ($why)"
-		printf 'KTAP version 1\n1..1\nok 1 - %s # SKIP %s\n# 0 passed, 0 failed\n' "$name" "$why" >"$RES/$name.ktap"
-		echo 0 >"$RES/$name.rc"; echo 0 >"$RES/$name.time"
+	f=$(script_of "$name")
+	cls=$(header "$f" class); cls=${cls:-quick}
+	if [ "$name" != dkms ] && [ -z "$ALOOP_TESTS" ] && [[ " $ALOOP_CLASSES " != *" $cls "* ]]; then
+		skip_file "$name" "class $cls: lane $ALOOP_LANE runs $ALOOP_CLASSES (ALOOP_LANES in scripts/check.sh)"
 		continue
 	fi
-	# A file may ask for more time with a "# aloop-timeout: SECONDS" line.
-	tmo=$(sed -n 's/^# aloop-timeout: \([0-9][0-9]*\)$/\1/p' "$(script_of "$name")" 2>/dev/null | head -n 1)
-	[ -n "$tmo" ] && [ "$tmo" -gt "$ALOOP_TEST_TIMEOUT" ] || tmo=$ALOOP_TEST_TIMEOUT
+	drv=$(header "$f" driver)
+	if [ "$name" != dkms ] && [ "${drv:-aloop}" = aloop ] && [ "$DUT" != aloop ]; then
+		skip_file "$name" "driver aloop: tests what only aloop has (DUT=$DUT)"
+		continue
+	fi
+	if [ "$name" != dkms ]; then
+		p=$(prepare "$(header "$f" needs)")
+		case $p in
+		skip\ *) skip_file "$name" "${p#skip }"; continue ;;
+		fail\ *)
+			log "$name: cannot prepare: ${p#fail }"
+			printf 'KTAP version 1\n1..1\nnot ok 1 - %s: prepare the guest # %s\n# 0 passed, 1 failed\n' \
+				"$name" "${p#fail }" >"$RES/$name.ktap"
+			echo 1 >"$RES/$name.rc"; echo 0 >"$RES/$name.time"
+			continue ;;
+		esac
+	fi
+	tmo=$(header "$f" timeout)
+	[[ $tmo =~ ^[0-9]+$ ]] || tmo=$ALOOP_TEST_TIMEOUT
+	tmo=$((tmo * ALOOP_TIMEOUT_SCALE))
 	echo "$tmo" >"$RES/$name.timeout"
 	log "=== $name"
 	echo "aloop-test: === start $name" >/dev/kmsg 2>/dev/null
 	start=$(date +%s)
 	# Each test runs in its own process group so timeout kills it all.
-	timeout -k 20 "$tmo" bash "$(script_of "$name")" \
+	timeout -k 20 "$tmo" bash "$f" \
 		>"$RES/$name.ktap" 2>"$RES/$name.stderr" </dev/null
 	rc=$?
 	end=$(date +%s)
