@@ -24,6 +24,9 @@
 # TROOT_STATE is "" (not tried), ok, or why it cannot be used, and
 # kernel_troot_hook, when a caller defines it, is called once after the
 # attempt with the log file as argument (TROOT_SECONDS: how long it took).
+# troot_start runs scripts/trixie-root.sh in the background, so that a
+# fresh machine builds the root while the host tests and the first
+# kernels run; troot_ensure then waits for it.
 
 # shellcheck disable=SC2034 # K_* are for the callers
 TROOT=$ALOOP_TRIXIE_ROOT
@@ -50,12 +53,30 @@ kernel_newest() {
 troot_note() { [ -z "$TROOT_STATE" ] || [ "$TROOT_STATE" = ok ] || echo "; trixie root: $TROOT_STATE"; }
 
 # troot_ensure: prepare the trixie root once (scripts/trixie-root.sh)
+# (or wait for troot_start's background run of it)
+TROOT_PID='' TROOT_T0=''
+troot_start() {
+	[ -z "$TROOT_STATE$TROOT_PID" ] || return 0
+	mkdir -p "$(dirname "$TROOT_LOG")"
+	echo "preparing the trixie root $TROOT in the background (scripts/trixie-root.sh; log $TROOT_LOG)" >&2
+	TROOT_T0=$(date +%s)
+	"$REPO/scripts/trixie-root.sh" "$TROOT" >"$TROOT_LOG" 2>&1 </dev/null &
+	TROOT_PID=$!
+}
 troot_ensure() {
+	local rc
 	[ -z "$TROOT_STATE" ] || { [ "$TROOT_STATE" = ok ]; return; }
 	mkdir -p "$(dirname "$TROOT_LOG")"
-	echo "preparing the trixie root $TROOT (scripts/trixie-root.sh; log $TROOT_LOG)" >&2
-	TROOT_SECONDS=$(date +%s)
-	if "$REPO/scripts/trixie-root.sh" "$TROOT" >"$TROOT_LOG" 2>&1; then
+	if [ -n "$TROOT_PID" ]; then
+		echo "waiting for the trixie root (scripts/trixie-root.sh, started $(( $(date +%s) - TROOT_T0 ))s ago; log $TROOT_LOG)" >&2
+		wait "$TROOT_PID"; rc=$?
+		TROOT_PID='' TROOT_SECONDS=$TROOT_T0
+	else
+		echo "preparing the trixie root $TROOT (scripts/trixie-root.sh; log $TROOT_LOG)" >&2
+		TROOT_SECONDS=$(date +%s)
+		"$REPO/scripts/trixie-root.sh" "$TROOT" >"$TROOT_LOG" 2>&1; rc=$?
+	fi
+	if [ "$rc" = 0 ]; then
 		TROOT_STATE=ok
 	else
 		TROOT_STATE="scripts/trixie-root.sh failed: $(grep '^trixie-root:' "$TROOT_LOG" | tail -n 1)"
