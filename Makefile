@@ -145,7 +145,7 @@ demo:
 # Benchmark: raw / loop / aloop in a guest per kernel (bench/README.md).
 #   KERNELS="6.1 6.12" (default 6.1), QUICK=1 for a short run.
 bench:
-	scripts/bench.sh
+	bench/run.sh
 .PHONY: bench
 
 # install = the module + install-user.  install-user is everything that

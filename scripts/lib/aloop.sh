@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The harness's shared functions, for scripts/check.sh, bench.sh, demo.sh
+# The harness's shared functions, for scripts/check.sh, bench/run.sh, scripts/demo.sh
 # and durability.sh:
 #
 #   kernel.sh   finding a kernel: host /boot, the trixie root, the debug tree

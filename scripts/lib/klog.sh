@@ -3,7 +3,7 @@
 #
 # Scanning a guest's kernel log: the one policy of make check, bench,
 # demo and durability.  The patterns are scripts/lib/kernel-log-patterns
-# (bench-report.py reads the same file); the taint flags a boot must not
+# (bench/report.py reads the same file); the taint flags a boot must not
 # gain are D (oops, 128), W (warning, 512) and L (soft lockup, 16384).
 #
 #   klog_scan LOG [TAINT-BEFORE TAINT-AFTER]

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs INSIDE the virtme-ng guest booted by scripts/bench.sh (`make bench`):
+# Runs INSIDE the virtme-ng guest booted by bench/run.sh (`make bench`):
 #
-#   bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR
+#   bench/guest.sh ALOOP_KO ALOOPCTL OUTDIR
 #
 # One boot, one backing file: ext4 is made on the virtio disk (serial
 # aloop-bench, else /dev/vda), a file of BENCH_FILE_MB is pre-filled with
@@ -59,9 +59,9 @@
 #                    the meta file gets the device's counters over the
 #                    run: aloop_reqs_dio, _reqs_nowait, _reqs_worker, ...)
 # and OUTDIR/env.txt (conditions), dmesg.txt, taint-start/end and, last,
-# `done`.  scripts/bench-report.py turns that into the tables.
+# `done`.  bench/report.py turns that into the tables.
 #
-# Environment (set by bench.sh): BENCH_REPS BENCH_MODES BENCH_FILE_MB
+# Environment (set by bench/run.sh; defaults in bench/defaults.env): BENCH_REPS BENCH_MODES BENCH_FILE_MB
 # BENCH_SPARSE_MB BENCH_MEM_MB BENCH_DEV_IOS BENCH_PSYNC_IOS BENCH_FS_MB
 # BENCH_FS_RAND_MB BENCH_SPARSE_IOS BENCH_QUICK BENCH_WORKLOADS
 # BENCH_FAST_MB BENCH_FAST_MODES BENCH_FAST_IOS BENCH_PERF.  A hung run
@@ -69,29 +69,16 @@
 # would be one more process inside the measured window).
 set -u
 
-KO=${1:?usage: bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR}
-CTL=${2:?usage: bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR}
-OUT=${3:?usage: bench-guest.sh ALOOP_KO ALOOPCTL OUTDIR}
+KO=${1:?usage: bench/guest.sh ALOOP_KO ALOOPCTL OUTDIR}
+CTL=${2:?usage: bench/guest.sh ALOOP_KO ALOOPCTL OUTDIR}
+OUT=${3:?usage: bench/guest.sh ALOOP_KO ALOOPCTL OUTDIR}
 CTLDIR=$(dirname "$CTL")
 export PATH="$CTLDIR:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export LC_ALL=C
 
-: "${BENCH_QUICK:=0}"
-: "${BENCH_REPS:=5}"
-: "${BENCH_MODES:=raw loop-buf loop-dio aloop-buf aloop-dio}"
-: "${BENCH_WORKLOADS:=}"		# empty: all
-: "${BENCH_FILE_MB:=1024}"		# the backing file
-: "${BENCH_SPARSE_MB:=1024}"		# the sparse backing file
-: "${BENCH_MEM_MB:=256}"		# sequential read for the memory figures
-: "${BENCH_DEV_IOS:=16384}"		# 4k I/Os per job, libaio QD16 runs
-: "${BENCH_PSYNC_IOS:=4096}"		# 4k I/Os per job, psync run
-: "${BENCH_FS_MB:=128}"			# file per job, fs harness
-: "${BENCH_FS_RAND_MB:=16}"		# io_size per job, fs random runs
-: "${BENCH_SPARSE_IOS:=4096}"		# 4k I/Os per job, sparse run
-: "${BENCH_FAST_MB:=512}"		# the file on the RAM disk
-: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1 aloop-worker}"
-: "${BENCH_FAST_IOS:=32768}"		# 4k I/Os per job, fast backing runs
-: "${BENCH_PERF:=0}"			# 1: one profiled run per fast mode
+# the defaults: bench/defaults.env, the same file the host reads
+# shellcheck source=defaults.env
+. "$(dirname "$0")/defaults.env"
 
 RUNS=$OUT/runs
 BACK=/run/bench/back MNT=/run/bench/mnt
@@ -125,7 +112,6 @@ modprobe -q ext4 2>/dev/null
 modprobe loop 2>/dev/null || log "WARNING: modprobe loop failed"
 insmod "$KO" || die "insmod $KO failed"
 PARAMS=/sys/module/aloop/parameters
-: "${BENCH_POLL_US:=50}"
 for _ in $(seq 50); do [ -c /dev/aloop-control ] && break; sleep 0.1; done
 
 # ------------------------------------------------ fio in a tmpfs

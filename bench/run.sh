@@ -8,9 +8,9 @@
 #   1. scripts/setup-host.sh (unless ALOOP_SKIP_SETUP=1), make aloopctl
 #   2. for each kernel: build aloop.ko in build/bench/<kver>/mod, boot the
 #      kernel once with virtme-ng (scripts/lib/vm.sh, under the VM lock)
-#      with one scratch disk and run scripts/bench-guest.sh, which writes
+#      with one scratch disk and run bench/guest.sh, which writes
 #      raw samples to build/bench/<kver>/out (shared with the guest)
-#   3. scripts/bench-report.py turns them into
+#   3. bench/report.py turns them into
 #      bench/results/<kver>-<date>.{json,md,png} and latest-<kver>.{md,png}
 #      and checks the instrument; the guest kernel log is scanned
 #
@@ -48,36 +48,21 @@
 # and its kernel log is clean; 1 otherwise.
 set -uo pipefail
 
-# shellcheck source=lib/aloop.sh
-. "$(dirname "$0")/lib/aloop.sh"
+# shellcheck source=../scripts/lib/aloop.sh
+. "$(dirname "$0")/../scripts/lib/aloop.sh"
 cd "$REPO" || exit 1
 
 : "${KERNELS:=6.1}"
 : "${QUICK:=0}"
 : "${BENCH_RESULTS:=$REPO/bench/results}"
+BENCH_QUICK=${BENCH_QUICK:-$QUICK}
+[ -z "${REPS:-}" ] || BENCH_REPS=$REPS
+# shellcheck source=defaults.env
+. "$REPO/bench/defaults.env"
+QUICK=$BENCH_QUICK REPS=$BENCH_REPS
 
 say() { echo "bench: $*"; }
 
-if [ "$QUICK" = 1 ]; then
-	: "${REPS:=2}"
-	: "${BENCH_VM_TIMEOUT:=1500}"
-	# less work per run; the same file and the same memory test
-	: "${BENCH_DEV_IOS:=4096}" "${BENCH_PSYNC_IOS:=1024}" "${BENCH_FS_MB:=32}"
-	: "${BENCH_FS_RAND_MB:=4}" "${BENCH_SPARSE_IOS:=1024}" "${BENCH_FAST_MB:=256}"
-	: "${BENCH_FAST_IOS:=16384}"
-else
-	: "${REPS:=5}"
-	: "${BENCH_VM_TIMEOUT:=7200}"
-	: "${BENCH_DEV_IOS:=16384}" "${BENCH_PSYNC_IOS:=4096}" "${BENCH_FS_MB:=128}"
-	: "${BENCH_FS_RAND_MB:=16}" "${BENCH_SPARSE_IOS:=4096}" "${BENCH_FAST_MB:=512}"
-	: "${BENCH_FAST_IOS:=65536}"
-fi
-: "${BENCH_FILE_MB:=1024}" "${BENCH_SPARSE_MB:=1024}" "${BENCH_MEM_MB:=256}"
-: "${BENCH_MODES:=raw loop-buf loop-dio aloop-buf aloop-dio}"
-: "${BENCH_FAST_MODES:=raw loop-dio aloop-dio aloop-dio1 aloop-worker}"
-: "${BENCH_WORKLOADS:=}"
-: "${BENCH_PERF:=0}"
-: "${BENCH_CLOCK:=tsc}"
 case $BENCH_CLOCK in
 tsc) CLOCK_OPTS=(--kopt clocksource=tsc --kopt tsc=reliable) ;;
 kernel) CLOCK_OPTS=() ;;
@@ -158,7 +143,8 @@ for spec in "${KLIST[@]}"; do
 		BENCH_FS_MB="$BENCH_FS_MB" BENCH_FS_RAND_MB="$BENCH_FS_RAND_MB" \
 		BENCH_SPARSE_IOS="$BENCH_SPARSE_IOS" BENCH_FAST_MODES="$BENCH_FAST_MODES" \
 		BENCH_FAST_MB="$BENCH_FAST_MB" BENCH_FAST_IOS="$BENCH_FAST_IOS" BENCH_PERF="$BENCH_PERF" \
-		"$REPO/scripts/bench-guest.sh" "$B/mod/aloop.ko" "$B/bin/aloopctl" "$VM_RESULTS"
+		BENCH_POLL_US="$BENCH_POLL_US" \
+		"$REPO/bench/guest.sh" "$B/mod/aloop.ko" "$B/bin/aloopctl" "$VM_RESULTS"
 	echo $? >"$B/vng.rc"
 	echo $((t0 + VM_WAITED)) >"$B/out/vm.start"
 	kill "$MON" 2>/dev/null; wait "$MON" 2>/dev/null
@@ -168,6 +154,6 @@ for spec in "${KLIST[@]}"; do
 		echo "bench: [$k] the guest did not finish (see $B/vng.log, $B/out/dmesg-live.txt)" >&2
 		rc=1; continue
 	fi
-	python3 "$REPO/scripts/bench-report.py" --kernel "$k" --results "$BENCH_RESULTS" "$B/out" || rc=1
+	python3 "$REPO/bench/report.py" --kernel "$k" --results "$BENCH_RESULTS" "$B/out" || rc=1
 done
 exit $rc
