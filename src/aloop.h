@@ -2,13 +2,22 @@
 /*
  * aloop - alternate loop block driver: private definitions.
  *
- * Locking:
- *  aloop_ctl_mutex   the device registry (idr) and visibility
- *  lo->lock          configuration and state of one device
- *  disk->open_mutex  held by the block layer around ->open/->release;
- *                    the backing file is torn down from ->release
- * Requests only run while the queue is not frozen; every change to what
- * a request sees (backing file, dio, offset, block size) freezes it.
+ * Locking; each lock is taken before the ones below it that it meets:
+ *  aloop_ctl_mutex        the device registry (idr) and visibility
+ *  aloop_validate_mutex   configure/change-fd's walk of a chain of aloop
+ *                         devices (aloop on aloop), then lo->lock
+ *  disk->open_mutex       held by the block layer around ->open/->release;
+ *                         the backing file is torn down from ->release,
+ *                         which then takes lo->lock
+ *  lo->lock               configuration and state of one device
+ *  queue freeze           taken under lo->lock, never the other way round:
+ *                         every change to what a request sees (backing
+ *                         file, dio, offset, block size) freezes the queue
+ * and the spinlocks, innermost, never held across a sleep:
+ *  lo->backing_lock       lo->backing for chain walkers without lo->lock
+ *  lo->lane_lock          the cgroup lanes (aloop_io.c)
+ *  aq->lock               one hardware queue's list and its worker's state
+ * Requests only run while the queue is not frozen.
  */
 #ifndef ALOOP_H
 #define ALOOP_H
@@ -21,6 +30,10 @@
 #include <linux/workqueue.h>
 #include <uapi/linux/aloop.h>
 #include "aloop_compat.h"
+
+/* every message starts with "aloop: " (each .c includes this file) */
+#undef pr_fmt
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #define ALOOP_NAME		"aloop"
 #define ALOOP_CONFIGURE_FLAGS	(LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR | \

@@ -4,8 +4,6 @@
  * (configure, clear, status, capacity, block size, direct I/O) and the
  * rules that decide whether direct I/O is used.
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/cgroup.h>
 #include <linux/compat.h>
 #include <linux/file.h>
@@ -229,12 +227,12 @@ static void aloop_discard_limits(struct aloop_device *lo, struct alo_limits *l)
 		gran = max(bdev_logical_block_size(b),
 			   bdev_discard_granularity(b));
 	}
-	if (!lo->no_discard && max) {
+	if (!READ_ONCE(lo->no_discard) && max) {
 		l->max_discard_sectors = max;
 		l->discard_granularity = max_t(unsigned int, lo->block_size,
 					       gran);
 	}
-	if (!lo->no_write_zeroes)
+	if (!READ_ONCE(lo->no_write_zeroes))
 		l->max_write_zeroes_sectors = max;
 }
 
@@ -308,8 +306,8 @@ void aloop_disable_discard(struct work_struct *work)
 		alo_unfreeze(lo->disk->queue, memflags);
 		pr_info("%s: backing file lacks%s%s, no longer advertised\n",
 			lo->disk->disk_name,
-			lo->no_discard ? " discard" : "",
-			lo->no_write_zeroes ? " write-zeroes" : "");
+			READ_ONCE(lo->no_discard) ? " discard" : "",
+			READ_ONCE(lo->no_write_zeroes) ? " write-zeroes" : "");
 	}
 	mutex_unlock(&lo->lock);
 }
@@ -448,6 +446,27 @@ static void aloop_set_owner(struct aloop_device *lo, const char *owner)
 	cgroup_get(cgrp);
 	rcu_read_unlock();
 	WRITE_ONCE(lo->owner_cgrp, cgrp);
+}
+
+/*
+ * What an unbound device holds, one definition for configure's unwind and
+ * for aloop_clear(): no backing file, no geometry, no name, no dio rules.
+ * Under lo->lock, with the queue frozen or never started; the caller
+ * still owns @file's reference.
+ */
+static void aloop_reset_config(struct aloop_device *lo, struct file *file)
+{
+	lockdep_assert_held(&lo->lock);
+	mapping_set_gfp_mask(file->f_mapping, lo->old_gfp_mask);
+	spin_lock(&lo->backing_lock);
+	lo->backing = NULL;
+	spin_unlock(&lo->backing_lock);
+	lo->offset = 0;
+	lo->sizelimit = 0;
+	lo->block_size = SECTOR_SIZE;
+	lo->file_name[0] = '\0';
+	lo->dio_align = 0;
+	lo->no_partscan = false;
 }
 
 static void aloop_clear_owner(struct aloop_device *lo)
@@ -634,14 +653,8 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	return 0;
 
 out_undo:
-	mapping_set_gfp_mask(file->f_mapping, lo->old_gfp_mask);
-	spin_lock(&lo->backing_lock);
-	lo->backing = NULL;
-	spin_unlock(&lo->backing_lock);
+	aloop_reset_config(lo, file);
 	lo->flags = 0;
-	lo->offset = 0;
-	lo->sizelimit = 0;
-	lo->block_size = SECTOR_SIZE;
 	lo->use_dio = false;
 	dev_set_uevent_suppress(disk_to_dev(lo->disk), 0);
 	alo_stop_workers(lo);
@@ -674,16 +687,7 @@ static void aloop_clear(struct aloop_device *lo)
 	filp = lo->backing;
 	aloop_hash_backing(lo, NULL);
 	aloop_clear_owner(lo);
-	lo->no_partscan = false;
-	mapping_set_gfp_mask(filp->f_mapping, lo->old_gfp_mask);
-	spin_lock(&lo->backing_lock);
-	lo->backing = NULL;
-	spin_unlock(&lo->backing_lock);
-	lo->offset = 0;
-	lo->sizelimit = 0;
-	lo->block_size = SECTOR_SIZE;
-	lo->file_name[0] = '\0';
-	lo->dio_align = 0;
+	aloop_reset_config(lo, filp);
 	aloop_update_queue(lo);
 	lo->dio_reason[0] = '\0';
 	/*
@@ -959,6 +963,7 @@ static int aloop_info_to_old(const struct loop_info64 *info64,
 
 static int aloop_set_capacity(struct aloop_device *lo)
 {
+	lockdep_assert_held(&lo->lock);
 	if (lo->state != ALOOP_BOUND)
 		return -ENXIO;
 	aloop_set_size(lo);

@@ -341,7 +341,7 @@ static int alo_fallocate(struct aloop_device *lo, struct request *rq,
 	bool discard = req_op(rq) == REQ_OP_DISCARD;
 	int ret;
 
-	if (discard ? lo->no_discard : lo->no_write_zeroes)
+	if (discard ? READ_ONCE(lo->no_discard) : READ_ONCE(lo->no_write_zeroes))
 		return -EOPNOTSUPP;
 	ret = vfs_fallocate(lo->backing, mode | FALLOC_FL_KEEP_SIZE, pos,
 			    blk_rq_bytes(rq));

@@ -3,8 +3,6 @@
  * aloop - alternate loop block driver: module, device registry and the
  * /dev/aloop-control misc device (loop's LOOP_CTL_* ABI).
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/compat.h>
 #include <linux/file.h>
 #include <linux/idr.h>
