@@ -34,7 +34,8 @@ USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 	       -DALOOP_VERSION=\"$(VERSION)\" $(SC_CFLAGS)
 
 # The userspace tool lives in aloopctl/ and is built there.
-CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c
+CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c \
+	     aloopctl/aloopctl_doctor.c
 CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
 CTL_BIN   := aloopctl/aloopctl
 

@@ -961,6 +961,17 @@ static int do_features(struct ctl *ctl)
 	return 0;
 }
 
+static int do_doctor(struct ctl *ctl)
+{
+	int rc = aloop_doctor(stdout, ctl->tflags & ALOOP_TB_JSON);
+
+	if (rc < 0) {
+		errno = -rc;
+		err(EXIT_FAILURE, "doctor");
+	}
+	return rc;
+}
+
 static int do_version(struct ctl *ctl)
 {
 	char buf[64];
@@ -1010,6 +1021,7 @@ static void __attribute__((noreturn)) usage(void)
 	      " aloopctl resize DEV                re-read the size of the backing file\n"
 	      " aloopctl set DEV [options]         change a bound device\n"
 	      " aloopctl features [--json]         features of the loaded aloop module\n"
+	      " aloopctl doctor [--json]           check what aloop needs here, say how to fix it\n"
 	      " aloopctl version                   print the tool and module versions\n"
 	      "\nSet up and control aloop devices (/dev/aloopN).\n", out);
 
@@ -1059,6 +1071,7 @@ static const struct verb verbs[] = {
 	{ "set", do_set, F(O_DIRECT_IO) | F(O_BLOCK_SIZE) | F(O_AUTOCLEAR),
 	  1, 1, "DEV" },
 	{ "features", do_features, F(O_JSON), 0, 0, NULL },
+	{ "doctor", do_doctor, F(O_JSON), 0, 0, NULL },
 	{ "version", do_version, 0, 0, 0, NULL },
 	{ "help", do_help, 0, 0, 0, NULL },
 };

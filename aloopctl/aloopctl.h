@@ -220,4 +220,11 @@ int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
  */
 int aloop_load_module(const char *name, char *msg, size_t len);
 
+/*
+ * "aloopctl doctor" (aloopctl_doctor.c): check what aloop needs on this
+ * machine, one line per check (or a JSON object) on @out.  Returns 0
+ * when aloop is usable, 1 when not, or a negative errno.
+ */
+int aloop_doctor(FILE *out, bool json);
+
 #endif /* ALOOPCTL_H */

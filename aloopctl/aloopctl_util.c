@@ -242,7 +242,7 @@ const struct aloop_opt aloop_opts[] = {
 	{ O_ALL, "all",	 no_argument,	    'a', "", L,
 	  "also list unbound devices" },
 	{ O_JSON, "json",	 no_argument,	    'J', "", L,
-	  "use JSON output format (also status, features)" },
+	  "use JSON output format (also status, features, doctor)" },
 	{ O_RAW, "raw",	 no_argument,	    OPT_RAW, "", L,
 	  "use raw output format" },
 	{ O_NOHEADINGS, "noheadings",	 no_argument,	    'n', "", L,
