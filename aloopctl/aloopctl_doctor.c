@@ -567,6 +567,8 @@ static void module_facts(struct doctor *d)
 	}
 }
 
+static bool blocking_cmd(const char *cmd);
+
 /* "modprobe -n -v aloop": "insmod /lib/modules/.../aloop.ko" or not */
 static void modprobe_dry_run(struct doctor *d)
 {
@@ -601,7 +603,8 @@ static void modprobe_dry_run(struct doctor *d)
 			d->modprobe_path[strcspn(d->modprobe_path, " ")] = '\0';
 		} else if ((l = strstr(out, "install ")) &&
 			   (l == out || l[-1] == '\n')) {
-			d->loadable = 0;
+			/* an install command of modprobe.d runs instead */
+			d->loadable = !blocking_cmd(l + 8);
 			first_line(l, d->modprobe_msg,
 				   sizeof(d->modprobe_msg));
 		} else {
@@ -628,7 +631,7 @@ static bool blocking_cmd(const char *cmd)
 		"/bin/false", "/bin/true", "/usr/bin/false", "/usr/bin/true",
 		"false", "true", "exit",
 	};
-	size_t i, n = strcspn(cmd, " \t;");
+	size_t i, n = strcspn(cmd, " \t\n;");
 
 	for (i = 0; i < ARRAY_SIZE(blockers); i++)
 		if (strlen(blockers[i]) == n && !strncmp(cmd, blockers[i], n))
@@ -845,7 +848,7 @@ static const char *fix_version(const struct doctor *d)
 	return ALOOP_VERSION;
 }
 
-static void check_signing(struct doctor *d)
+static void signing_verdict(struct doctor *d)
 {
 	const char *who = enforcer(d);
 	char skid[256], p[PATH_MAX], keys[65536], mokpub[PATH_MAX];
@@ -943,6 +946,23 @@ static void check_signing(struct doctor *d)
 		sfmt(c->fix, sizeof(c->fix),
 		     "mokutil --import <the certificate of \"%s\", DER> && reboot",
 		     d->signer);
+}
+
+/*
+ * A module that is loaded was accepted (or is an older one): what the
+ * signature check finds matters at the next load, a warning until then.
+ */
+static void check_signing(struct doctor *d)
+{
+	struct check *c;
+
+	signing_verdict(d);
+	c = &d->checks[d->nchecks - 1];
+	if (!d->loaded || c->status != DR_FAIL)
+		return;
+	c->status = DR_WARN;
+	sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
+	     " (at the next load; the loaded module is not affected)");
 }
 
 /* ------------------------------------------------------------------ */
