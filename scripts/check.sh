@@ -6,7 +6,8 @@
 #   1. scripts/setup-host.sh        install whatever is missing
 #   2. make aloopctl and make tools (build/tools/alo-ioctl, loopdiff);
 #      host tests: make unit, tests/unit/test_install.sh (make install-user
-#      / uninstall), tests/unit/test_doctor.sh (aloopctl doctor), tests/dkms/test_version.sh (one version everywhere),
+#      / uninstall), tests/unit/test_doctor.sh (aloopctl doctor on
+#      fixture trees), tests/dkms/test_version.sh (one version everywhere),
 #      make style (tests/unit/test_checkpatch.sh), tests/unit/test_compat.sh
 #      (probes, #error on unknown shapes, 6.1 floor), make lint,
 #      tests/pkg/test_deb.sh (make deb, package contents, lintian)
