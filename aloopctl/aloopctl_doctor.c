@@ -595,17 +595,17 @@ static void modprobe_dry_run(struct doctor *d)
 			     "modprobe -n -v aloop failed (exit %d)", rc);
 	} else {
 		char *l = strstr(out, "insmod ");
+		char *ins = strstr(out, "install ");
 
 		if (l && (l == out || l[-1] == '\n')) {
 			d->loadable = 1;
 			first_line(l + 7, d->modprobe_path,
 				   sizeof(d->modprobe_path));
 			d->modprobe_path[strcspn(d->modprobe_path, " ")] = '\0';
-		} else if ((l = strstr(out, "install ")) &&
-			   (l == out || l[-1] == '\n')) {
+		} else if (ins && (ins == out || ins[-1] == '\n')) {
 			/* an install command of modprobe.d runs instead */
-			d->loadable = !blocking_cmd(l + 8);
-			first_line(l, d->modprobe_msg,
+			d->loadable = !blocking_cmd(ins + 8);
+			first_line(ins, d->modprobe_msg,
 				   sizeof(d->modprobe_msg));
 		} else {
 			d->loadable = 1;	/* built in, or loaded meanwhile */
@@ -1005,21 +1005,20 @@ static void check_built(struct doctor *d)
 		     "apt-get install linux-headers-%s aloop-dkms", d->kver);
 }
 
-/* what check_built says to do, or depmod when the file is there */
+/* what check_built says to do ("" when nothing) */
 static const char *install_fix(struct doctor *d)
 {
 	size_t i;
 
 	for (i = 0; i < d->nchecks; i++)
-		if (!strcmp(d->checks[i].name, "built") && d->checks[i].fix[0])
+		if (!strcmp(d->checks[i].name, "built"))
 			return d->checks[i].fix;
-	return NULL;
+	return "";
 }
 
 static void check_loaded(struct doctor *d)
 {
 	struct check *c;
-	const char *fix;
 
 	if (d->loaded) {
 		c = add_check(d, "loaded", DR_OK);
@@ -1042,8 +1041,8 @@ static void check_loaded(struct doctor *d)
 		     d->modfile[0] ? "" : " and no module file");
 		if (d->modfile[0])
 			sfmt(c->fix, sizeof(c->fix), "apt-get install kmod");
-		else if ((fix = install_fix(d)))
-			sfmt(c->fix, sizeof(c->fix), "%s", fix);
+		else
+			sfmt(c->fix, sizeof(c->fix), "%s", install_fix(d));
 		return;
 	}
 	c = add_check(d, "loaded", DR_FAIL);
@@ -1053,8 +1052,8 @@ static void check_loaded(struct doctor *d)
 		sfmt(c->fix, sizeof(c->fix), "%s", d->block_fix);
 	else if (d->modfile[0])		/* there, but not in modules.dep */
 		sfmt(c->fix, sizeof(c->fix), "depmod -a %s", d->kver);
-	else if ((fix = install_fix(d)))
-		sfmt(c->fix, sizeof(c->fix), "%s", fix);
+	else
+		sfmt(c->fix, sizeof(c->fix), "%s", install_fix(d));
 }
 
 static void check_blocklist(struct doctor *d)
