@@ -31,9 +31,10 @@
  * against fixture trees; not meant for users):
  *   ALOOP_DOCTOR_ROOT  prefix for every file read: /sys, /proc, /dev,
  *                      /lib/modules, /etc, /run, /lib, /usr/lib,
- *                      /var/lib/dkms, /var/lib/dpkg
+ *                      /var/lib/dkms
  *   ALOOP_DOCTOR_KVER  the kernel release instead of uname -r
- * The commands (dkms, modinfo, modprobe, mokutil) are looked up in PATH.
+ * The commands (dkms, modinfo, modprobe, mokutil, dpkg-query) are looked
+ * up in PATH.
  * Paths in messages and fixes are the machine's, without the prefix.
  */
 #define _GNU_SOURCE
@@ -1242,8 +1243,8 @@ static void check_udev(struct doctor *d)
 	c = add_check(d, "udev-rule", DR_WARN);
 	sfmt(c->msg, sizeof(c->msg),
 	     "no 60-aloop.rules in any udev rules directory: no group disk, no /dev/disk/by-uuid links for aloop devices");
-	if (!stat(rpath(d, p, sizeof(p), "/var/lib/dpkg/info/aloop-utils.list"),
-		  &st))
+	if (run_out(p, sizeof(p), "dpkg-query", "-W", "-f=${Status}",
+		    "aloop-utils", NULL) == 0 && strstr(p, " installed"))
 		sfmt(c->fix, sizeof(c->fix),
 		     "apt-get install --reinstall aloop-utils && udevadm control --reload");
 	else

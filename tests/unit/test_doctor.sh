@@ -7,7 +7,7 @@
 # Each case builds a machine in a temp dir - sys/, proc/, dev/,
 # lib/modules/KVER/, etc/, var/lib/dkms/ - and runs aloopctl with
 # ALOOP_DOCTOR_ROOT pointing at it, ALOOP_DOCTOR_KVER=$KVER and a PATH
-# that holds only fake dkms, modinfo, modprobe and mokutil.  A fake
+# that holds only fake dkms, modinfo, modprobe, mokutil (and dpkg-query).  A fake
 # answers from answers/"CMD ARGS".{out,err,rc} (path arguments reduced
 # to their base name); a question it has no answer for is exit 1 with
 # "fake: no answer" on stderr.  /dev/aloop-control is a symlink to
@@ -414,8 +414,8 @@ rm "$fx/lib/udev/rules.d/60-aloop.rules"
 doctor
 expect "udev rule missing: warn, still usable" 0 udev-rule warn \
 	"no 60-aloop.rules" "fix: make install-user"
-mkdir -p "$fx/var/lib/dpkg/info"
-: >"$fx/var/lib/dpkg/info/aloop-utils.list"
+fake dpkg-query
+answer "dpkg-query -W -f=\${Status} aloop-utils" "install ok installed"
 doctor
 expect "udev rule missing, aloop-utils installed: reinstall it" 0 udev-rule warn \
 	"fix: apt-get install --reinstall aloop-utils"
