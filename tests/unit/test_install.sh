@@ -32,6 +32,7 @@ files=(
 	"usr/share/man/man8/aloopctl.8 644 man/aloopctl.8"
 	"usr/share/bash-completion/completions/aloopctl 644 contrib/bash-completion/aloopctl"
 	"lib/udev/rules.d/60-aloop.rules 644 udev/60-aloop.rules"
+	"lib/systemd/system/aloop-restore.service 644 systemd/aloop-restore.service"
 	"usr/include/linux/aloop.h 644 include/uapi/linux/aloop.h"
 )
 
