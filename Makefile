@@ -125,7 +125,7 @@ check:
 	scripts/check.sh
 
 # The host tests of make check alone (unit, install, version, checkpatch,
-# compat, parameters, doctor, lint, deb): no apt, no guest.
+# compat, parameters, doctor, restore, lint, deb): no apt, no guest.
 check-host:
 	KERNELS=none ALOOP_SKIP_SETUP=1 scripts/check.sh
 

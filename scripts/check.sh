@@ -7,7 +7,8 @@
 #   2. make aloopctl and make tools (build/tools/alo-ioctl, loopdiff);
 #      host tests: make unit, tests/unit/test_install.sh (make install-user
 #      / uninstall), tests/unit/test_doctor.sh (aloopctl doctor on
-#      fixture trees), tests/dkms/test_version.sh (one version everywhere),
+#      fixture trees), tests/unit/test_restore.sh (save/restore,
+#      aloop-restore.service), tests/dkms/test_version.sh (one version everywhere),
 #      make style (tests/unit/test_checkpatch.sh), tests/unit/test_compat.sh
 #      (probes, #error on unknown shapes, 6.1 floor), make lint,
 #      tests/pkg/test_deb.sh (make deb, package contents, lintian)
@@ -163,6 +164,7 @@ else
 	host_ktap compat "tests/unit/test_compat.sh" "$LOGDIR/compat.log" tests/unit/test_compat.sh
 	host_ktap params "tests/unit/test_params.sh (module parameters documented)" "$LOGDIR/params.log" tests/unit/test_params.sh
 	host_ktap doctor "tests/unit/test_doctor.sh (aloopctl doctor on fixture trees)" "$LOGDIR/doctor.log" tests/unit/test_doctor.sh
+	host_ktap restore "tests/unit/test_restore.sh (save/restore format, aloop-restore.service)" "$LOGDIR/restore.log" tests/unit/test_restore.sh
 	host_ktap lint "make lint (scripts/lint.sh)" "$LOGDIR/lint.log" scripts/lint.sh
 	# make deb + contents + lintian (~2 min); the chroot and guest package
 	# tests are make check-deb (~40 min, outside CI's budget)

@@ -150,7 +150,7 @@ got:  $got"
 }
 
 expect_comp "verbs" \
-	"attach detach detach-all doctor features find help list reap resize set status version" \
+	"attach detach detach-all doctor features find help list reap resize restore save set status version" \
 	aloopctl ""
 expect_comp "verb prefix" "detach detach-all" aloopctl det
 expect_comp "options of list" \
