@@ -34,7 +34,8 @@ USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 	       -DALOOP_VERSION=\"$(VERSION)\" $(SC_CFLAGS)
 
 # The userspace tool lives in aloopctl/ and is built there.
-CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c
+CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c \
+	     aloopctl/aloopctl_doctor.c
 CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
 CTL_BIN   := aloopctl/aloopctl
 
@@ -124,7 +125,7 @@ check:
 	scripts/check.sh
 
 # The host tests of make check alone (unit, install, version, checkpatch,
-# compat, parameters, lint, deb): no apt, no guest.
+# compat, parameters, doctor, restore, lint, deb): no apt, no guest.
 check-host:
 	KERNELS=none ALOOP_SKIP_SETUP=1 scripts/check.sh
 
@@ -150,12 +151,15 @@ bench:
 
 # install = the module + install-user.  install-user is everything that
 # needs no kernel headers: aloopctl, its man page and bash completion, the
-# udev rules and the UAPI header.  udev rules go to /lib/udev/rules.d
-# whatever PREFIX is, as udev reads no other place of a package's rules.
+# udev rules, the aloop-restore.service unit and the UAPI header.  udev
+# rules go to /lib/udev/rules.d and the unit to /lib/systemd/system
+# whatever PREFIX is, as udev and systemd read no other place of a
+# package's files; the unit's ExecStart names $(PREFIX)/sbin/aloopctl.
 MODDIR     = $(DESTDIR)/lib/modules/$(KVER)/updates
 MANDIR     = $(DESTDIR)$(PREFIX)/share/man/man8
 COMPDIR    = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 UDEVDIR    = $(DESTDIR)/lib/udev/rules.d
+UNITDIR    = $(DESTDIR)/lib/systemd/system
 UDEV_RELOAD = if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null 2>&1; \
 	then udevadm control --reload 2>/dev/null || true; fi
 
@@ -169,6 +173,10 @@ install-user: aloopctl
 	install -D -m 0644 man/aloopctl.8 $(MANDIR)/aloopctl.8
 	install -D -m 0644 contrib/bash-completion/aloopctl $(COMPDIR)/aloopctl
 	install -D -m 0644 udev/60-aloop.rules $(UDEVDIR)/60-aloop.rules
+	mkdir -p $(UNITDIR)
+	sed 's|/usr/sbin/aloopctl|$(PREFIX)/sbin/aloopctl|' \
+		systemd/aloop-restore.service >$(UNITDIR)/aloop-restore.service
+	chmod 0644 $(UNITDIR)/aloop-restore.service
 	install -D -m 0644 include/uapi/linux/aloop.h \
 		$(DESTDIR)$(PREFIX)/include/linux/aloop.h
 	@$(UDEV_RELOAD)
@@ -181,6 +189,7 @@ uninstall:
 	[ -n "$(DESTDIR)" ] || depmod -a $(KVER)
 	rm -f $(DESTDIR)$(PREFIX)/sbin/aloopctl $(DESTDIR)$(PREFIX)/include/linux/aloop.h
 	rm -f $(MANDIR)/aloopctl.8 $(COMPDIR)/aloopctl $(UDEVDIR)/60-aloop.rules
+	rm -f $(UNITDIR)/aloop-restore.service
 	@$(UDEV_RELOAD)
 
 # DKMS: the sources go to /usr/src/aloop-VERSION (dkms.conf's

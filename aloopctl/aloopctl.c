@@ -87,7 +87,10 @@ struct ctl {
 	bool		if_unused;
 	bool		orphans;	/* list, reap */
 	int64_t		older_than;	/* reap: seconds, -1: any age */
-	bool		dry_run;
+	bool		dry_run;	/* reap, restore */
+
+	/* restore: attach prints "FILE: attached to DEV" */
+	bool		restoring;
 
 	/* list, status, features */
 	bool		all;
@@ -509,7 +512,10 @@ static int do_attach(struct ctl *ctl)
 	if (ctl->dio == 0 && ioctl(dfd, LOOP_SET_DIRECT_IO, 0UL) < 0)
 		err(EXIT_FAILURE, "%s: set direct I/O failed", path);
 
-	printf("%s\n", path);
+	if (ctl->restoring)
+		printf("%s: attached to %s\n", file, path);
+	else
+		printf("%s\n", path);
 	fflush(stdout);
 	if (dfd >= 0)
 		close(dfd);	/* with --autoclear this detaches */
@@ -753,6 +759,267 @@ static int do_detach_all(struct ctl *ctl)
 }
 
 /* ------------------------------------------------------------------ */
+/* save, restore                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * save: the bound devices as restore reads them.  Devices with autoclear
+ * go away at their last close and are left out, as a comment.
+ */
+static int do_save(struct ctl *ctl)
+{
+	struct aloop_dev *devs;
+	struct aloop_spec s;
+	char line[PATH_MAX * 2];
+	char path[DEVNAME_LEN];
+	size_t i, ndevs;
+	int rc = 0;
+
+	scan_or_die(ctl, false, &devs, &ndevs);
+	printf("# aloop devices (aloopctl save); aloopctl restore attaches them again:\n"
+	       "# FILE [offset=N] [sizelimit=N] [read-only] [partscan] [direct-io=on|off]\n"
+	       "#      [block-size=N] [queues=N] [owner=LABEL] [device=/dev/aloopN]\n");
+	for (i = 0; i < ndevs; i++) {
+		dev_name(path, sizeof(path), devs[i].nr);
+		aloop_spec_from_dev(&devs[i], &s);
+		if (aloop_format_spec(&s, line, sizeof(line))) {
+			warnx("%s: %s: cannot save: line too long", path,
+			      devs[i].backing_file);
+			rc = -1;
+			continue;
+		}
+		if (devs[i].autoclear)
+			printf("# %s has autoclear, not saved: %s\n", path, line);
+		else
+			printf("# %s\n%s\n", path, line);
+	}
+	free(devs);
+	return rc;
+}
+
+struct spec_list {
+	struct aloop_spec	*v;
+	size_t			n;
+	size_t			alloc;
+};
+
+/* Every line of @f; each bad one is a "NAME:LINE: reason" warning. */
+static int read_specs(FILE *f, const char *name, struct spec_list *l)
+{
+	char *line = NULL, msg[256];
+	size_t cap = 0;
+	int lineno = 0, rc = 0;
+
+	while (getline(&line, &cap, f) >= 0) {
+		struct aloop_spec s;
+		int ret;
+
+		lineno++;
+		ret = aloop_parse_spec(line, &s, msg, sizeof(msg));
+		if (ret < 0) {
+			warnx("%s:%d: %s", name, lineno, msg);
+			rc = -1;
+			continue;
+		}
+		if (!ret)
+			continue;
+		if (l->n == l->alloc) {
+			struct aloop_spec *v;
+
+			l->alloc = l->alloc ? l->alloc * 2 : 8;
+			v = realloc(l->v, l->alloc * sizeof(*v));
+			if (!v)
+				err(EXIT_FAILURE, "cannot allocate memory");
+			l->v = v;
+		}
+		l->v[l->n++] = s;
+	}
+	if (ferror(f)) {
+		warn("%s", name);
+		rc = -1;
+	}
+	free(line);
+	return rc;
+}
+
+static int conf_filter(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return e->d_name[0] != '.' && n > 5 &&
+		!strcmp(e->d_name + n - 5, ".conf");
+}
+
+/* The configuration: DIR/ *.conf in name order; no directory, nothing. */
+static int read_spec_dir(const char *dir, struct spec_list *l)
+{
+	struct dirent **ents;
+	int n, i, rc = 0;
+
+	n = scandir(dir, &ents, conf_filter, alphasort);
+	if (n < 0) {
+		if (errno == ENOENT)
+			return 0;
+		warn("%s", dir);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char p[PATH_MAX];
+		FILE *f;
+
+		snprintf(p, sizeof(p), "%s/%s", dir, ents[i]->d_name);
+		f = fopen(p, "re");
+		if (!f) {
+			warn("%s", p);
+			rc = -1;
+		} else {
+			if (read_specs(f, p, l))
+				rc = -1;
+			fclose(f);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return rc;
+}
+
+/*
+ * The device @s's file is bound to with @s's offset and sizelimit, if
+ * any: ALOOP_CTL_FIND, or with a module that predates it, sysfs.  -1
+ * when there is none; exits when the control device cannot be opened.
+ */
+static int find_bound(const struct ctl *ctl, const struct aloop_spec *s,
+		      int ffd)
+{
+	struct aloop_find f;
+	struct aloop_dev d;
+	unsigned int i;
+	int cfd = open_control(ctl);
+
+	memset(&f, 0, sizeof(f));
+	f.size = sizeof(f);
+	f.fd = ffd;
+	f.flags = ALOOP_FIND_OFFSET;
+	f.offset = s->offset;
+	if (ioctl(cfd, ALOOP_CTL_FIND, &f) == 0) {
+		close(cfd);
+		for (i = 0; i < f.count && i < ALOOP_FIND_MAX; i++)
+			if (!aloop_sysfs_read_dev(ctl->sysfs, f.index[i], &d) &&
+			    d.bound && d.sizelimit == s->sizelimit)
+				return f.index[i];
+		return -1;
+	}
+	close(cfd);
+	if (errno == ENOTTY || errno == ENOSYS) {
+		struct aloop_dev *devs;
+		char *real = realpath(s->file, NULL);
+		size_t n;
+		int nr = -1;
+
+		if (real && !aloop_sysfs_scan(ctl->sysfs, false, &devs, &n)) {
+			for (i = 0; i < n && nr < 0; i++)
+				if (!strcmp(devs[i].backing_file, real) &&
+				    devs[i].offset == s->offset &&
+				    devs[i].sizelimit == s->sizelimit)
+					nr = devs[i].nr;
+			free(devs);
+		}
+		free(real);
+		return nr;
+	}
+	err(EXIT_FAILURE, "%s: find failed", s->file);
+}
+
+/* attach @s in a child, through do_attach: its errors, its exit status */
+static int restore_one(struct ctl *ctl, const struct aloop_spec *s)
+{
+	char path[DEVNAME_LEN], *file = (char *)s->file;
+	int ffd, nr, status;
+	pid_t pid;
+
+	ffd = open(s->file, O_RDONLY | O_CLOEXEC);
+	if (ffd < 0) {
+		warn("%s: failed to set up aloop device", s->file);
+		return -1;
+	}
+	nr = find_bound(ctl, s, ffd);
+	close(ffd);
+	if (nr >= 0) {
+		dev_name(path, sizeof(path), nr);
+		printf("%s: already attached to %s\n", s->file, path);
+		return 0;
+	}
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		err(EXIT_FAILURE, "fork");
+	if (!pid) {
+		ctl->restoring = true;
+		ctl->args = &file;
+		ctl->nargs = 1;
+		ctl->ro = s->ro;
+		ctl->partscan = s->partscan;
+		ctl->no_partscan = s->no_partscan;
+		ctl->dio = s->dio;
+		ctl->offset = s->offset;
+		ctl->sizelimit = s->sizelimit;
+		ctl->block_size = s->block_size;
+		ctl->queues = s->queues;
+		ctl->owner = s->owner[0] ? s->owner : NULL;
+		ctl->device = s->device[0] ? s->device : NULL;
+		exit(do_attach(ctl) ? EXIT_FAILURE : EXIT_SUCCESS);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			err(EXIT_FAILURE, "waitpid");
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * restore [FILE|-]: attach what FILE, stdin or (default) the *.conf
+ * files of ALOOP_ATTACH_DIR describe, skipping what is attached already.
+ * A bad line anywhere: nothing is attached.
+ */
+static int do_restore(struct ctl *ctl)
+{
+	const char *dir = secure_getenv("ALOOP_ATTACH_DIR");
+	struct spec_list l = { NULL, 0, 0 };
+	char line[PATH_MAX * 2];
+	size_t i;
+	int rc = 0;
+
+	if (!dir || !*dir)
+		dir = ALOOP_ATTACH_DIR;
+	if (!ctl->nargs) {
+		rc = read_spec_dir(dir, &l);
+	} else if (!strcmp(ctl->args[0], "-")) {
+		rc = read_specs(stdin, "<stdin>", &l);
+	} else {
+		FILE *f = fopen(ctl->args[0], "re");
+
+		if (!f)
+			err(EXIT_FAILURE, "%s", ctl->args[0]);
+		rc = read_specs(f, ctl->args[0], &l);
+		fclose(f);
+	}
+	if (rc) {		/* each bad line said so; attach nothing */
+		free(l.v);
+		return -1;
+	}
+	for (i = 0; i < l.n; i++) {
+		if (ctl->dry_run) {
+			aloop_format_spec(&l.v[i], line, sizeof(line));
+			printf("would attach: %s\n", line);
+		} else if (restore_one(ctl, &l.v[i])) {
+			rc = -1;
+		}
+	}
+	free(l.v);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* list, status                                                        */
 /* ------------------------------------------------------------------ */
 
@@ -961,6 +1228,17 @@ static int do_features(struct ctl *ctl)
 	return 0;
 }
 
+static int do_doctor(struct ctl *ctl)
+{
+	int rc = aloop_doctor(stdout, ctl->tflags & ALOOP_TB_JSON);
+
+	if (rc < 0) {
+		errno = -rc;
+		err(EXIT_FAILURE, "doctor");
+	}
+	return rc;
+}
+
 static int do_version(struct ctl *ctl)
 {
 	char buf[64];
@@ -1010,6 +1288,9 @@ static void __attribute__((noreturn)) usage(void)
 	      " aloopctl resize DEV                re-read the size of the backing file\n"
 	      " aloopctl set DEV [options]         change a bound device\n"
 	      " aloopctl features [--json]         features of the loaded aloop module\n"
+	      " aloopctl doctor [--json]           check what aloop needs here, say how to fix it\n"
+	      " aloopctl save                      print the bound devices as restore reads them\n"
+	      " aloopctl restore [FILE|-]          attach what FILE (default " ALOOP_ATTACH_DIR "/*.conf) describes\n"
 	      " aloopctl version                   print the tool and module versions\n"
 	      "\nSet up and control aloop devices (/dev/aloopN).\n", out);
 
@@ -1059,6 +1340,9 @@ static const struct verb verbs[] = {
 	{ "set", do_set, F(O_DIRECT_IO) | F(O_BLOCK_SIZE) | F(O_AUTOCLEAR),
 	  1, 1, "DEV" },
 	{ "features", do_features, F(O_JSON), 0, 0, NULL },
+	{ "doctor", do_doctor, F(O_JSON), 0, 0, NULL },
+	{ "save", do_save, 0, 0, 0, NULL },
+	{ "restore", do_restore, F(O_DRY_RUN), 0, 1, NULL },
 	{ "version", do_version, 0, 0, 0, NULL },
 	{ "help", do_help, 0, 0, 0, NULL },
 };

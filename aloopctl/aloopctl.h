@@ -213,11 +213,55 @@ int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
 		     size_t *ndevs);
 
 /*
+ * Saved attachments (aloopctl save / restore): one line per device, the
+ * backing file then attach's long options without "--":
+ *
+ *   /srv/disk.img offset=1M sizelimit=512M read-only partscan block-size=4096
+ *
+ * Blanks separate fields; a blank, tab, newline or backslash in a value
+ * is written \040, \011, \012, \134, as in fstab.  '#' starts a comment
+ * (a line, or the rest of one); empty lines are skipped.
+ */
+#define ALOOP_ATTACH_DIR	"/etc/aloop/attach.d"
+
+struct aloop_spec {
+	char		file[PATH_MAX];	/* absolute */
+	uint64_t	offset;
+	uint64_t	sizelimit;
+	uint32_t	block_size;	/* 0: the default */
+	uint32_t	queues;		/* 0: the module's default */
+	int		dio;		/* -1: the default, 0 off, 1 on */
+	bool		ro;
+	bool		partscan;
+	bool		no_partscan;
+	char		owner[64];	/* ALOOP_OWNER_SIZE */
+	char		device[32];	/* "/dev/aloopN", "": a free one */
+};
+
+/*
+ * Parse one line into @s.  Returns 1 for a device, 0 for a blank or
+ * comment line, -EINVAL with a one-line reason in @err.
+ */
+int aloop_parse_spec(const char *line, struct aloop_spec *s, char *err,
+		     size_t errlen);
+/* The line of @s, without newline, into @buf; -ENAMETOOLONG if too long. */
+int aloop_format_spec(const struct aloop_spec *s, char *buf, size_t len);
+/* What restore needs to attach @d again (save). */
+void aloop_spec_from_dev(const struct aloop_dev *d, struct aloop_spec *s);
+
+/*
  * Load module @name as modprobe would (aloopctl_kmod.c, libkmod).  0 when
  * it is loaded (or was already); otherwise a negative errno and, in @msg,
  * the one-line reason: "module aloop is not installed for kernel X (...)"
  * or "cannot load module aloop for kernel X: strerror".
  */
 int aloop_load_module(const char *name, char *msg, size_t len);
+
+/*
+ * "aloopctl doctor" (aloopctl_doctor.c): check what aloop needs on this
+ * machine, one line per check (or a JSON object) on @out.  Returns 0
+ * when aloop is usable, 1 when not, or a negative errno.
+ */
+int aloop_doctor(FILE *out, bool json);
 
 #endif /* ALOOPCTL_H */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -238,11 +239,11 @@ const struct aloop_opt aloop_opts[] = {
 	{ O_OLDER_THAN, "older-than", required_argument, OPT_OLDER_THAN, " <secs>", R,
 	  "only devices attached at least <secs> ago (s, m, h, d)" },
 	{ O_DRY_RUN, "dry-run",	 no_argument,	    OPT_DRY_RUN, "", R,
-	  "say what would be detached, detach nothing" },
+	  "say what would be detached (restore: attached), change nothing" },
 	{ O_ALL, "all",	 no_argument,	    'a', "", L,
 	  "also list unbound devices" },
 	{ O_JSON, "json",	 no_argument,	    'J', "", L,
-	  "use JSON output format (also status, features)" },
+	  "use JSON output format (also status, features, doctor)" },
 	{ O_RAW, "raw",	 no_argument,	    OPT_RAW, "", L,
 	  "use raw output format" },
 	{ O_NOHEADINGS, "noheadings",	 no_argument,	    'n', "", L,
@@ -798,4 +799,276 @@ int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
 	rc = scan_dir(sysfs, dir, all, devs, ndevs);
 	closedir(dir);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Saved attachments                                                   */
+/* ------------------------------------------------------------------ */
+
+static void __attribute__((format(printf, 3, 4)))
+spec_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The next field of *@p, unescaped (\NNN octal) into @buf; NULL at the
+ * end of the line or at a comment.  *@bad is set on a bad escape or a
+ * field longer than @len.
+ */
+static const char *next_field(const char **p, char *buf, size_t len,
+			      bool *bad)
+{
+	const char *s = *p + strspn(*p, " \t\r\n");
+	size_t n = 0;
+
+	if (!*s || *s == '#') {
+		*p = s;
+		return NULL;
+	}
+	while (*s && !strchr(" \t\r\n", *s)) {
+		char c = *s++;
+
+		if (c == '\\') {
+			if (s[0] < '0' || s[0] > '3' || s[1] < '0' || s[1] > '7' ||
+			    s[2] < '0' || s[2] > '7' ||
+			    !((s[0] - '0') << 6 | (s[1] - '0') << 3 | (s[2] - '0'))) {
+				*bad = true;
+				return NULL;
+			}
+			c = (s[0] - '0') << 6 | (s[1] - '0') << 3 | (s[2] - '0');
+			s += 3;
+		}
+		if (n + 1 >= len) {
+			*bad = true;
+			return NULL;
+		}
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	*p = s;
+	return buf;
+}
+
+static int spec_size(const char *key, const char *val, uint64_t *res,
+		     char *err, size_t len)
+{
+	int rc = val ? aloop_parse_size(val, res) : -EINVAL;
+
+	if (rc)
+		spec_err(err, len, "%s: invalid size '%s'%s", key,
+			 val ? val : "", rc == -ERANGE ? " (too large)" : "");
+	return rc ? -EINVAL : 0;
+}
+
+static int spec_option(struct aloop_spec *s, char *field, char *err,
+		       size_t len)
+{
+	char *val = strchr(field, '=');
+	const char *key = field;
+	uint64_t v;
+	bool on;
+
+	if (val)
+		*val++ = '\0';
+	if (!strcmp(key, "read-only") || !strcmp(key, "partscan") ||
+	    !strcmp(key, "no-partscan")) {
+		if (val) {
+			spec_err(err, len, "%s takes no value", key);
+			return -EINVAL;
+		}
+		if (key[0] == 'r')
+			s->ro = true;
+		else if (key[0] == 'p')
+			s->partscan = true;
+		else
+			s->no_partscan = true;
+		return 0;
+	}
+	if (!strcmp(key, "offset"))
+		return spec_size(key, val, &s->offset, err, len);
+	if (!strcmp(key, "sizelimit"))
+		return spec_size(key, val, &s->sizelimit, err, len);
+	if (!strcmp(key, "block-size") || !strcmp(key, "sector-size")) {
+		if (spec_size(key, val, &v, err, len))
+			return -EINVAL;
+		if (v < 512 || v > 65536 || (v & (v - 1))) {
+			spec_err(err, len, "%s: invalid block size '%s' (a power of 2 from 512 to 64K)",
+				 key, val);
+			return -EINVAL;
+		}
+		s->block_size = v;
+		return 0;
+	}
+	if (!strcmp(key, "direct-io")) {
+		on = true;
+		if (val && aloop_parse_onoff(val, &on)) {
+			spec_err(err, len, "direct-io: invalid value '%s' (use on or off)",
+				 val);
+			return -EINVAL;
+		}
+		s->dio = on;
+		return 0;
+	}
+	if (!strcmp(key, "queues")) {
+		if (!val || parse_u64(val, &v) || v < 1 || v > ALOOP_MAX_QUEUES) {
+			spec_err(err, len, "queues: invalid count '%s' (1 to %d)",
+				 val ? val : "", ALOOP_MAX_QUEUES);
+			return -EINVAL;
+		}
+		s->queues = v;
+		return 0;
+	}
+	if (!strcmp(key, "owner")) {
+		if (!val || !*val || strlen(val) >= sizeof(s->owner)) {
+			spec_err(err, len, "owner: a label of 1 to %zu bytes",
+				 sizeof(s->owner) - 1);
+			return -EINVAL;
+		}
+		snprintf(s->owner, sizeof(s->owner), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "device")) {
+		unsigned int nr;
+
+		if (!val || aloop_parse_devname(val, &nr)) {
+			spec_err(err, len, "device: '%s' is not an aloop device",
+				 val ? val : "");
+			return -EINVAL;
+		}
+		snprintf(s->device, sizeof(s->device),
+			 ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u", nr);
+		return 0;
+	}
+	spec_err(err, len, "unknown option '%s'", key);
+	return -EINVAL;
+}
+
+int aloop_parse_spec(const char *line, struct aloop_spec *s, char *err,
+		     size_t errlen)
+{
+	char field[PATH_MAX];
+	bool bad = false;
+	const char *p = line;
+
+	memset(s, 0, sizeof(*s));
+	s->dio = -1;
+	err[0] = '\0';
+	if (!next_field(&p, s->file, sizeof(s->file), &bad)) {
+		if (!bad)
+			return 0;
+		spec_err(err, errlen, "bad escape or file name too long");
+		return -EINVAL;
+	}
+	if (s->file[0] != '/') {
+		spec_err(err, errlen, "%s: not an absolute path", s->file);
+		return -EINVAL;
+	}
+	while (next_field(&p, field, sizeof(field), &bad))
+		if (spec_option(s, field, err, errlen))
+			return -EINVAL;
+	if (bad) {
+		spec_err(err, errlen, "bad escape (use \\NNN, e.g. \\040 for a blank) or field too long");
+		return -EINVAL;
+	}
+	if (s->partscan && s->no_partscan) {
+		spec_err(err, errlen, "partscan and no-partscan are mutually exclusive");
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* @str escaped into @buf at *@n; false when it does not fit */
+static bool put_escaped(char *buf, size_t len, size_t *n, const char *str)
+{
+	for (; *str; str++) {
+		unsigned char c = *str;
+		int w;
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\\' || c == '#')
+			w = snprintf(buf + *n, len - *n, "\\%03o", c);
+		else
+			w = snprintf(buf + *n, len - *n, "%c", c);
+		if (w < 0 || (size_t)w >= len - *n)
+			return false;
+		*n += w;
+	}
+	return true;
+}
+
+static bool put_str(char *buf, size_t len, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool put_str(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *n, len - *n, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= len - *n)
+		return false;
+	*n += w;
+	return true;
+}
+
+int aloop_format_spec(const struct aloop_spec *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	bool ok;
+
+	ok = put_escaped(buf, len, &n, s->file);
+	if (ok && s->offset)
+		ok = put_str(buf, len, &n, " offset=%" PRIu64, s->offset);
+	if (ok && s->sizelimit)
+		ok = put_str(buf, len, &n, " sizelimit=%" PRIu64, s->sizelimit);
+	if (ok && s->ro)
+		ok = put_str(buf, len, &n, " read-only");
+	if (ok && s->partscan)
+		ok = put_str(buf, len, &n, " partscan");
+	if (ok && s->no_partscan)
+		ok = put_str(buf, len, &n, " no-partscan");
+	if (ok && s->dio >= 0)
+		ok = put_str(buf, len, &n, " direct-io=%s", s->dio ? "on" : "off");
+	if (ok && s->block_size)
+		ok = put_str(buf, len, &n, " block-size=%" PRIu32, s->block_size);
+	if (ok && s->queues)
+		ok = put_str(buf, len, &n, " queues=%" PRIu32, s->queues);
+	if (ok && s->owner[0])
+		ok = put_str(buf, len, &n, " owner=") &&
+			put_escaped(buf, len, &n, s->owner);
+	if (ok && s->device[0])
+		ok = put_str(buf, len, &n, " device=%s", s->device);
+	return ok ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * What restore needs to attach @d as it is: the file, offset, sizelimit,
+ * read-only, partscan, owner, a block size other than 512, direct I/O
+ * when in use or turned off by the user (otherwise the default decides
+ * again).  Not the device number (any free one will do: mount by UUID)
+ * nor the queue count (the module's default for this machine).
+ */
+void aloop_spec_from_dev(const struct aloop_dev *d, struct aloop_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->file, sizeof(s->file), "%s", d->backing_file);
+	s->offset = d->offset;
+	s->sizelimit = d->sizelimit;
+	s->ro = d->ro;
+	s->partscan = d->partscan;
+	s->block_size = d->log_sec && d->log_sec != 512 ? d->log_sec : 0;
+	if (d->dio)
+		s->dio = 1;
+	else if (!strcmp(d->dio_reason, "turned off by user"))
+		s->dio = 0;
+	else
+		s->dio = -1;
+	snprintf(s->owner, sizeof(s->owner), "%s", d->owner);
 }

@@ -6,7 +6,9 @@
 #   1. scripts/setup-host.sh        install whatever is missing
 #   2. make aloopctl and make tools (build/tools/alo-ioctl, loopdiff);
 #      host tests: make unit, tests/unit/test_install.sh (make install-user
-#      / uninstall), tests/dkms/test_version.sh (one version everywhere),
+#      / uninstall), tests/unit/test_doctor.sh (aloopctl doctor on
+#      fixture trees), tests/unit/test_restore.sh (save/restore,
+#      aloop-restore.service), tests/dkms/test_version.sh (one version everywhere),
 #      make style (tests/unit/test_checkpatch.sh), tests/unit/test_compat.sh
 #      (probes, #error on unknown shapes, 6.1 floor), make lint,
 #      tests/pkg/test_deb.sh (make deb, package contents, lintian)
@@ -164,6 +166,8 @@ HOST_T=(
 	"checkpatch|make style (tests/unit/test_checkpatch.sh)|checkpatch.log|tests/unit/test_checkpatch.sh"
 	"compat|tests/unit/test_compat.sh|compat.log|tests/unit/test_compat.sh"
 	"params|tests/unit/test_params.sh (module parameters documented)|params.log|tests/unit/test_params.sh"
+	"doctor|tests/unit/test_doctor.sh (aloopctl doctor on fixture trees)|doctor.log|tests/unit/test_doctor.sh"
+	"restore|tests/unit/test_restore.sh (save/restore format, aloop-restore.service)|restore.log|tests/unit/test_restore.sh"
 	"lint|make lint (scripts/lint.sh)|lint.log|scripts/lint.sh"
 	# make deb + contents + lintian (~2 min); the chroot and guest package
 	# tests are make check-deb (~40 min, outside CI's budget)

@@ -11,7 +11,8 @@
 #                nor anything of the test harness; postinst/prerm that
 #                call dkms (dh_dkms)
 #   aloop-utils  /usr/sbin/aloopctl (linked against libkmod), its man
-#                page, bash completion, the udev rule, <linux/aloop.h>;
+#                page, bash completion, the udev rule,
+#                aloop-restore.service, <linux/aloop.h>;
 #                nothing under /usr/src or /lib/modules
 #
 # and lintian reports no error and no warning on them.
@@ -93,11 +94,12 @@ missing=
 for f in /usr/sbin/aloopctl /usr/share/man/man8/aloopctl.8.gz \
 	 /usr/share/bash-completion/completions/aloopctl \
 	 /lib/udev/rules.d/60-aloop.rules /usr/include/linux/aloop.h \
+	 /lib/systemd/system/aloop-restore.service \
 	 /usr/share/doc/aloop-utils/copyright; do
 	grep -qx "$f" <<<"$ut" || missing+=" $f"
 done
 [ -z "$missing" ]
-result $? "aloop-utils: aloopctl in /usr/sbin, man page, completion, udev rule, header" "missing:$missing"
+result $? "aloop-utils: aloopctl in /usr/sbin, man page, completion, udev rule, aloop-restore.service, header" "missing:$missing"
 other=$(grep -E '^/usr/src|^/lib/modules|^/usr/lib/modules|^/usr/local|^/etc' <<<"$ut")
 [ -z "$other" ]
 result $? "aloop-utils: nothing under /usr/src, /lib/modules, /usr/local, /etc" "$other"

@@ -813,6 +813,133 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* ------------------------------------------------------------------ */
+/* saved attachments: aloop_parse_spec, aloop_format_spec              */
+/* ------------------------------------------------------------------ */
+
+static void test_specs(void)
+{
+	static const struct {
+		const char	*line;
+		const char	*formatted;	/* NULL: a blank or comment line */
+	} good[] = {
+		{ "", NULL },
+		{ "   \t", NULL },
+		{ "# a comment", NULL },
+		{ "  # indented comment", NULL },
+		{ "/srv/disk.img", "/srv/disk.img" },
+		{ "  /srv/disk.img  ", "/srv/disk.img" },
+		{ "/srv/disk.img offset=1M sizelimit=512M read-only partscan block-size=4K",
+		  "/srv/disk.img offset=1048576 sizelimit=536870912 read-only partscan block-size=4096" },
+		{ "/a\\040b.img owner=nightly\\040backup queues=2 direct-io=off # why",
+		  "/a\\040b.img direct-io=off queues=2 owner=nightly\\040backup" },
+		{ "/x.img direct-io device=aloop5 no-partscan sector-size=512",
+		  "/x.img no-partscan direct-io=on block-size=512 device=/dev/aloop5" },
+		{ "/x\\134y\\043z.img", "/x\\134y\\043z.img" },
+	};
+	static const struct {
+		const char	*line;
+		const char	*err;
+	} bad[] = {
+		{ "disk.img", "disk.img: not an absolute path" },
+		{ "/d.img offset=12Q", "offset: invalid size '12Q'" },
+		{ "/d.img offset", "offset: invalid size ''" },
+		{ "/d.img sizelimit=99999999999999999999999",
+		  "sizelimit: invalid size '99999999999999999999999' (too large)" },
+		{ "/d.img block-size=1000",
+		  "block-size: invalid block size '1000' (a power of 2 from 512 to 64K)" },
+		{ "/d.img queues=0", "queues: invalid count '0' (1 to 64)" },
+		{ "/d.img queues=65", "queues: invalid count '65' (1 to 64)" },
+		{ "/d.img direct-io=maybe",
+		  "direct-io: invalid value 'maybe' (use on or off)" },
+		{ "/d.img read-only=yes", "read-only takes no value" },
+		{ "/d.img frob", "unknown option 'frob'" },
+		{ "/d.img --offset=1", "unknown option '--offset'" },
+		{ "/d.img autoclear", "unknown option 'autoclear'" },
+		{ "/d.img device=loop0", "device: 'loop0' is not an aloop device" },
+		{ "/d.img owner=", "owner: a label of 1 to 63 bytes" },
+		{ "/d.img partscan no-partscan",
+		  "partscan and no-partscan are mutually exclusive" },
+		{ "/d\\04.img", "bad escape or file name too long" },
+		{ "/d\\000.img", "bad escape or file name too long" },
+		{ "/d.img owner=a\\9",
+		  "bad escape (use \\NNN, e.g. \\040 for a blank) or field too long" },
+	};
+	struct aloop_spec s, s2;
+	char err[256], buf[PATH_MAX * 2];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		rc = aloop_parse_spec(good[i].line, &s, err, sizeof(err));
+		if (!good[i].formatted) {
+			check(rc == 0, "spec: '%s' is no device", good[i].line);
+			continue;
+		}
+		if (!check(rc == 1, "spec: '%s' parses", good[i].line)) {
+			diag("rc %d: %s", rc, err);
+			continue;
+		}
+		rc = aloop_format_spec(&s, buf, sizeof(buf));
+		if (!check(!rc && !strcmp(buf, good[i].formatted),
+			   "spec: '%s' formats as '%s'", good[i].line,
+			   good[i].formatted))
+			diag("got '%s'", buf);
+		/* and the formatted line parses back to the same */
+		rc = aloop_parse_spec(buf, &s2, err, sizeof(err));
+		check(rc == 1 && !memcmp(&s, &s2, sizeof(s)),
+		      "spec: '%s' round trip", buf);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		rc = aloop_parse_spec(bad[i].line, &s, err, sizeof(err));
+		if (!check(rc == -EINVAL && !strcmp(err, bad[i].err),
+			   "spec: '%s' refused: %s", bad[i].line, bad[i].err))
+			diag("rc %d, err '%s'", rc, err);
+	}
+}
+
+/* aloop_spec_from_dev: what save writes for a device */
+static void test_spec_from_dev(void)
+{
+	struct aloop_dev d;
+	struct aloop_spec s;
+	char buf[PATH_MAX * 2];
+
+	memset(&d, 0, sizeof(d));
+	d.bound = true;
+	snprintf(d.backing_file, sizeof(d.backing_file), "/srv/my disk.img");
+	d.offset = 512;
+	d.sizelimit = 4096;
+	d.ro = true;
+	d.partscan = true;
+	d.log_sec = 4096;
+	d.dio = true;
+	d.queues = 4;
+	snprintf(d.owner, sizeof(d.owner), "ci");
+	aloop_spec_from_dev(&d, &s);
+	aloop_format_spec(&s, buf, sizeof(buf));
+	if (!check(!strcmp(buf, "/srv/my\\040disk.img offset=512 sizelimit=4096 read-only partscan direct-io=on block-size=4096 owner=ci"),
+		   "save: every setting of a device, no queue count"))
+		diag("got '%s'", buf);
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.backing_file, sizeof(d.backing_file), "/a.img");
+	d.log_sec = 512;
+	snprintf(d.dio_reason, sizeof(d.dio_reason), "turned off by user");
+	aloop_spec_from_dev(&d, &s);
+	aloop_format_spec(&s, buf, sizeof(buf));
+	if (!check(!strcmp(buf, "/a.img direct-io=off"),
+		   "save: direct I/O turned off by the user stays off; 512 is the default"))
+		diag("got '%s'", buf);
+
+	snprintf(d.dio_reason, sizeof(d.dio_reason), "backing filesystem has no O_DIRECT");
+	aloop_spec_from_dev(&d, &s);
+	aloop_format_spec(&s, buf, sizeof(buf));
+	if (!check(!strcmp(buf, "/a.img"),
+		   "save: direct I/O impossible: left to the default"))
+		diag("got '%s'", buf);
+}
+
 /*
  * Every option of aloopctl's one table (aloop_opts[]) is in the man page
  * (as \-\-name) and in the bash completion (as --name).  Run from the top
@@ -868,6 +995,8 @@ int main(void)
 	test_status();
 	test_features();
 	test_sysfs();
+	test_specs();
+	test_spec_from_dev();
 	test_options_documented();
 	return report();
 }

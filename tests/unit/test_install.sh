@@ -32,6 +32,7 @@ files=(
 	"usr/share/man/man8/aloopctl.8 644 man/aloopctl.8"
 	"usr/share/bash-completion/completions/aloopctl 644 contrib/bash-completion/aloopctl"
 	"lib/udev/rules.d/60-aloop.rules 644 udev/60-aloop.rules"
+	"lib/systemd/system/aloop-restore.service 644 systemd/aloop-restore.service"
 	"usr/include/linux/aloop.h 644 include/uapi/linux/aloop.h"
 )
 
@@ -149,7 +150,7 @@ got:  $got"
 }
 
 expect_comp "verbs" \
-	"attach detach detach-all features find help list reap resize set status version" \
+	"attach detach detach-all doctor features find help list reap resize restore save set status version" \
 	aloopctl ""
 expect_comp "verb prefix" "detach detach-all" aloopctl det
 expect_comp "options of list" \
