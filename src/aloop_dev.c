@@ -1051,7 +1051,6 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	struct file *file, *old_file;
 	struct aloop_dio_align align;
 	unsigned int memflags;
-	bool partscan;
 	int err;
 
 	file = fget(fd);
@@ -1093,12 +1092,16 @@ static int aloop_change_fd(struct aloop_device *lo, struct block_device *bdev,
 	aloop_set_dio_align(lo, &align);
 	aloop_update_queue(lo);
 	alo_unfreeze(lo->disk->queue, memflags);
-	partscan = lo->flags & LO_FLAGS_PARTSCAN;
 	aloop_unlock_validate(lo);
 
 	fput(old_file);
-	if (partscan)
-		aloop_reread_partitions(lo);
+	/*
+	 * New media: every partition goes, those added with BLKPG too
+	 * (stock loop keeps them, describing the old file), and a device
+	 * with partscan scans the new one.  Without partscan the scan is
+	 * suppressed, so this only drops.  -EBUSY while one is mounted.
+	 */
+	aloop_reread_partitions(lo);
 	return 0;
 
 out_unlock:
