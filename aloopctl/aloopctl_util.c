@@ -513,6 +513,7 @@ static const struct {
 	{ ALOOP_FEAT_ATTACH,	 "attach" },
 	{ ALOOP_FEAT_FIND,	 "find" },
 	{ ALOOP_FEAT_DETACH,	 "detach" },
+	{ ALOOP_FEAT_ATTACH_FD, "attach-fd" },
 };
 
 /* Name of feature bit @bit (0..63), or NULL when this tool doesn't know. */

@@ -292,4 +292,27 @@ static inline int alo_prepare_to_claim(struct block_device *bdev, void *holder)
 #error "aloop: unknown __register_blkdev() shape"
 #endif
 
+/*
+ * 6.9: a block device opened as a struct file, bdev_file_open_by_dev():
+ * ALOOP_CTL_ATTACH can hand its caller an open fd of the new device
+ * (ALOOP_ATTACH_FD).  Before 6.9 a driver has no way to make one, so
+ * the flag is refused (EOPNOTSUPP) and ALOOP_FEAT_ATTACH_FD not offered.
+ */
+#if defined(ALOOP_HAVE_BDEV_FILE_OPEN)
+#define ALO_HAVE_DISK_FILE	true
+static inline struct file *alo_open_disk_file(struct gendisk *disk,
+					      bool write)
+{
+	return bdev_file_open_by_dev(disk_devt(disk), BLK_OPEN_READ |
+				     (write ? BLK_OPEN_WRITE : 0), NULL, NULL);
+}
+#else
+#define ALO_HAVE_DISK_FILE	false
+static inline struct file *alo_open_disk_file(struct gendisk *disk,
+					      bool write)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+#endif
+
 #endif /* ALOOP_COMPAT_H */

@@ -343,6 +343,35 @@ static void aloop_untake(struct aloop_device *lo)
 	put_device(disk_to_dev(lo->disk));
 }
 
+/*
+ * ALOOP_ATTACH_FD: open the new device and put the fd in @ufd - the last
+ * step, as an installed fd cannot be taken back.  Returns the fd.
+ */
+static int aloop_attach_fd(struct aloop_device *lo, __s32 __user *ufd)
+{
+	struct file *file;
+	int fd;
+
+	file = alo_open_disk_file(lo->disk,
+				  !(lo->flags & LO_FLAGS_READ_ONLY));
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0)
+		goto out_fput;
+	if (put_user(fd, ufd)) {
+		put_unused_fd(fd);
+		fd = -EFAULT;
+		goto out_fput;
+	}
+	fd_install(fd, file);
+	return fd;
+
+out_fput:
+	fput(file);
+	return fd;
+}
+
 /* How often an attach takes another device after losing one to a race. */
 #define ALOOP_ATTACH_TRIES	16
 
@@ -359,9 +388,13 @@ static int aloop_control_attach(struct file *ctl,
 	err = -EINVAL;
 	if (a->size != sizeof(*a) || (a->flags & ~ALOOP_ATTACH_FLAGS) ||
 	    a->nr_queues > ALOOP_MAX_QUEUES ||
-	    !memchr(a->owner, '\0', sizeof(a->owner)) ||
+	    !memchr(a->owner, '\0', sizeof(a->owner)) || a->pad ||
 	    memchr_inv(a->reserved, 0, sizeof(a->reserved)))
 		goto out_free;
+	err = -EOPNOTSUPP;
+	if ((a->flags & ALOOP_ATTACH_FD) && !ALO_HAVE_DISK_FILE)
+		goto out_free;
+	err = -EINVAL;
 	if ((a->flags & ALOOP_ATTACH_INDEX) && a->index > INT_MAX)
 		goto out_free;
 
@@ -383,11 +416,21 @@ static int aloop_control_attach(struct file *ctl,
 		/* All or nothing: nobody learnt of this device. */
 		aloop_detach(lo, 0);
 		err = -EFAULT;
-	} else if (a->flags & ALOOP_ATTACH_LEASE) {
+		goto out_untake;
+	}
+	if (a->flags & ALOOP_ATTACH_FD) {
+		err = aloop_attach_fd(lo, &argp->fd);
+		if (err < 0) {
+			aloop_detach(lo, 0);
+			goto out_untake;
+		}
+	}
+	if (a->flags & ALOOP_ATTACH_LEASE) {
 		mutex_lock(&aloop_ctl_mutex);
 		lo->lease = ctl;
 		mutex_unlock(&aloop_ctl_mutex);
 	}
+out_untake:
 	aloop_untake(lo);
 out_free:
 	kfree(a);
@@ -511,6 +554,8 @@ static long aloop_control_ioctl(struct file *file, unsigned int cmd,
 		feat.size = sizeof(feat);
 		feat.version = ALOOP_ABI_VERSION;
 		feat.features = ALOOP_FEAT_ALL;
+		if (!ALO_HAVE_DISK_FILE)
+			feat.features &= ~ALOOP_FEAT_ATTACH_FD;
 		if (copy_to_user((void __user *)parm, &feat, sizeof(feat)))
 			return -EFAULT;
 		return 0;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
-# aloop-desc: one-call attach (64 parallel, no EBUSY), owners and orphans, leases (exit, SIGKILL, mounted), find, detach --if-unused/--wait, reap
+# aloop-desc: one-call attach (64 parallel, no EBUSY, an fd returned on 6.9+), owners and orphans, leases (exit, SIGKILL, mounted), find, detach --if-unused/--wait, reap
 # aloop-timeout: 600
 # aloop-driver: aloop
 # aloop-needs: aloopctl
@@ -29,7 +29,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 20
+plan 21
 
 MNT=
 life_cleanup() {
@@ -69,6 +69,29 @@ o=$(aloopctl list -n -O OWNER 2>&1 | sort | uniq -c | awk '{print $1}' | sort -u
 check_eq "each of the 8 owners has 8 devices (list -O OWNER)" "8" "$o"
 aloopctl detach-all >/dev/null 2>&1
 sleep 0.5
+
+# ------------------------------------------------- attach returning an fd
+# ALOOP_ATTACH_FD: Linux 6.9 lets a driver open its disk as a file;
+# before, the flag is refused with nothing attached.
+G=$D/fd.img
+mkrand "$G" $((4 * MiB))
+o=$(ioc ctl-attach-fd "$DUT_CTL" "$G")
+IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
+kmin=${kmin%%[!0-9]*}
+if [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "$kmin" -ge 9 ]; }; then
+	n=$(sed -n 's/^OK index=//p' <<<"$o")
+	if [ -n "$n" ] && [ "$(kv ret "$o")" = "$(kv fd "$o")" ] && [ "$(kv is_device "$o")" = 1 ] &&
+	   [ "$(kv cloexec "$o")" = 1 ] && [ "$(kv rw "$o")" = 1 ] &&
+	   [ "$(head -c 4096 "$G" | tr -d 'Z' | wc -c)" = 0 ]; then
+		ok "ALOOP_ATTACH_FD ($(uname -r)): the returned fd (also the ioctl's value) is /dev/aloop$n, O_CLOEXEC, and a 4 KiB write through it lands in the file"
+	else
+		fail "ALOOP_ATTACH_FD returns an open fd of the new device" "$o"
+	fi
+	[ -z "$n" ] || aloopctl detach "/dev/aloop$n" >/dev/null 2>&1
+else
+	b=$(for x in /sys/block/aloop*/aloop/backing_file; do [ -s "$x" ] && echo "$x"; done | wc -l)
+	check_eq "ALOOP_ATTACH_FD before Linux 6.9 ($(uname -r)): EOPNOTSUPP, nothing attached" "EOPNOTSUPP 0" "$(ioc1_of "$o") $b"
+fi
 
 # ------------------------------------------------------------ owners
 dev=$(attach_dev --owner "svc-a" "$F") || bail "attach: $dev"

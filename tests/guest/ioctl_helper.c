@@ -61,6 +61,7 @@ static void usage(void)
 	fprintf(stderr,
 "usage: alo-ioctl [--as-user|--open-as-user] [--dev-ro] [--hold SECS] CMD ARGS\n"
 "  ctl-add CTL N | ctl-remove CTL N | ctl-get-free CTL | ctl-raw CTL CMD ARG\n"
+"  ctl-attach-fd CTL FILE  (ALOOP_CTL_ATTACH + ALOOP_ATTACH_FD, the fd checked)\n"
 "  configure DEV FILE [--ro] [--flags N] [--bs N] [--offset N] [--sizelimit N]\n"
 "                     [--open-ro] [--open-path] [--open-direct] [--name S]\n"
 "                     [--set-dio 0|1] [--setfl-append]  (after LOOP_CONFIGURE)\n"
@@ -375,6 +376,49 @@ int main(int argc, char **argv)
 		before_ioctl();
 		r = ioctl(fd, LOOP_CTL_GET_FREE);
 		report(r, errno, 1);
+		done();
+		return 0;
+	}
+	if (!strcmp(cmd, "ctl-attach-fd")) {
+		/*
+		 * ALOOP_CTL_ATTACH with ALOOP_ATTACH_FD: "OK index=N" and,
+		 * on the returned fd, whether it is the device (rdev of
+		 * /dev/aloopN), and a 4 KiB write + read back at 0 through it.
+		 */
+		struct aloop_attach a;
+		struct stat st, sn;
+		char node[64], buf[4096], back[4096];
+		int ctl, bfd;
+		long r;
+
+		if (argc != 2)
+			usage();
+		ctl = open_node(argv[0]);
+		bfd = open(argv[1], O_RDWR | O_CLOEXEC);
+		if (bfd < 0)
+			setup_fail("open backing file", errno);
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.flags = ALOOP_ATTACH_FD;
+		a.fd = -1;
+		a.config.fd = (unsigned int)bfd;
+		before_ioctl();
+		r = ioctl(ctl, ALOOP_CTL_ATTACH, &a);
+		if (r < 0) {
+			report(r, errno, 0);
+			return 0;
+		}
+		printf("OK index=%u\nret=%ld\nfd=%d\n", a.index, r, a.fd);
+		snprintf(node, sizeof(node), "/dev/aloop%u", a.index);
+		printf("is_device=%d\n", fstat(a.fd, &st) == 0 &&
+		       S_ISBLK(st.st_mode) && stat(node, &sn) == 0 &&
+		       st.st_rdev == sn.st_rdev);
+		printf("cloexec=%d\n", (fcntl(a.fd, F_GETFD) & FD_CLOEXEC) != 0);
+		memset(buf, 0x5a, sizeof(buf));
+		printf("rw=%d\n", pwrite(a.fd, buf, sizeof(buf), 0) ==
+		       (ssize_t)sizeof(buf) && fsync(a.fd) == 0 &&
+		       pread(a.fd, back, sizeof(back), 0) == (ssize_t)sizeof(back) &&
+		       !memcmp(buf, back, sizeof(buf)));
 		done();
 		return 0;
 	}

@@ -627,6 +627,7 @@ static void test_features(void)
 		{ ALOOP_FEAT_ATTACH, "attach" },
 		{ ALOOP_FEAT_FIND, "find" },
 		{ ALOOP_FEAT_DETACH, "detach" },
+		{ ALOOP_FEAT_ATTACH_FD, "attach-fd" },
 	};
 	uint64_t feat = ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_DIO | (1ULL << 40);
 	char *out;
@@ -646,7 +647,7 @@ static void test_features(void)
 	for (i = 0; i < 64; i++)
 		if ((ALOOP_FEAT_ALL >> i) & 1)
 			ok &= aloop_feature_name(i) != NULL;
-	check(ok && !(ALOOP_FEAT_ALL >> 12),
+	check(ok && !(ALOOP_FEAT_ALL >> 13),
 	      "every ALOOP_FEAT_ALL bit has a name, and no other bit is defined");
 
 	out = capture_features(feat, false);

@@ -35,13 +35,15 @@
 #define ALOOP_FEAT_ATTACH	(1ULL << 9)	/* ALOOP_CTL_ATTACH, leases, owners */
 #define ALOOP_FEAT_FIND		(1ULL << 10)	/* ALOOP_CTL_FIND */
 #define ALOOP_FEAT_DETACH	(1ULL << 11)	/* ALOOP_CTL_DETACH */
+#define ALOOP_FEAT_ATTACH_FD	(1ULL << 12)	/* ALOOP_ATTACH_FD (Linux >= 6.9) */
 /* Every bit this header defines; a new bit must be added here too. */
 #define ALOOP_FEAT_ALL		(ALOOP_FEAT_LOOP_ABI | ALOOP_FEAT_CONTROL | \
 				 ALOOP_FEAT_BUFFERED | ALOOP_FEAT_DIO | \
 				 ALOOP_FEAT_DIO_REASON | ALOOP_FEAT_DEV_INFO | \
 				 ALOOP_FEAT_QUEUES | ALOOP_FEAT_CGROUP | \
 				 ALOOP_FEAT_NOWAIT | ALOOP_FEAT_ATTACH | \
-				 ALOOP_FEAT_FIND | ALOOP_FEAT_DETACH)
+				 ALOOP_FEAT_FIND | ALOOP_FEAT_DETACH | \
+				 ALOOP_FEAT_ATTACH_FD)
 
 struct aloop_features {
 	__u32	size;		/* in: sizeof(struct aloop_features) */
@@ -122,8 +124,15 @@ struct aloop_config {
  * BLKRRPART or LOOP_SET_STATUS (EINVAL), until it is detached.
  */
 #define ALOOP_ATTACH_NO_PARTSCAN (1U << 2)
+/*
+ * Also return an open fd of the new device (O_CLOEXEC; read-write unless
+ * the device is read-only) in @fd: no device node, no udev, no race with
+ * a detach.  Needs Linux 6.9 (ALOOP_FEAT_ATTACH_FD); EOPNOTSUPP before,
+ * with nothing attached.
+ */
+#define ALOOP_ATTACH_FD		(1U << 3)
 #define ALOOP_ATTACH_FLAGS	(ALOOP_ATTACH_LEASE | ALOOP_ATTACH_INDEX | \
-				 ALOOP_ATTACH_NO_PARTSCAN)
+				 ALOOP_ATTACH_NO_PARTSCAN | ALOOP_ATTACH_FD)
 
 struct aloop_attach {
 	__u32	size;		/* in: sizeof(struct aloop_attach) */
@@ -131,7 +140,9 @@ struct aloop_attach {
 	__u32	index;		/* in with ALOOP_ATTACH_INDEX; out: N of aloopN */
 	__u32	nr_queues;	/* 1..ALOOP_MAX_QUEUES; 0: module default */
 	char	owner[ALOOP_OWNER_SIZE];	/* label, NUL-terminated */
-	__u64	reserved[6];
+	__s32	fd;		/* out with ALOOP_ATTACH_FD: the open device */
+	__u32	pad;		/* in: 0 */
+	__u64	reserved[5];
 	struct loop_config config;
 };
 
