@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: quick
 # aloop-desc: guest environment sanity (backing filesystems, tools); the harness's smoke test, runs without aloop.ko
-# aloop-timeout: 600
+# aloop-timeout: 120
 # aloop-driver: any
 # aloop-needs: unloaded
 # Guest environment sanity: what every other test relies on.  This is

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: insmod/rmmod next to a busy stock loop, LOOP_CTL_ADD/REMOVE/GET_FREE, rmmod refused while bound or open
 # aloop-timeout: 600
 # aloop-driver: any

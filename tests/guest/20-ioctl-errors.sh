@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: every bad ioctl input: errno equal to stock loop's, device state and backing file unchanged
 # aloop-timeout: 600
 # aloop-driver: any

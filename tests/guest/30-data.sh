@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: aloopctl attach/list/status/detach, offset/sizelimit placement, reads past the end, fio verify, beside stock loop
-# aloop-timeout: 600
+# aloop-timeout: 900
 # aloop-driver: any
 # aloop-needs: aloopctl stock-loop
 # Data path: aloopctl attach/list/status/detach round trip, aloop and

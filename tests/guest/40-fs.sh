@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: ext4 round trip (mkfs, copy a tree, e2fsck, re-attach) and xfs on a 4096-byte block device
-# aloop-timeout: 600
+# aloop-timeout: 300
 # aloop-driver: any
 # aloop-needs: aloopctl
 # Filesystems on aloop: ext4 (mkfs, copy a tree, e2fsck -fn on the

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: read-only, autoclear, 8 devices, legacy SET_FD, sysfs attributes, block size, partitions, direct I/O
-# aloop-timeout: 600
+# aloop-timeout: 900
 # aloop-driver: any
 # aloop-needs: aloopctl stock-loop
 # Modes: read-only (flag and read-only fd), autoclear, 8 devices at once,

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: BLKPG partitions vanish on detach and on CHANGE_FD (stock loop beside); uevents for configure, capacity change and detach
-# aloop-timeout: 600
+# aloop-timeout: 300
 # aloop-driver: aloop
 # aloop-needs: aloopctl stock-loop
 # Partitions added with BLKPG vanish on detach and on LOOP_CHANGE_FD (new

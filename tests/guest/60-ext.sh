@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: aloop's own ioctls ALOOP_GET_FEATURES / ALOOP_GET_INFO, and aloopctl features
-# aloop-timeout: 600
+# aloop-timeout: 120
 # aloop-driver: aloop
 # aloop's own ioctls (include/uapi/linux/aloop.h): ALOOP_GET_FEATURES on
 # the control device, ALOOP_GET_INFO on devices, and aloopctl features.

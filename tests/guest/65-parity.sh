@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: parity with stock loop: every finding of the correctness review (F1-F19), aloop and stock loop in one boot
 # aloop-timeout: 600
 # aloop-driver: any

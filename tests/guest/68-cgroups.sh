@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: blkcg (io.max) and memcg (memory.max) charging, isolation between cgroups, writeback under a memcg limit
-# aloop-timeout: 600
+# aloop-timeout: 1200
 # aloop-driver: any
 # aloop-needs: fio stock-loop cgroup2
 # cgroups (issue 10): backing I/O of a request is issued in the cgroups

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: cgroups created and removed around dio while the root writes back: no stale memcg, idle cgroups uncharged
 # aloop-timeout: 600
 # aloop-driver: any

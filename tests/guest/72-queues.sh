@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: queue count, one aloopN-qM worker per queue, batching, counters, fio verify with 1 and 2 queues
 # aloop-timeout: 600
 # aloop-driver: any

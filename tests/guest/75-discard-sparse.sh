@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: discard and write-zeroes, a backing without them (tmpfs), sparse and shrinking backing files
-# aloop-timeout: 600
+# aloop-timeout: 300
 # aloop-driver: aloop
 # aloop-needs: aloopctl
 # Discard and write-zeroes (hole punching / zero range), a backing file

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: dispatch corner cases: root request after a cgroup lane's batch, dm backing without nowait, sysfs during a freeze, partition offset
-# aloop-timeout: 600
+# aloop-timeout: 900
 # aloop-driver: aloop
 # aloop-needs: fio stock-loop
 # Dispatch correctness, round 2 (issue 20, item 1; correctness-review-2):

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: long
+# aloop-class: stress
 # aloop-desc: none, mq-deadline, bfq, kyber x dio on/off: fio verify, the mixed cgroup+root load, ext4 under bfq
-# aloop-timeout: 600
+# aloop-timeout: 1200
 # aloop-driver: any
 # aloop-needs: fio
 # Every I/O scheduler on the aloop device (issue 20, item 2), the quick

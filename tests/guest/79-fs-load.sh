@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: long
+# aloop-class: stress
 # aloop-desc: stress-ng fs stressors on ext4/xfs and dm-flakey crash consistency, aloop vs stock loop
-# aloop-timeout: 600
+# aloop-timeout: 900
 # aloop-driver: any
 # aloop-needs: aloopctl
 # File systems on aloop under load (issue 20, item 3), with stock loop in

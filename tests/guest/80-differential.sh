@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: one program runs the same ~70 ioctl steps on stock loop and aloop and compares them, 64- and 32-bit
 # aloop-timeout: 600
 # aloop-driver: any

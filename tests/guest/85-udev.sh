@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: long
 # aloop-desc: udev rules with a real udevd: permissions, by-uuid/label/partuuid links, the inotify watch
-# aloop-timeout: 600
+# aloop-timeout: 300
 # aloop-driver: aloop
 # aloop-needs: aloopctl unloaded
 # udev/60-aloop.rules with a real systemd-udevd: permissions of

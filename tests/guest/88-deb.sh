@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # aloop-class: quick
 # aloop-desc: the Debian packages in a booted root: DKMS build, aloopctl loads the module (SKIP where not installed)
-# aloop-timeout: 600
+# aloop-timeout: 300
 # aloop-driver: aloop
 # aloop-needs: unloaded
 # The Debian packages at work in a booted guest.  Needs aloop-dkms and

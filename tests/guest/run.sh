@@ -59,6 +59,7 @@ export LC_ALL=C
 : "${ALOOP_LANE:=this}"
 : "${ALOOP_TIMEOUT_SCALE:=1}"
 export DUT ALOOP_TESTS
+export KTAP_TIMES=1	# "# (+Ns)" after each result: where the time goes
 
 mkdir -p "$RES"
 log() { echo "[guest $(date +%T)] $*"; }

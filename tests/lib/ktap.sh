@@ -37,6 +37,14 @@ _ktap_out() {
 	else
 		printf '%s\n' "$1"
 	fi
+	# KTAP_TIMES=1 (the guest runner sets it): after each result, the
+	# seconds since the previous one, to find where a slow file spends
+	# its time
+	case ${KTAP_TIMES:-0}:$1 in
+	1:ok\ *|1:not\ ok\ *)
+		_ktap_out "# (+$((SECONDS - ${_KTAP_T:-0}))s)"
+		_KTAP_T=$SECONDS ;;
+	esac
 }
 
 ktap_print() { _ktap_out "$1"; }
