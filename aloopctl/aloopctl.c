@@ -533,10 +533,11 @@ static void require_dio(const struct ctl *ctl, const char *file,
 	     file, why, path);
 }
 
-/* attach --json: the device, its direct I/O and the warnings */
+/* attach --json: the device, the file, its direct I/O and the warnings */
 static void print_attach_json(const struct ctl *ctl, const char *file,
 			      const char *path, const char *warning)
 {
+	char *abs = realpath(file, NULL);	/* as list --json has it */
 	struct aloop_dev d;
 	unsigned int nr;
 	bool known;
@@ -546,7 +547,8 @@ static void print_attach_json(const struct ctl *ctl, const char *file,
 	fputs("{\n   \"device\": ", stdout);
 	aloop_json_str(stdout, path);
 	fputs(",\n   \"back-file\": ", stdout);
-	aloop_json_str(stdout, file);
+	aloop_json_str(stdout, abs ? abs : file);
+	free(abs);
 	fputs(",\n   \"dio\": ", stdout);
 	fputs(!known ? "null" : d.dio ? "true" : "false", stdout);
 	fputs(",\n   \"dio-reason\": ", stdout);
