@@ -40,16 +40,16 @@ CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
 CTL_BIN   := aloopctl/aloopctl
 
 # Helper programs of the guest tests, in build/tools (on the guests' PATH):
-# alo-ioctl (every ioctl by hand), alo-fuzz (random ioctls, 95-fuzz-ioctl)
-# and loopdiff (the same ioctl sequence on
-# loop and aloop), 64-bit and, when $(CC) can build 32-bit programs
-# (gcc-multilib), 32-bit for the compat_ioctl paths.
+# alo-ioctl (every ioctl by hand), alo-fuzz (random ioctls, 95-fuzz-ioctl),
+# alo-cgdev (a cgroup v2 device program, 83-containers) and loopdiff (the
+# same ioctl sequence on loop and aloop), 64-bit and, when $(CC) can build
+# 32-bit programs (gcc-multilib), 32-bit for the compat_ioctl paths.
 TOOLS_DIR := build/tools
 TOOL_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra
 HAVE_M32   = $(shell printf 'int main(void) { return 0; }\n' | \
 	       $(CC) -m32 -x c -o /dev/null - >/dev/null 2>&1 && echo y)
 TOOLS      = $(TOOLS_DIR)/alo-ioctl $(TOOLS_DIR)/alo-fuzz $(TOOLS_DIR)/loopdiff \
-	     $(if $(HAVE_M32),$(TOOLS_DIR)/loopdiff32)
+	     $(TOOLS_DIR)/alo-cgdev $(if $(HAVE_M32),$(TOOLS_DIR)/loopdiff32)
 
 .PHONY: all module probes aloopctl tools unit check check-host demo install uninstall \
 	clean help dkms-install dkms-uninstall style lint check-debug check-list
@@ -105,6 +105,10 @@ $(TOOLS_DIR)/loopdiff: tests/guest/loopdiff.c
 	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -Werror -o $@ $<
 
+$(TOOLS_DIR)/alo-cgdev: tests/guest/cgdev.c
+	@mkdir -p $(@D)
+	$(CC) $(TOOL_CFLAGS) -Werror -o $@ $<
+
 $(TOOLS_DIR)/loopdiff32: tests/guest/loopdiff.c
 	@mkdir -p $(@D)
 	$(CC) -m32 $(TOOL_CFLAGS) -Werror -o $@ $<
@@ -125,7 +129,8 @@ check:
 	scripts/check.sh
 
 # The host tests of make check alone (unit, install, version, checkpatch,
-# compat, parameters, doctor, restore, lint, deb): no apt, no guest.
+# compat, parameters, dkms.conf's kernel gate, doctor, restore, lint,
+# deb): no apt, no guest.
 check-host:
 	KERNELS=none ALOOP_SKIP_SETUP=1 scripts/check.sh
 

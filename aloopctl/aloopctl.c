@@ -28,11 +28,13 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/aloop.h>
 
@@ -72,6 +74,7 @@ struct ctl {
 	bool		partscan;
 	int		autoclear;	/* -1 unset, 0 off, 1 on */
 	int		dio;		/* -1 unset, 0 off, 1 on */
+	bool		dio_require;	/* attach --dio=require */
 	uint64_t	offset;
 	uint64_t	sizelimit;
 	uint32_t	block_size;
@@ -464,10 +467,108 @@ static int run_leased(const struct ctl *ctl, const char *path)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/*
+ * What attach says of the backing file's file system: at most one
+ * warning (ALOOP_FIT_*), "" when it is a good fit or not a regular file
+ * (a block device node's statfs is devtmpfs's).
+ */
+static void judge_backing(const char *file, int fd, bool ro, char *msg,
+			  size_t len)
+{
+	struct aloop_backing_fs fs = { .ro = ro };
+	char type[64];
+	struct statfs sfs;
+	struct stat st;
+	FILE *mi;
+	int flags = 0;
+
+	msg[0] = '\0';
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fstatfs(fd, &sfs))
+		return;
+	fs.magic = (uint32_t)sfs.f_type;
+	if (!aloop_fs_name(fs.magic))
+		return;
+	/* FS_IOC_GETFLAGS takes an int, whatever its definition says. */
+	if (!ioctl(fd, FS_IOC_GETFLAGS, &flags))
+		fs.nocow = flags & FS_NOCOW_FL;
+	mi = fopen("/proc/self/mountinfo", "re");
+	if (mi) {
+		if (!aloop_mountinfo_type(mi, major(st.st_dev), minor(st.st_dev),
+					  type, sizeof(type)))
+			fs.type = type;
+		fclose(mi);
+	}
+	aloop_backing_fit(file, &fs, msg, len);
+}
+
+/*
+ * --dio=require: the device must be using direct I/O now; if not, it is
+ * detached again and attach fails with the kernel's reason (sysfs
+ * aloop/dio_reason).
+ */
+static void require_dio(const struct ctl *ctl, const char *file,
+			const char *path, int dfd)
+{
+	struct aloop_dev d;
+	unsigned int nr;
+	char why[300];
+	int rc = -ENODEV, fd = dfd;
+
+	if (!aloop_parse_devname(path, &nr))
+		rc = aloop_sysfs_read_dev(ctl->sysfs, nr, &d);
+	if (!rc && d.dio)
+		return;
+	if (rc)
+		snprintf(why, sizeof(why), "cannot tell whether %s uses it: %s",
+			 path, strerror(-rc));
+	else
+		snprintf(why, sizeof(why), "%s", *d.dio_reason ? d.dio_reason :
+			 "the kernel gives no reason");
+	if (fd < 0)
+		fd = open_node(path);
+	if (fd < 0 || ioctl(fd, LOOP_CLR_FD, 0) < 0)
+		errx(EXIT_FAILURE, "%s: direct I/O required but not in use: %s (%s left attached: %s)",
+		     file, why, path, strerror(errno));
+	errx(EXIT_FAILURE, "%s: direct I/O required but not possible: %s (%s detached again)",
+	     file, why, path);
+}
+
+/* attach --json: the device, the file, its direct I/O and the warnings */
+static void print_attach_json(const struct ctl *ctl, const char *file,
+			      const char *path, const char *warning)
+{
+	char *abs = realpath(file, NULL);	/* as list --json has it */
+	struct aloop_dev d;
+	unsigned int nr;
+	bool known;
+
+	known = !aloop_parse_devname(path, &nr) &&
+		!aloop_sysfs_read_dev(ctl->sysfs, nr, &d);
+	fputs("{\n   \"device\": ", stdout);
+	aloop_json_str(stdout, path);
+	fputs(",\n   \"back-file\": ", stdout);
+	aloop_json_str(stdout, abs ? abs : file);
+	free(abs);
+	fputs(",\n   \"dio\": ", stdout);
+	fputs(!known ? "null" : d.dio ? "true" : "false", stdout);
+	fputs(",\n   \"dio-reason\": ", stdout);
+	if (known && *d.dio_reason)	/* empty is null, as in list --json */
+		aloop_json_str(stdout, d.dio_reason);
+	else
+		fputs("null", stdout);
+	fputs(",\n   \"warnings\": [", stdout);
+	if (*warning) {
+		fputs("\n      ", stdout);
+		aloop_json_str(stdout, warning);
+		fputs("\n   ", stdout);
+	}
+	fputs("]\n}\n", stdout);
+}
+
 static int do_attach(struct ctl *ctl)
 {
 	const char *file = ctl->args[0];
-	char path[DEVNAME_LEN];
+	char path[DEVNAME_LEN], warning[512];
 	struct loop_config cfg;
 	bool ro = ctl->ro;
 	unsigned int nr;
@@ -483,6 +584,7 @@ static int do_attach(struct ctl *ctl)
 		get_dev(ctl, ctl->device, path, sizeof(path));
 
 	ffd = open_backing(file, &ro);
+	judge_backing(file, ffd, ro, warning, sizeof(warning));
 	build_config(ctl, file, ffd, ro, &cfg);
 	cfd = open_control(ctl);
 	if (!attach_one_call(ctl, &cfg, cfd, &nr)) {
@@ -512,8 +614,16 @@ static int do_attach(struct ctl *ctl)
 	if (ctl->dio == 0 && ioctl(dfd, LOOP_SET_DIRECT_IO, 0UL) < 0)
 		err(EXIT_FAILURE, "%s: set direct I/O failed", path);
 
+	/* A poor fit still works: warn, on stderr and in --json. */
+	if (*warning)
+		warnx("warning: %s", warning);
+	if (ctl->dio_require)
+		require_dio(ctl, file, path, dfd);
+
 	if (ctl->restoring)
 		printf("%s: attached to %s\n", file, path);
+	else if (ctl->tflags & ALOOP_TB_JSON)
+		print_attach_json(ctl, file, path, warning);
 	else
 		printf("%s\n", path);
 	fflush(stdout);
@@ -1325,7 +1435,7 @@ static const struct verb verbs[] = {
 	  F(O_READ_ONLY) | F(O_OFFSET) | F(O_SIZELIMIT) | F(O_BLOCK_SIZE) |
 	  F(O_AUTOCLEAR) | F(O_PARTSCAN) | F(O_DIRECT_IO) | F(O_QUEUES) |
 	  F(O_DEVICE) | F(O_FIND) | F(O_SHOW) | F(O_OWNER) | F(O_LEASE) |
-	  F(O_NO_PARTSCAN),
+	  F(O_NO_PARTSCAN) | F(O_DIO) | F(O_JSON),
 	  1, 1, "FILE" },
 	{ "detach", do_detach, F(O_WAIT) | F(O_IF_UNUSED), 1, -1, "DEV" },
 	{ "find", do_find, F(O_OFFSET), 1, 1, "FILE" },
@@ -1459,6 +1569,27 @@ static int onoff_arg(const char *opt, const char *arg)
 	return on;
 }
 
+/*
+ * --dio=require|prefer|off.  prefer is the default (the module's dio
+ * parameter decides, Y: direct I/O where the backing file allows it);
+ * off is --direct-io=off; require asks for it as --direct-io=on does,
+ * then fails unless the device uses it.
+ */
+static void dio_arg(struct ctl *ctl, const char *arg)
+{
+	ctl->dio = -1;
+	ctl->dio_require = false;
+	if (!strcmp(arg, "require")) {
+		ctl->dio = 1;
+		ctl->dio_require = true;
+	} else if (!strcmp(arg, "off")) {
+		ctl->dio = 0;
+	} else if (strcmp(arg, "prefer")) {
+		errx(EXIT_FAILURE, "--dio: invalid value '%s' (use require, prefer or off)",
+		     arg);
+	}
+}
+
 static void output_arg(struct ctl *ctl, const char *arg)
 {
 	char *bad = NULL;
@@ -1520,6 +1651,10 @@ static void handle_option(struct ctl *ctl, int c, char *const *argv)
 	case OPT_DIRECT_IO:
 		ctl->seen |= F(O_DIRECT_IO);
 		ctl->dio = onoff_arg("--direct-io", optarg);
+		break;
+	case OPT_DIO:
+		ctl->seen |= F(O_DIO);
+		dio_arg(ctl, optarg);
 		break;
 	case 'd':
 		ctl->seen |= F(O_DEVICE);
@@ -1658,6 +1793,8 @@ static void check_args(const struct ctl *ctl)
 		usage_error("--device and --find are mutually exclusive");
 	if ((ctl->seen & F(O_PARTSCAN)) && (ctl->seen & F(O_NO_PARTSCAN)))
 		usage_error("--partscan and --no-partscan are mutually exclusive");
+	if ((ctl->seen & F(O_DIO)) && (ctl->seen & F(O_DIRECT_IO)))
+		usage_error("--dio and --direct-io are mutually exclusive");
 	if (ctl->nargs < v->min_args)
 		usage_error("%s: missing %s", v->name, v->args);
 	if (v->max_args >= 0 && ctl->nargs > v->max_args)

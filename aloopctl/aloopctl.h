@@ -61,6 +61,7 @@ enum {
 	O_OLDER_THAN,
 	O_DRY_RUN,
 	O_NO_PARTSCAN,
+	O_DIO,
 	O_NOPTS
 };
 
@@ -80,6 +81,7 @@ enum {
 	OPT_OLDER_THAN,
 	OPT_DRY_RUN,
 	OPT_NO_PARTSCAN,
+	OPT_DIO,
 };
 
 enum {
@@ -248,6 +250,37 @@ int aloop_parse_spec(const char *line, struct aloop_spec *s, char *err,
 int aloop_format_spec(const struct aloop_spec *s, char *buf, size_t len);
 /* What restore needs to attach @d again (save). */
 void aloop_spec_from_dev(const struct aloop_dev *d, struct aloop_spec *s);
+
+/* @s as a JSON string, quoted and escaped. */
+void aloop_json_str(FILE *out, const char *s);
+
+/*
+ * attach's judgement of the backing file's file system (attach warns
+ * about a poor fit; the device works all the same).
+ */
+enum {
+	ALOOP_FIT_OK,
+	ALOOP_FIT_COW,		/* btrfs without nodatacow */
+	ALOOP_FIT_MEMORY,	/* tmpfs, ramfs */
+	ALOOP_FIT_NETWORK,	/* nfs, cifs/smb, ceph, 9p, afs, ... */
+	ALOOP_FIT_FUSE,
+};
+
+struct aloop_backing_fs {
+	uint32_t	magic;		/* statfs f_type */
+	const char	*type;		/* mountinfo's type, NULL: unknown */
+	bool		nocow;		/* FS_NOCOW_FL (chattr +C) */
+	bool		ro;		/* attached read-only */
+};
+
+/* The name of file system @magic among those judged, else NULL. */
+const char *aloop_fs_name(uint32_t magic);
+/* ALOOP_FIT_*, and in @msg the one-line warning ("" for ALOOP_FIT_OK). */
+int aloop_backing_fit(const char *file, const struct aloop_backing_fs *fs,
+		      char *msg, size_t len);
+/* The type of mount MAJOR:MINOR in a mountinfo file: 0, or -ENOENT. */
+int aloop_mountinfo_type(FILE *f, unsigned int major, unsigned int minor,
+			 char *buf, size_t len);
 
 /*
  * Load module @name as modprobe would (aloopctl_kmod.c, libkmod).  0 when

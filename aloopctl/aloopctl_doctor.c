@@ -1295,45 +1295,25 @@ static void check_major(struct doctor *d)
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = *s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", out);
-		else if (ch == '\t')
-			fputs("\\t", out);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
-
 static void print_json(FILE *out, const struct doctor *d, bool usable)
 {
 	size_t i;
 
 	fputs("{\n   \"kernel\": ", out);
-	json_str(out, d->kver);
+	aloop_json_str(out, d->kver);
 	fprintf(out, ",\n   \"usable\": %s,\n   \"checks\": [", usable ? "true" : "false");
 	for (i = 0; i < d->nchecks; i++) {
 		const struct check *c = &d->checks[i];
 
 		fprintf(out, "%s\n      {\n         \"name\": ", i ? "," : "");
-		json_str(out, c->name);
+		aloop_json_str(out, c->name);
 		fputs(",\n         \"status\": ", out);
-		json_str(out, status_names[c->status]);
+		aloop_json_str(out, status_names[c->status]);
 		fputs(",\n         \"message\": ", out);
-		json_str(out, c->msg);
+		aloop_json_str(out, c->msg);
 		fputs(",\n         \"fix\": ", out);
 		if (c->fix[0])
-			json_str(out, c->fix);
+			aloop_json_str(out, c->fix);
 		else
 			fputs("null", out);
 		fputs("\n      }", out);

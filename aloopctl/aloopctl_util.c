@@ -216,6 +216,8 @@ const struct aloop_opt aloop_opts[] = {
 	  "scan the device for partitions" },
 	{ O_DIRECT_IO, "direct-io",	 optional_argument, OPT_DIRECT_IO, "[=on|off]", A | S,
 	  "access FILE with direct I/O" },
+	{ O_DIO, "dio",		 required_argument, OPT_DIO, " <mode>", A,
+	  "direct I/O: require (fail without), prefer (default), off" },
 	{ O_QUEUES, "queues",	 required_argument, OPT_QUEUES, " <n>", A,
 	  "hardware queues, each with a worker (1-64)" },
 	{ O_DEVICE, "device",	 required_argument, 'd', " <dev>", A,
@@ -243,7 +245,7 @@ const struct aloop_opt aloop_opts[] = {
 	{ O_ALL, "all",	 no_argument,	    'a', "", L,
 	  "also list unbound devices" },
 	{ O_JSON, "json",	 no_argument,	    'J', "", L,
-	  "use JSON output format (also status, features, doctor)" },
+	  "use JSON output format (also attach, status, features, doctor)" },
 	{ O_RAW, "raw",	 no_argument,	    OPT_RAW, "", L,
 	  "use raw output format" },
 	{ O_NOHEADINGS, "noheadings",	 no_argument,	    'n', "", L,
@@ -1072,4 +1074,153 @@ void aloop_spec_from_dev(const struct aloop_dev *d, struct aloop_spec *s)
 	else
 		s->dio = -1;
 	snprintf(s->owner, sizeof(s->owner), "%s", d->owner);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                */
+/* ------------------------------------------------------------------ */
+
+/* @s as a JSON string, quoted and escaped. */
+void aloop_json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = *s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", out);
+		else if (ch == '\t')
+			fputs("\\t", out);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Backing store judgement (attach's warnings)                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * statfs(2) f_type of the file systems that make a poor backing store,
+ * from <linux/magic.h> (spelt out: older headers lack some).  What
+ * statfs says of the rest is fine: local disk file systems, overlayfs
+ * (O_DIRECT passes through), block devices (never looked at).
+ */
+static const struct {
+	uint32_t	magic;
+	const char	*name;
+	int		fit;
+} fs_fits[] = {
+	{ 0x9123683e, "btrfs",	  ALOOP_FIT_COW },	/* BTRFS_SUPER_MAGIC */
+	{ 0x01021994, "tmpfs",	  ALOOP_FIT_MEMORY },	/* TMPFS_MAGIC */
+	{ 0x858458f6, "ramfs",	  ALOOP_FIT_MEMORY },	/* RAMFS_MAGIC */
+	{ 0x00006969, "nfs",	  ALOOP_FIT_NETWORK },	/* NFS_SUPER_MAGIC */
+	{ 0xff534d42, "cifs",	  ALOOP_FIT_NETWORK },	/* CIFS_SUPER_MAGIC */
+	{ 0xfe534d42, "smb2",	  ALOOP_FIT_NETWORK },	/* SMB2_SUPER_MAGIC */
+	{ 0x0000517b, "smbfs",	  ALOOP_FIT_NETWORK },	/* SMB_SUPER_MAGIC */
+	{ 0x00c36400, "ceph",	  ALOOP_FIT_NETWORK },	/* CEPH_SUPER_MAGIC */
+	{ 0x01021997, "9p",	  ALOOP_FIT_NETWORK },	/* V9FS_MAGIC */
+	{ 0x5346414f, "afs",	  ALOOP_FIT_NETWORK },	/* AFS_SUPER_MAGIC */
+	{ 0x6b414653, "afs",	  ALOOP_FIT_NETWORK },	/* AFS_FS_MAGIC */
+	{ 0x73757245, "coda",	  ALOOP_FIT_NETWORK },	/* CODA_SUPER_MAGIC */
+	{ 0x0bd00bd0, "lustre",	  ALOOP_FIT_NETWORK },	/* LL_SUPER_MAGIC */
+	{ 0x20030528, "orangefs", ALOOP_FIT_NETWORK },	/* ORANGEFS_SUPER_MAGIC */
+	{ 0x65735546, "fuse",	  ALOOP_FIT_FUSE },	/* FUSE_SUPER_MAGIC */
+};
+
+const char *aloop_fs_name(uint32_t magic)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(fs_fits); i++)
+		if (fs_fits[i].magic == magic)
+			return fs_fits[i].name;
+	return NULL;
+}
+
+/*
+ * The verdict on a backing file: ALOOP_FIT_OK, or the kind of poor fit
+ * with a one-line message in @msg ("" when fine), file first.  @fs->type
+ * is the mount's type from mountinfo ("nfs4", "fuse.sshfs"), NULL or ""
+ * when unknown: it names the file system better than the magic can.
+ */
+int aloop_backing_fit(const char *file, const struct aloop_backing_fs *fs,
+		      char *msg, size_t len)
+{
+	const char *name = aloop_fs_name(fs->magic);
+	const char *type = fs->type && *fs->type ? fs->type : name;
+	size_t i;
+	int fit = ALOOP_FIT_OK;
+
+	for (i = 0; i < ARRAY_SIZE(fs_fits); i++)
+		if (fs_fits[i].magic == fs->magic)
+			fit = fs_fits[i].fit;
+	if (len)
+		msg[0] = '\0';
+	switch (fit) {
+	case ALOOP_FIT_COW:
+		/* Copy-on-write hurts writes; a read-only image is fine. */
+		if (fs->nocow || fs->ro)
+			return ALOOP_FIT_OK;
+		snprintf(msg, len, "%s: on btrfs without nodatacow: copy-on-write fragments the image and slows its writes; make the image a nodatacow file ('chattr +C' on it while empty, or on its directory before creating it)",
+			 file);
+		break;
+	case ALOOP_FIT_MEMORY:
+		if (!strcmp(name, "ramfs"))
+			snprintf(msg, len, "%s: on ramfs: the image lives in RAM only and ramfs has no O_DIRECT: buffered I/O, the data cached twice",
+				 file);
+		else
+			snprintf(msg, len, "%s: on tmpfs: the image lives in RAM and swap, and tmpfs before Linux 6.6 has no O_DIRECT: buffered I/O, the data cached twice",
+				 file);
+		break;
+	case ALOOP_FIT_NETWORK:
+		snprintf(msg, len, "%s: on a network file system (%s): the device's I/O waits on the server and the network, and hangs when they do",
+			 file, type);
+		break;
+	case ALOOP_FIT_FUSE:
+		snprintf(msg, len, "%s: on a FUSE file system (%s): every I/O goes through a user-space daemon: slow, and the device hangs when the daemon does",
+			 file, type);
+		break;
+	}
+	return fit;
+}
+
+/*
+ * The file system type of mount MAJOR:MINOR in /proc/self/mountinfo
+ * (@f): "36 35 0:52 / /mnt rw,relatime shared:1 - fuse.sshfs host:/ rw".
+ * 0 and the type in @buf, or -ENOENT.
+ */
+int aloop_mountinfo_type(FILE *f, unsigned int major, unsigned int minor,
+			 char *buf, size_t len)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = -ENOENT;
+
+	while (getline(&line, &cap, f) > 0) {
+		unsigned int ma, mi;
+		char *sep, *type, *end;
+
+		if (sscanf(line, "%*u %*u %u:%u", &ma, &mi) != 2 ||
+		    ma != major || mi != minor)
+			continue;
+		sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		type = sep + 3;
+		end = strchrnul(type, ' ');
+		*end = '\0';
+		if (!*type || (size_t)(end - type) >= len)
+			continue;
+		memcpy(buf, type, end - type + 1);
+		rc = 0;
+		break;
+	}
+	free(line);
+	return rc;
 }

@@ -166,6 +166,7 @@ HOST_T=(
 	"checkpatch|make style (tests/unit/test_checkpatch.sh)|checkpatch.log|tests/unit/test_checkpatch.sh"
 	"compat|tests/unit/test_compat.sh|compat.log|tests/unit/test_compat.sh"
 	"params|tests/unit/test_params.sh (module parameters documented)|params.log|tests/unit/test_params.sh"
+	"dkms-conf|tests/unit/test_dkms_conf.sh (dkms.conf's supported-kernel gate)|dkms-conf.log|tests/unit/test_dkms_conf.sh"
 	"doctor|tests/unit/test_doctor.sh (aloopctl doctor on fixture trees)|doctor.log|tests/unit/test_doctor.sh"
 	"restore|tests/unit/test_restore.sh (save/restore format, aloop-restore.service)|restore.log|tests/unit/test_restore.sh"
 	"lint|make lint (scripts/lint.sh)|lint.log|scripts/lint.sh"

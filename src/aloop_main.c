@@ -19,6 +19,15 @@ static unsigned int max_aloop;
 module_param(max_aloop, uint, 0444);
 MODULE_PARM_DESC(max_aloop, "Number of aloop devices created at load; also the limit of devices created by opening a node (default 0: none, no limit)");
 
+/*
+ * The block major: 0 takes a free one (as before, what /proc/devices
+ * shows); a fixed number is for container runtimes and device cgroups
+ * that allow devices by number.
+ */
+static unsigned int aloop_major_param;
+module_param_named(major, aloop_major_param, uint, 0444);
+MODULE_PARM_DESC(major, "Block major of aloop devices (default 0: a free one, chosen at load; a fixed one for device allowlists, e.g. 240: 240-254 are for local use)");
+
 static unsigned int max_part;
 module_param(max_part, uint, 0444);
 MODULE_PARM_DESC(max_part, "Maximum partitions per aloop device (default 0: dynamic minors)");
@@ -630,6 +639,11 @@ static int __init aloop_init(void)
 		pr_err("queue_depth must be 1..%d\n", BLK_MQ_MAX_DEPTH);
 		return -EINVAL;
 	}
+	if (aloop_major_param >= BLKDEV_MAJOR_MAX) {
+		pr_err("major must be 0 (a free one) or 1..%d, not %u\n",
+		       BLKDEV_MAJOR_MAX - 1, aloop_major_param);
+		return -EINVAL;
+	}
 
 	/*
 	 * Cgroup lanes of every device: unbound, freezable (no backing I/O
@@ -651,11 +665,20 @@ static int __init aloop_init(void)
 		goto out_destroy_lane_wq;
 	}
 
-	aloop_major = __register_blkdev(0, ALOOP_NAME, aloop_probe);
-	if (aloop_major < 0) {
-		err = aloop_major;
+	/* A free major is returned; a given one gives 0 or -EBUSY. */
+	err = __register_blkdev(aloop_major_param, ALOOP_NAME, aloop_probe);
+	if (err < 0) {
+		if (aloop_major_param)
+			pr_err("cannot register block major %u (major=): %pe: %s\n",
+			       aloop_major_param, ERR_PTR(err), err == -EBUSY ?
+			       "another driver has it, see /proc/devices" :
+			       "refused by the block layer");
+		else
+			pr_err("cannot register a block major: %pe\n",
+			       ERR_PTR(err));
 		goto out_destroy_io_wq;
 	}
+	aloop_major = aloop_major_param ? aloop_major_param : err;
 
 	err = misc_register(&aloop_misc);
 	if (err)

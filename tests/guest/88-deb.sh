@@ -65,10 +65,12 @@ if dut_loaded || [ -e /dev/aloop-control ]; then
 	skip_n 4 "no autoload to test" "${DESCS[@]:3}"
 	finish
 fi
-dev=$("$CTL" attach "$img" 2>&1)
+# stdout alone: /tmp may be a tmpfs, and attach warns about that on stderr
+dev=$("$CTL" attach "$img" 2>"$img.err")
 rc=$?
+on_exit "rm -f '$img.err'"
 [ $rc = 0 ] && [[ $dev =~ ^/dev/aloop[0-9]+$ ]] && dut_loaded && [ -b "$dev" ]
-result "${DESCS[2]}" $? "exit $rc: $dev" "$(grep aloop /proc/modules)"
+result "${DESCS[2]}" $? "exit $rc: $dev" "stderr: $(cat "$img.err")" "$(grep aloop /proc/modules)"
 
 src=$(cat /sys/module/aloop/srcversion 2>&1)
 want=$(modinfo -F srcversion aloop 2>&1)

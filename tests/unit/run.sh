@@ -175,6 +175,20 @@ expect_error "--output unknown column" \
 expect_error "--direct-io bad value" \
 	"aloopctl: --direct-io: invalid value 'maybe' (use on or off)" \
 	attach --direct-io=maybe x
+expect_error "--dio bad value" \
+	"aloopctl: --dio: invalid value 'maybe' (use require, prefer or off)" \
+	attach --dio=maybe x
+expect_usage "--dio with --direct-io" \
+	"aloopctl: --dio and --direct-io are mutually exclusive" \
+	attach --dio=require --direct-io=on x
+expect_usage "--dio is attach's alone" \
+	"aloopctl: --dio: not valid with 'set'" set --dio=off aloop0
+expect_error "attach --json --dio=require of a missing file: the error, no JSON" \
+	"aloopctl: /nonexistent/img: failed to set up aloop device: No such file or directory" \
+	attach --json --dio=require /nonexistent/img
+run --help
+grep -q -- '--dio <mode> *direct I/O: require (fail without), prefer (default), off' "$tmp/out"
+result $? "--help lists --dio and its modes" "$(got)"
 expect_error "--block-size not a power of 2" \
 	"aloopctl: --block-size: invalid block size '1000' (a power of 2 from 512 to 64K)" \
 	attach -b 1000 x

@@ -941,6 +941,142 @@ static void test_spec_from_dev(void)
 		diag("got '%s'", buf);
 }
 
+/* ------------------------------------------------------------------ */
+/* attach's judgement of the backing file system                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * fit(magic, type, nocow, ro, verdict, words...): the verdict and a
+ * message that starts with the file and holds each of the words (NULL
+ * ends them); "" for ALOOP_FIT_OK.
+ */
+static void fit(uint32_t magic, const char *type, bool nocow, bool ro,
+		int want, const char *desc, ...)
+{
+	struct aloop_backing_fs fs = {
+		.magic = magic, .type = type, .nocow = nocow, .ro = ro,
+	};
+	char msg[512];
+	const char *w, *missing = NULL;
+	va_list ap;
+	int got;
+
+	memset(msg, 'x', sizeof(msg));
+	got = aloop_backing_fit("/img/a.img", &fs, msg, sizeof(msg));
+	va_start(ap, desc);
+	while ((w = va_arg(ap, const char *)))
+		if (!missing && !strstr(msg, w))
+			missing = w;
+	va_end(ap);
+	if (want == ALOOP_FIT_OK) {
+		if (!check(got == want && !msg[0], "fit: %s: no warning", desc))
+			diag("verdict %d, message '%.*s'", got, 200, msg);
+		return;
+	}
+	if (!check(got == want && !missing && !strncmp(msg, "/img/a.img: on ", 15) &&
+		   !strchr(msg, '\n'),
+		   "fit: %s: verdict %d, one line naming the file", desc, want))
+		diag("verdict %d, message '%s', missing '%s'", got, msg,
+		     missing ? missing : "");
+}
+
+static void test_backing_fit(void)
+{
+	char small[8];
+	struct aloop_backing_fs fs = { .magic = 0x01021994 };
+
+	fit(0xef53, NULL, false, false, ALOOP_FIT_OK, "ext4", NULL);
+	fit(0x58465342, NULL, false, false, ALOOP_FIT_OK, "xfs", NULL);
+	fit(0x794c7630, "overlay", false, false, ALOOP_FIT_OK, "overlayfs", NULL);
+	fit(0x9123683e, NULL, false, false, ALOOP_FIT_COW,
+	    "btrfs, copy-on-write file", "btrfs", "nodatacow", "chattr +C", NULL);
+	fit(0x9123683e, "btrfs", true, false, ALOOP_FIT_OK,
+	    "btrfs, nodatacow file (FS_NOCOW_FL)", NULL);
+	fit(0x9123683e, NULL, false, true, ALOOP_FIT_OK,
+	    "btrfs, copy-on-write file attached read-only", NULL);
+	fit(0x01021994, "tmpfs", false, false, ALOOP_FIT_MEMORY,
+	    "tmpfs", "tmpfs", "O_DIRECT", "cached twice", NULL);
+	fit(0x01021994, NULL, false, true, ALOOP_FIT_MEMORY,
+	    "tmpfs, read-only", "tmpfs", NULL);
+	fit(0x858458f6, NULL, false, false, ALOOP_FIT_MEMORY,
+	    "ramfs", "ramfs", "no O_DIRECT", "cached twice", NULL);
+	fit(0x6969, "nfs4", false, false, ALOOP_FIT_NETWORK,
+	    "NFS named by mountinfo", "network file system (nfs4)", NULL);
+	fit(0x6969, NULL, false, false, ALOOP_FIT_NETWORK,
+	    "NFS, no mountinfo", "(nfs)", NULL);
+	fit(0xff534d42, "cifs", false, false, ALOOP_FIT_NETWORK,
+	    "CIFS", "(cifs)", NULL);
+	fit(0xfe534d42, "", false, false, ALOOP_FIT_NETWORK,
+	    "SMB2 magic, empty type", "(smb2)", NULL);
+	fit(0x00c36400, NULL, false, false, ALOOP_FIT_NETWORK, "ceph", "(ceph)", NULL);
+	fit(0x01021997, "9p", false, false, ALOOP_FIT_NETWORK, "9p", "(9p)", NULL);
+	fit(0x6b414653, NULL, false, false, ALOOP_FIT_NETWORK, "kafs", "(afs)", NULL);
+	fit(0x65735546, "fuse.sshfs", false, false, ALOOP_FIT_FUSE,
+	    "FUSE named by mountinfo", "FUSE file system (fuse.sshfs)", "daemon", NULL);
+	fit(0x65735546, NULL, false, false, ALOOP_FIT_FUSE,
+	    "FUSE, no mountinfo", "(fuse)", NULL);
+	fit(0x65735546, "virtiofs", false, false, ALOOP_FIT_FUSE,
+	    "virtiofs", "(virtiofs)", NULL);
+
+	check(aloop_fs_name(0x9123683e) && !strcmp(aloop_fs_name(0x9123683e), "btrfs") &&
+	      !aloop_fs_name(0xef53), "fit: aloop_fs_name knows btrfs, not ext4");
+	check(aloop_backing_fit("/a/very/long/name.img", &fs, small, sizeof(small)) ==
+	      ALOOP_FIT_MEMORY && strlen(small) == sizeof(small) - 1,
+	      "fit: a short buffer gets a truncated, terminated message");
+}
+
+static void mountinfo(const char *text, unsigned int ma, unsigned int mi,
+		      int want_rc, const char *want, const char *desc)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	char buf[32] = "";
+	int rc;
+
+	if (!check(f, "mountinfo: %s: fmemopen", desc))
+		return;
+	rc = aloop_mountinfo_type(f, ma, mi, buf, sizeof(buf));
+	fclose(f);
+	if (!check(rc == want_rc && (rc || !strcmp(buf, want)),
+		   "mountinfo: %s", desc))
+		diag("rc %d, type '%s'", rc, buf);
+}
+
+static void test_mountinfo(void)
+{
+	const char *mi =
+		"22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+		"36 22 0:52 / /mnt/ssh rw,nosuid,nodev,relatime shared:20 - fuse.sshfs me@host:/ rw,user_id=0\n"
+		"37 22 0:53 /export /srv/nfs rw,relatime - nfs4 server:/export rw,vers=4.2\n"
+		"38 22 0:54 / /odd rw master:3 propagation_from:2 - tmpfs none rw\n"
+		"39 22 0:55 / /broken rw no-separator-here\n"
+		"40 22 0:56 / /long rw - a-type-name-longer-than-the-buffer-of-32 x rw\n";
+
+	mountinfo(mi, 254, 1, 0, "ext4", "ext4 root by 254:1");
+	mountinfo(mi, 0, 52, 0, "fuse.sshfs", "FUSE subtype (fuse.sshfs)");
+	mountinfo(mi, 0, 53, 0, "nfs4", "nfs4");
+	mountinfo(mi, 0, 54, 0, "tmpfs", "several optional fields before ' - '");
+	mountinfo(mi, 0, 55, -ENOENT, "", "a line without ' - ' is skipped");
+	mountinfo(mi, 0, 56, -ENOENT, "", "a type longer than the buffer is refused");
+	mountinfo(mi, 0, 99, -ENOENT, "", "unknown MAJOR:MINOR");
+	mountinfo("", 0, 52, -ENOENT, "", "empty file");
+}
+
+static void test_json_str(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!check(f, "json string: open_memstream"))
+		return;
+	aloop_json_str(f, "a\"b\\c\nd\te\x01");
+	fclose(f);
+	if (!check(!strcmp(buf, "\"a\\\"b\\\\c\\nd\\te\\u0001\""),
+		   "json string: quotes, backslash, newline, tab, control escaped"))
+		diag("got %s", buf);
+	free(buf);
+}
+
 /*
  * Every option of aloopctl's one table (aloop_opts[]) is in the man page
  * (as \-\-name) and in the bash completion (as --name).  Run from the top
@@ -998,6 +1134,9 @@ int main(void)
 	test_sysfs();
 	test_specs();
 	test_spec_from_dev();
+	test_backing_fit();
+	test_mountinfo();
+	test_json_str();
 	test_options_documented();
 	return report();
 }
