@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: major= (fixed block major, /proc/devices, device numbers, EBUSY/EINVAL), cgroup v2 device programs deny/allow aloop's major
 # aloop-timeout: 120
 # aloop-driver: aloop
