@@ -176,14 +176,15 @@ else
 fi
 
 leftovers() {	# anything named $DUT left behind after rmmod
-	local l=
+	local l='' c n
 	grep -qw "$DUT" /proc/devices && l="$l /proc/devices"
 	ls -d /sys/block/"$DUT"* >/dev/null 2>&1 && l="$l $(echo /sys/block/"$DUT"*)"
 	ls -d /dev/"$DUT"[0-9]* "/dev/$DUT-control" >/dev/null 2>&1 && l="$l $(compgen -G "/dev/${DUT}[0-9]*" | tr '\n' ' ')$(compgen -G "/dev/$DUT-control")"
 	[ ! -e "/sys/class/misc/$DUT-control" ] || l="$l /sys/class/misc/$DUT-control"
 	[ ! -e "/sys/module/$DUT" ] || l="$l /sys/module/$DUT"
 	for c in /proc/[0-9]*/comm; do
-		case $(cat "$c" 2>/dev/null) in "$DUT"[0-9]*) l="$l kthread:$(cat "$c")" ;; esac
+		IFS= read -r n 2>/dev/null <"$c" || continue
+		case $n in "$DUT"[0-9]*) l="$l kthread:$n" ;; esac
 	done
 	echo "$l"
 }

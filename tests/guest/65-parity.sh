@@ -77,7 +77,7 @@ detach() { [ -z "${1:-}" ] || timeout 10 "$ALO_IOCTL" clr-fd "$1" >/dev/null 2>&
 dstate() {
 	local f l c st
 	for f in /proc/[0-9]*/stat; do
-		l=$(cat "$f" 2>/dev/null) || continue
+		IFS= read -r l 2>/dev/null <"$f" || continue
 		st=${l##*) }; st=${st%% *}
 		[ "$st" = D ] || continue
 		c=${l#*(}; c=${c%)*}
