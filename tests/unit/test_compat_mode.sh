@@ -169,6 +169,7 @@ else
 fi
 
 # ------------------------------------------------------ the modprobe.d file
+# shellcheck disable=SC2016 # $CMDLINE_OPTS is modprobe's, literal here
 ! grep -q '^[[:space:]]*blacklist' "$CONF" && grep -q '^options aloop loop_compat=1$' "$CONF" &&
 	grep -q '^install loop .*/sbin/modprobe --ignore-install aloop loop_compat=1 \$CMDLINE_OPTS || /sbin/modprobe --ignore-install loop \$CMDLINE_OPTS' "$CONF" &&
 	grep -q '^remove loop ' "$CONF"
@@ -185,6 +186,7 @@ else
 	mkdir -p "$tmp/conf"
 	cp "$CONF" "$tmp/conf/"
 	for a in loop block-major-7-0 char-major-10-237 devname:loop-control; do
+		# shellcheck disable=SC2016 # the inner shell's $1 $2 $3
 		out=$(unshare -m -r sh -c 'mount -t tmpfs none /sys/module && exec modprobe -C "$1" -S "$2" -n -v "$3"' \
 			sh "$tmp/conf" "$kver" "$a" 2>&1); rc=$?
 		[ "$rc" = 0 ] && [[ $out == "install if grep -qs N /sys/module/aloop/parameters/loop_compat"* ]]
@@ -202,7 +204,7 @@ for a in offset sizelimit autoclear partscan dio; do echo 0 >"$sys/block/loop3/a
 echo 0 >"$sys/block/loop3/ro"; echo 2048 >"$sys/block/loop3/size"
 echo 512 >"$sys/block/loop3/queue/logical_block_size"
 out=$(ALOOPCTL_SYSFS=$sys "$ALOOPCTL" list -n -O NAME,BACK-FILE 2>&1); rc=$?
-[ "$rc" = 0 ] && [ "$(echo $out)" = "/dev/loop3 /srv/img" ]
+[ "$rc" = 0 ] && [ "$(tr -s ' ' <<<"$out")" = "/dev/loop3 /srv/img" ]
 ktap_result $? "list in drop-in mode: /dev/loop3 from /sys/block/loop3/aloop" "exit $rc: $out"
 out=$(ALOOPCTL_SYSFS=$sys "$ALOOPCTL" list -n -O NAME loop3 2>&1); rc=$?
 [ "$rc" = 0 ] && [ "$out" = /dev/loop3 ]
