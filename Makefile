@@ -187,7 +187,7 @@ install-user: aloopctl
 	chmod 0644 $(UNITDIR)/aloop-restore.service
 	install -D -m 0644 include/uapi/linux/aloop.h \
 		$(DESTDIR)$(PREFIX)/include/linux/aloop.h
-	install -D -m 0644 contrib/modprobe.d/aloop-loop-compat.conf \
+	install -D -m 0644 contrib/modprobe/aloop-loop-compat.conf \
 		$(SHAREDIR)/modprobe-compat.conf
 	@$(UDEV_RELOAD)
 .PHONY: install-user

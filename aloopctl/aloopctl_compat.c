@@ -9,7 +9,7 @@
  * Nothing is loaded or unloaded here: the file acts at the next load of
  * loop (the next boot, or the first use of a loop device), and enable
  * and disable print the one command that switches now.  The file's text
- * is contrib/modprobe.d/aloop-loop-compat.conf, also installed as
+ * is contrib/modprobe/aloop-loop-compat.conf, also installed as
  * /usr/share/aloop/modprobe-compat.conf; tests/unit/test_compat_mode.sh
  * checks that the two are the same.
  *

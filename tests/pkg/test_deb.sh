@@ -115,7 +115,7 @@ out=$("$PKG_WORK/utils/usr/sbin/aloopctl" --version 2>&1)
 result $? "aloop-utils: its aloopctl --version is $VERSION" "$out"
 cmp -s "$PKG_WORK/utils/lib/udev/rules.d/60-aloop.rules" udev/60-aloop.rules &&
 	cmp -s "$PKG_WORK/utils/usr/include/linux/aloop.h" include/uapi/linux/aloop.h &&
-	cmp -s "$PKG_WORK/utils/usr/share/aloop/modprobe-compat.conf" contrib/modprobe.d/aloop-loop-compat.conf
+	cmp -s "$PKG_WORK/utils/usr/share/aloop/modprobe-compat.conf" contrib/modprobe/aloop-loop-compat.conf
 result $? "aloop-utils: udev rule, header and modprobe-compat.conf are the tree's"
 
 # ---------------------------------------------------------------- lintian

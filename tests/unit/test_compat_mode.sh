@@ -4,7 +4,7 @@
 # Host test of drop-in mode's userspace (no module needed):
 #  - "aloopctl compat enable|disable|status [--json]" against fixture
 #    roots (ALOOP_DOCTOR_ROOT, as tests/unit/test_doctor.sh): the file
-#    enable writes is contrib/modprobe.d/aloop-loop-compat.conf, byte for
+#    enable writes is contrib/modprobe/aloop-loop-compat.conf, byte for
 #    byte; disable removes it; status reads the file, aloop's loop_compat
 #    and stock loop (loaded: /sys/module/loop/initstate, built in: no
 #    initstate); enable and disable print the command that switches now;
@@ -22,7 +22,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 ALOOPCTL=${ALOOPCTL:-aloopctl/aloopctl}
 [[ $ALOOPCTL == /* ]] || ALOOPCTL=$PWD/$ALOOPCTL
-CONF=contrib/modprobe.d/aloop-loop-compat.conf
+CONF=contrib/modprobe/aloop-loop-compat.conf
 ETC=etc/modprobe.d/aloop-loop-compat.conf
 
 . tests/lib/ktap.sh

@@ -437,7 +437,7 @@ COMPAT_CONF=etc/modprobe.d/aloop-loop-compat.conf
 good
 doctor
 expect "mode: beside stock loop, drop-in mode off" 0 mode ok "beside stock loop" "aloopctl compat enable"
-cp contrib/modprobe.d/aloop-loop-compat.conf "$fx/$COMPAT_CONF"
+cp contrib/modprobe/aloop-loop-compat.conf "$fx/$COMPAT_CONF"
 doctor
 expect "mode: enabled, aloop loaded beside stock loop: warn, the reload as fix" 0 mode warn \
 	"drop-in mode enabled (/$COMPAT_CONF), but aloop beside stock loop is loaded" \
@@ -469,7 +469,7 @@ expect "drop-in mode loaded, no file: mode ok, says the next load gives stock lo
 	"drop-in mode: aloop serves loop's users" "the next load of loop gives stock loop"
 expect "drop-in mode: control is /dev/loop-control" 0 control ok "/dev/loop-control: character device $NULLDEV"
 expect "drop-in mode: major is loop's 7" 0 major ok "block major 7, loop's (drop-in mode"
-cp contrib/modprobe.d/aloop-loop-compat.conf "$fx/$COMPAT_CONF"
+cp contrib/modprobe/aloop-loop-compat.conf "$fx/$COMPAT_CONF"
 doctor
 [ "$rc" = 0 ] && [ "$(grep -c '^ok ' <<<"$out")" = 11 ] && [[ $(line mode) != *"next load"* ]]
 ktap_result $? "drop-in mode loaded and enabled: eleven ok lines" "$(got)"

@@ -34,7 +34,7 @@ files=(
 	"lib/udev/rules.d/60-aloop.rules 644 udev/60-aloop.rules"
 	"lib/systemd/system/aloop-restore.service 644 systemd/aloop-restore.service"
 	"usr/include/linux/aloop.h 644 include/uapi/linux/aloop.h"
-	"usr/share/aloop/modprobe-compat.conf 644 contrib/modprobe.d/aloop-loop-compat.conf"
+	"usr/share/aloop/modprobe-compat.conf 644 contrib/modprobe/aloop-loop-compat.conf"
 )
 
 # A path to other software's file, which uninstall must leave alone.
