@@ -35,7 +35,7 @@ USER_CFLAGS := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Iinclude/uapi \
 
 # The userspace tool lives in aloopctl/ and is built there.
 CTL_SRCS  := aloopctl/aloopctl.c aloopctl/aloopctl_util.c aloopctl/aloopctl_kmod.c \
-	     aloopctl/aloopctl_doctor.c
+	     aloopctl/aloopctl_doctor.c aloopctl/aloopctl_compat.c
 CTL_HDRS  := aloopctl/aloopctl.h include/uapi/linux/aloop.h
 CTL_BIN   := aloopctl/aloopctl
 
@@ -165,6 +165,9 @@ MANDIR     = $(DESTDIR)$(PREFIX)/share/man/man8
 COMPDIR    = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 UDEVDIR    = $(DESTDIR)/lib/udev/rules.d
 UNITDIR    = $(DESTDIR)/lib/systemd/system
+# drop-in mode's modprobe.d file, shipped disabled: "aloopctl compat
+# enable" writes the same text to /etc/modprobe.d/aloop-loop-compat.conf
+SHAREDIR   = $(DESTDIR)$(PREFIX)/share/aloop
 UDEV_RELOAD = if [ -z "$(DESTDIR)" ] && command -v udevadm >/dev/null 2>&1; \
 	then udevadm control --reload 2>/dev/null || true; fi
 
@@ -184,6 +187,8 @@ install-user: aloopctl
 	chmod 0644 $(UNITDIR)/aloop-restore.service
 	install -D -m 0644 include/uapi/linux/aloop.h \
 		$(DESTDIR)$(PREFIX)/include/linux/aloop.h
+	install -D -m 0644 contrib/modprobe/aloop-loop-compat.conf \
+		$(SHAREDIR)/modprobe-compat.conf
 	@$(UDEV_RELOAD)
 .PHONY: install-user
 
@@ -195,6 +200,8 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/aloopctl $(DESTDIR)$(PREFIX)/include/linux/aloop.h
 	rm -f $(MANDIR)/aloopctl.8 $(COMPDIR)/aloopctl $(UDEVDIR)/60-aloop.rules
 	rm -f $(UNITDIR)/aloop-restore.service
+	rm -f $(SHAREDIR)/modprobe-compat.conf
+	-rmdir $(SHAREDIR) 2>/dev/null
 	@$(UDEV_RELOAD)
 
 # DKMS: the sources go to /usr/src/aloop-VERSION (dkms.conf's

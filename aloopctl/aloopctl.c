@@ -146,7 +146,7 @@ static void __attribute__((noreturn)) setup_failed(const char *name)
 
 static void dev_name(char *buf, size_t len, unsigned int nr)
 {
-	snprintf(buf, len, ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u", nr);
+	aloop_dev_path(buf, len, nr);
 }
 
 /* Open read-write, or read-only when that is all we may do. */
@@ -174,14 +174,16 @@ static int open_new_node(const char *path)
 }
 
 /*
- * /dev/aloop-control.  When it does not exist and the module is not
- * loaded, root loads the module (aloop_load_module(): libkmod, as
- * modprobe) and waits for udev/devtmpfs to create the node; any other
- * user gets the error.
+ * /dev/aloop-control, or /dev/loop-control in drop-in mode.  When it
+ * does not exist and the module is not loaded, root loads the module
+ * (aloop_load_module(): libkmod, as modprobe, with the options of
+ * /etc/modprobe.d: "aloopctl compat enable" makes it drop-in mode), then
+ * takes the names of the mode it was loaded in and waits for
+ * udev/devtmpfs to create the node; any other user gets the error.
  */
 static int open_control(const struct ctl *ctl)
 {
-	int fd = open_node(ALOOP_CONTROL);
+	int fd = open_node(aloop_control_path());
 
 	if (fd < 0 && errno == ENOENT && geteuid() == 0 &&
 	    !aloop_module_loaded(ctl->sysfs)) {
@@ -189,14 +191,15 @@ static int open_control(const struct ctl *ctl)
 
 		if (aloop_load_module(ALOOP_NAME_PREFIX, msg, sizeof(msg)) < 0)
 			errx(EXIT_FAILURE, "%s", msg);
-		fd = open_new_node(ALOOP_CONTROL);
+		aloop_names_init(ctl->sysfs);
+		fd = open_new_node(aloop_control_path());
 	}
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT && !aloop_module_loaded(ctl->sysfs))
 		errx(EXIT_FAILURE, "%s: %s (aloop module not loaded?)",
-		     ALOOP_CONTROL, strerror(ENOENT));
-	err(EXIT_FAILURE, "%s", ALOOP_CONTROL);
+		     aloop_control_path(), strerror(ENOENT));
+	err(EXIT_FAILURE, "%s", aloop_control_path());
 }
 
 static void require_module(const struct ctl *ctl)
@@ -397,7 +400,7 @@ static int attach_free(const struct ctl *ctl, const struct loop_config *cfg,
 
 		if (nr < 0)
 			err(EXIT_FAILURE, "%s: cannot find an unused aloop device",
-			    ALOOP_CONTROL);
+			    aloop_control_path());
 		dev_name(path, len, nr);
 		fd = open_new_node(path);
 		if (fd < 0)
@@ -681,8 +684,9 @@ static bool detached(const struct ctl *ctl, unsigned int nr)
 
 	if (aloop_sysfs_read_dev(ctl->sysfs, nr, &d) == 0 && d.bound)
 		return false;
-	snprintf(name, sizeof(name), ALOOP_NAME_PREFIX "%up", nr);
-	snprintf(p, sizeof(p), "%s/block/" ALOOP_NAME_PREFIX "%u", ctl->sysfs, nr);
+	snprintf(name, sizeof(name), "%s%up", aloop_name_prefix(), nr);
+	snprintf(p, sizeof(p), "%s/block/%s%u", ctl->sysfs,
+		 aloop_name_prefix(), nr);
 	dir = opendir(p);
 	if (!dir)
 		return true;
@@ -1331,7 +1335,7 @@ static int do_features(struct ctl *ctl)
 	f.size = sizeof(f);
 	fd = open_control(ctl);
 	if (ioctl(fd, ALOOP_GET_FEATURES, &f) < 0)
-		err(EXIT_FAILURE, "%s", ALOOP_CONTROL);
+		err(EXIT_FAILURE, "%s", aloop_control_path());
 	close(fd);
 	aloop_print_features(stdout, f.version, f.features,
 			     ctl->tflags & ALOOP_TB_JSON);
@@ -1347,6 +1351,12 @@ static int do_doctor(struct ctl *ctl)
 		err(EXIT_FAILURE, "doctor");
 	}
 	return rc;
+}
+
+static int do_compat(struct ctl *ctl)
+{
+	return aloop_compat(stdout, ctl->args[0],
+			    ctl->tflags & ALOOP_TB_JSON) ? 1 : 0;
 }
 
 static int do_version(struct ctl *ctl)
@@ -1399,6 +1409,8 @@ static void __attribute__((noreturn)) usage(void)
 	      " aloopctl set DEV [options]         change a bound device\n"
 	      " aloopctl features [--json]         features of the loaded aloop module\n"
 	      " aloopctl doctor [--json]           check what aloop needs here, say how to fix it\n"
+	      " aloopctl compat enable|disable|status [--json]\n"
+	      "                                    drop-in mode: aloop in stock loop's place\n"
 	      " aloopctl save                      print the bound devices as restore reads them\n"
 	      " aloopctl restore [FILE|-]          attach what FILE (default " ALOOP_ATTACH_DIR "/*.conf) describes\n"
 	      " aloopctl version                   print the tool and module versions\n"
@@ -1451,6 +1463,7 @@ static const struct verb verbs[] = {
 	  1, 1, "DEV" },
 	{ "features", do_features, F(O_JSON), 0, 0, NULL },
 	{ "doctor", do_doctor, F(O_JSON), 0, 0, NULL },
+	{ "compat", do_compat, F(O_JSON), 1, 1, "enable|disable|status" },
 	{ "save", do_save, 0, 0, 0, NULL },
 	{ "restore", do_restore, F(O_DRY_RUN), 0, 1, NULL },
 	{ "version", do_version, 0, 0, 0, NULL },
@@ -1808,6 +1821,7 @@ static void init_ctl(struct ctl *ctl)
 
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->sysfs = sysfs && *sysfs ? sysfs : ALOOP_SYSFS;
+	aloop_names_init(ctl->sysfs);
 	ctl->autoclear = -1;
 	ctl->dio = -1;
 	ctl->wait = -1;

@@ -23,8 +23,15 @@
 #endif
 
 #define ALOOP_DEV_PREFIX	"/dev/"
+/*
+ * The driver's names beside stock loop; in drop-in mode (module
+ * parameter loop_compat=Y) stock loop's.  Use aloop_name_prefix() and
+ * aloop_control_path(), which know the mode.
+ */
 #define ALOOP_NAME_PREFIX	"aloop"
 #define ALOOP_CONTROL		"/dev/aloop-control"
+#define ALOOP_COMPAT_PREFIX	"loop"
+#define ALOOP_COMPAT_CONTROL	"/dev/loop-control"
 #define ALOOP_SYSFS		"/sys"
 #define ALOOP_JSON_NAME		"aloopdevices"
 
@@ -108,6 +115,18 @@ extern const size_t aloop_nopts;
 
 int aloop_parse_size(const char *str, uint64_t *res);
 int aloop_parse_onoff(const char *str, bool *res);
+
+/*
+ * The mode's names: aloop_names_init() looks at the loaded module
+ * (@sysfs/module/aloop/parameters/loop_compat); until then, and when
+ * it is not loaded in drop-in mode, aloop's own.
+ */
+void aloop_names_init(const char *sysfs);
+bool aloop_names_compat(void);
+const char *aloop_name_prefix(void);	/* "aloop", or "loop" */
+const char *aloop_control_path(void);	/* "/dev/aloop-control", or ... */
+/* "/dev/aloopN" (or "/dev/loopN") into @buf */
+void aloop_dev_path(char *buf, size_t len, unsigned int nr);
 
 /* "aloopN" or "/dev/aloopN" -> N; anything else is -EINVAL. */
 int aloop_parse_devname(const char *str, unsigned int *nr);
@@ -208,6 +227,8 @@ int aloop_print_features(FILE *out, uint32_t version, uint64_t features,
 
 /* sysfs: @sysfs is normally "/sys"; tests point it at a fake tree. */
 bool aloop_module_loaded(const char *sysfs);
+/* aloop is loaded with loop_compat=Y (drop-in mode) */
+bool aloop_compat_loaded(const char *sysfs);
 int aloop_read_module_version(const char *sysfs, char *buf, size_t len);
 int aloop_sysfs_read_dev(const char *sysfs, unsigned int nr,
 			 struct aloop_dev *d);
@@ -296,5 +317,21 @@ int aloop_load_module(const char *name, char *msg, size_t len);
  * when aloop is usable, 1 when not, or a negative errno.
  */
 int aloop_doctor(FILE *out, bool json);
+
+/* aloopctl_compat.c: drop-in mode (module parameter loop_compat) */
+#define ALOOP_COMPAT_CONF	"/etc/modprobe.d/aloop-loop-compat.conf"
+enum { ALOOP_STOCK_ABSENT, ALOOP_STOCK_LOADED, ALOOP_STOCK_BUILTIN };
+struct aloop_compat_state {
+	bool	enabled;	/* ALOOP_COMPAT_CONF exists */
+	bool	modified;	/* ... and is not what compat enable writes */
+	bool	aloop_loaded;
+	bool	loop_compat;	/* aloop is loaded in drop-in mode */
+	int	stock;		/* ALOOP_STOCK_*: stock loop */
+};
+/* @root: "" or a test's prefix of /etc and /sys */
+void aloop_compat_read(const char *root, struct aloop_compat_state *s);
+const char *aloop_compat_now(const struct aloop_compat_state *s);
+/* compat enable|disable|status; 0, or -errno after a message */
+int aloop_compat(FILE *out, const char *action, bool json);
 
 #endif /* ALOOPCTL_H */

@@ -22,6 +22,10 @@
  *                in /sys/class/misc/aloop-control/dev
  *   udev-rule    60-aloop.rules in a udev rules directory
  *   major        aloop's block major in /proc/devices (dynamic)
+ *   mode         drop-in mode: the file of "aloopctl compat enable"
+ *                against the loaded module's loop_compat and stock loop
+ * In drop-in mode (loop_compat=Y) control and major look for stock
+ * loop's names: /dev/loop-control, "loop" in /proc/devices.
  *
  * Exit status 0 when aloop is usable: the module is loaded, or it can be
  * loaded (nothing blocks it, its signature will be accepted), and the
@@ -104,6 +108,9 @@ struct doctor {
 	int		loadable;		/* 1, 0, -1: modprobe missing */
 	char		modprobe_msg[MSG_LEN];
 	char		modprobe_path[PATH_MAX];
+
+	/* drop-in mode: loaded with loop_compat=Y */
+	bool		compat;
 
 	/* blocklist */
 	int		block_status;
@@ -1149,31 +1156,34 @@ static void check_version(struct doctor *d)
 
 static void check_control(struct doctor *d, bool *ok)
 {
+	/* drop-in mode (loop_compat=Y): stock loop's names */
+	const char *ctl = d->compat ? ALOOP_COMPAT_CONTROL : ALOOP_CONTROL;
 	char p[PATH_MAX], num[32] = "";
 	unsigned int maj = 0, min = 0;
 	bool have_num;
 	struct check *c;
 	struct stat st;
 
-	sfmt(p, sizeof(p), "%s/class/misc/aloop-control/dev", d->sysfs);
+	sfmt(p, sizeof(p), "%s/class/misc/%s/dev", d->sysfs,
+	     ctl + strlen(ALOOP_DEV_PREFIX));
 	have_num = !read_line(p, num, sizeof(num)) &&
 		sscanf(num, "%u:%u", &maj, &min) == 2;
 	*ok = false;
-	if (stat(rpath(d, p, sizeof(p), ALOOP_CONTROL), &st)) {
+	if (stat(rpath(d, p, sizeof(p), ctl), &st)) {
 		if (!d->loaded) {
 			*ok = true;
 			c = add_check(d, "control", DR_OK);
 			sfmt(c->msg, sizeof(c->msg),
-			     ALOOP_CONTROL " absent until the module is loaded");
+			     "%s absent until the module is loaded", ctl);
 			return;
 		}
 		c = add_check(d, "control", DR_FAIL);
 		sfmt(c->msg, sizeof(c->msg),
-		     ALOOP_CONTROL " is missing though the module is loaded");
+		     "%s is missing though the module is loaded", ctl);
 		if (have_num)
 			sfmt(c->fix, sizeof(c->fix),
-			     "mknod -m 0660 " ALOOP_CONTROL " c %u %u && chgrp disk " ALOOP_CONTROL,
-			     maj, min);
+			     "mknod -m 0660 %s c %u %u && chgrp disk %s",
+			     ctl, maj, min, ctl);
 		else
 			sfmt(c->fix, sizeof(c->fix),
 			     "aloopctl detach-all && modprobe -r aloop && modprobe aloop");
@@ -1182,28 +1192,29 @@ static void check_control(struct doctor *d, bool *ok)
 	if (!S_ISCHR(st.st_mode)) {
 		c = add_check(d, "control", DR_FAIL);
 		sfmt(c->msg, sizeof(c->msg),
-		     ALOOP_CONTROL " is not a character device");
+		     "%s is not a character device", ctl);
 		if (have_num)
 			sfmt(c->fix, sizeof(c->fix),
-			     "rm " ALOOP_CONTROL " && mknod -m 0660 " ALOOP_CONTROL " c %u %u && chgrp disk " ALOOP_CONTROL,
-			     maj, min);
+			     "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
+			     ctl, ctl, maj, min, ctl);
 		else
-			sfmt(c->fix, sizeof(c->fix), "rm " ALOOP_CONTROL " && modprobe aloop");
+			sfmt(c->fix, sizeof(c->fix), "rm %s && modprobe aloop",
+			     ctl);
 		return;
 	}
 	if (have_num && (major(st.st_rdev) != maj || minor(st.st_rdev) != min)) {
 		c = add_check(d, "control", DR_FAIL);
 		sfmt(c->msg, sizeof(c->msg),
-		     ALOOP_CONTROL " is char %u:%u, the module's is %u:%u (a stale node)",
-		     major(st.st_rdev), minor(st.st_rdev), maj, min);
+		     "%s is char %u:%u, the module's is %u:%u (a stale node)",
+		     ctl, major(st.st_rdev), minor(st.st_rdev), maj, min);
 		sfmt(c->fix, sizeof(c->fix),
-		     "rm " ALOOP_CONTROL " && mknod -m 0660 " ALOOP_CONTROL " c %u %u && chgrp disk " ALOOP_CONTROL,
-		     maj, min);
+		     "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
+		     ctl, ctl, maj, min, ctl);
 		return;
 	}
 	*ok = true;
 	c = add_check(d, "control", DR_OK);
-	sfmt(c->msg, sizeof(c->msg), ALOOP_CONTROL ": character device %u:%u",
+	sfmt(c->msg, sizeof(c->msg), "%s: character device %u:%u", ctl,
 	     major(st.st_rdev), minor(st.st_rdev));
 	if (!d->loaded)
 		sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
@@ -1272,10 +1283,15 @@ static void check_major(struct doctor *d)
 		else if (!strncmp(l, "Character devices:", 18))
 			block = false;
 		else if (block && sscanf(l, "%d %63s", &n, name) == 2 &&
-			 !strcmp(name, "aloop"))
+			 !strcmp(name, d->compat ? "loop" : "aloop"))
 			maj = n;
 	}
-	if (maj >= 0) {
+	if (maj >= 0 && d->compat) {
+		c = add_check(d, "major", DR_OK);
+		sfmt(c->msg, sizeof(c->msg),
+		     "block major %d, loop's (drop-in mode: allowlist block-loop, as for stock loop)",
+		     maj);
+	} else if (maj >= 0) {
 		c = add_check(d, "major", DR_OK);
 		sfmt(c->msg, sizeof(c->msg),
 		     "block major %d (dynamic: it may change at the next load; allowlist block-aloop, e.g. DeviceAllow=block-aloop)",
@@ -1288,6 +1304,46 @@ static void check_major(struct doctor *d)
 		c = add_check(d, "major", DR_WARN);
 		sfmt(c->msg, sizeof(c->msg),
 		     "the module is loaded but /proc/devices has no aloop block major");
+	}
+}
+
+/* drop-in mode: the modprobe.d file against what is loaded */
+static void check_mode(struct doctor *d)
+{
+	struct aloop_compat_state s;
+	struct check *c;
+
+	aloop_compat_read(d->root, &s);
+	if (s.loop_compat) {
+		c = add_check(d, "mode", DR_OK);
+		sfmt(c->msg, sizeof(c->msg),
+		     "drop-in mode: aloop serves loop's users (major 7, /dev/loop-control, loopN)%s",
+		     s.enabled ? "" : "; without " ALOOP_COMPAT_CONF
+		     " the next load of loop gives stock loop (aloopctl compat enable keeps it)");
+	} else if (!s.enabled) {
+		c = add_check(d, "mode", DR_OK);
+		sfmt(c->msg, sizeof(c->msg),
+		     "beside stock loop (drop-in mode off: aloopctl compat enable)");
+	} else if (s.stock == ALOOP_STOCK_BUILTIN) {
+		c = add_check(d, "mode", DR_WARN);
+		sfmt(c->msg, sizeof(c->msg),
+		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
+		     "), but this kernel has loop built in: it keeps stock loop");
+		sfmt(c->fix, sizeof(c->fix), "aloopctl compat disable");
+	} else if (s.aloop_loaded || s.stock == ALOOP_STOCK_LOADED) {
+		c = add_check(d, "mode", DR_WARN);
+		sfmt(c->msg, sizeof(c->msg),
+		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
+		     "), but %s is loaded: it takes effect at the next load of loop",
+		     s.aloop_loaded ? "aloop beside stock loop" : "stock loop");
+		sfmt(c->fix, sizeof(c->fix), "%s%smodprobe loop (or reboot)",
+		     s.aloop_loaded ? "modprobe -r aloop && " : "",
+		     s.stock == ALOOP_STOCK_LOADED ? "modprobe -r loop && " : "");
+	} else {
+		c = add_check(d, "mode", DR_OK);
+		sfmt(c->msg, sizeof(c->msg),
+		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
+		     "): the next load of loop loads aloop with loop_compat=1");
 	}
 }
 
@@ -1356,6 +1412,7 @@ static void init(struct doctor *d)
 			d->root[strlen(d->root) - 1] = '\0';
 	}
 	sfmt(d->sysfs, sizeof(d->sysfs), "%s" ALOOP_SYSFS, d->root);
+	d->compat = aloop_compat_loaded(d->sysfs);
 	if (kver && *kver) {
 		sfmt(d->kver, sizeof(d->kver), "%s", kver);
 		d->kver_given = true;
@@ -1387,6 +1444,7 @@ int aloop_doctor(FILE *out, bool json)
 	check_control(d, &ctl_ok);
 	check_udev(d);
 	check_major(d);
+	check_mode(d);
 
 	if (d->loaded)
 		module_ok = true;

@@ -109,7 +109,38 @@ int aloop_parse_onoff(const char *str, bool *res)
 }
 
 /*
- * "aloopN" or "/dev/aloopN", N without leading zeros (the kernel never
+ * The names of the driver's files.  Every device name and path aloopctl
+ * makes or parses comes from here.
+ */
+static bool names_compat;
+
+void aloop_names_init(const char *sysfs)
+{
+	names_compat = aloop_compat_loaded(sysfs);
+}
+
+bool aloop_names_compat(void)
+{
+	return names_compat;
+}
+
+const char *aloop_name_prefix(void)
+{
+	return names_compat ? ALOOP_COMPAT_PREFIX : ALOOP_NAME_PREFIX;
+}
+
+const char *aloop_control_path(void)
+{
+	return names_compat ? ALOOP_COMPAT_CONTROL : ALOOP_CONTROL;
+}
+
+void aloop_dev_path(char *buf, size_t len, unsigned int nr)
+{
+	snprintf(buf, len, ALOOP_DEV_PREFIX "%s%u", aloop_name_prefix(), nr);
+}
+
+/*
+ * "aloopN" or "/dev/aloopN" ("loopN" in drop-in mode), N without leading zeros (the kernel never
  * names a device "aloop03").  Bare numbers are refused: "3" could just
  * as well be a file name.
  */
@@ -122,9 +153,9 @@ int aloop_parse_devname(const char *str, unsigned int *nr)
 		return -EINVAL;
 	if (!strncmp(p, ALOOP_DEV_PREFIX, strlen(ALOOP_DEV_PREFIX)))
 		p += strlen(ALOOP_DEV_PREFIX);
-	if (strncmp(p, ALOOP_NAME_PREFIX, strlen(ALOOP_NAME_PREFIX)))
+	if (strncmp(p, aloop_name_prefix(), strlen(aloop_name_prefix())))
 		return -EINVAL;
-	p += strlen(ALOOP_NAME_PREFIX);
+	p += strlen(aloop_name_prefix());
 
 	if (!is_digit(*p) || (p[0] == '0' && p[1]))
 		return -EINVAL;
@@ -245,7 +276,7 @@ const struct aloop_opt aloop_opts[] = {
 	{ O_ALL, "all",	 no_argument,	    'a', "", L,
 	  "also list unbound devices" },
 	{ O_JSON, "json",	 no_argument,	    'J', "", L,
-	  "use JSON output format (also attach, status, features, doctor)" },
+	  "use JSON output format (also attach, status, features, doctor, compat)" },
 	{ O_RAW, "raw",	 no_argument,	    OPT_RAW, "", L,
 	  "use raw output format" },
 	{ O_NOHEADINGS, "noheadings",	 no_argument,	    'n', "", L,
@@ -353,8 +384,7 @@ static const char *cell_data(const struct aloop_dev *d, int col,
 {
 	switch (col) {
 	case COL_NAME:
-		snprintf(buf, len, ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u",
-			 d->nr);
+		aloop_dev_path(buf, len, d->nr);
 		return buf;
 	case COL_BACK_FILE:
 		return d->backing_file;
@@ -476,8 +506,8 @@ static void status_u64(FILE *out, const char *key, uint64_t val)
 /* "key: value" lines for "aloopctl status". */
 int aloop_print_status(FILE *out, const struct aloop_dev *d)
 {
-	fprintf(out, "device: " ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u\n",
-		d->nr);
+	fprintf(out, "device: " ALOOP_DEV_PREFIX "%s%u\n",
+		aloop_name_prefix(), d->nr);
 	status_line(out, "backing file", d->backing_file);
 	status_u64(out, "size", d->size);
 	status_u64(out, "offset", d->offset);
@@ -611,8 +641,8 @@ static int read_file(const char *path, char *buf, size_t len)
 static int dev_path(char *path, size_t len, const char *sysfs,
 		    unsigned int nr, const char *attr)
 {
-	int n = snprintf(path, len, "%s/block/" ALOOP_NAME_PREFIX "%u%s%s",
-			 sysfs, nr, *attr ? "/" : "", attr);
+	int n = snprintf(path, len, "%s/block/%s%u%s%s", sysfs,
+			 aloop_name_prefix(), nr, *attr ? "/" : "", attr);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -666,6 +696,15 @@ bool aloop_module_loaded(const char *sysfs)
 
 	snprintf(path, sizeof(path), "%s/module/aloop", sysfs);
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+bool aloop_compat_loaded(const char *sysfs)
+{
+	char path[PATH_MAX], v[8];
+
+	snprintf(path, sizeof(path), "%s/module/aloop/parameters/loop_compat",
+		 sysfs);
+	return !read_file(path, v, sizeof(v)) && v[0] == 'Y';
 }
 
 int aloop_read_module_version(const char *sysfs, char *buf, size_t len)
@@ -943,8 +982,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 				 val ? val : "");
 			return -EINVAL;
 		}
-		snprintf(s->device, sizeof(s->device),
-			 ALOOP_DEV_PREFIX ALOOP_NAME_PREFIX "%u", nr);
+		aloop_dev_path(s->device, sizeof(s->device), nr);
 		return 0;
 	}
 	spec_err(err, len, "unknown option '%s'", key);

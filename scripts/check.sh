@@ -168,6 +168,7 @@ HOST_T=(
 	"params|tests/unit/test_params.sh (module parameters documented)|params.log|tests/unit/test_params.sh"
 	"dkms-conf|tests/unit/test_dkms_conf.sh (dkms.conf's supported-kernel gate)|dkms-conf.log|tests/unit/test_dkms_conf.sh"
 	"doctor|tests/unit/test_doctor.sh (aloopctl doctor on fixture trees)|doctor.log|tests/unit/test_doctor.sh"
+	"compat-mode|tests/unit/test_compat_mode.sh (aloopctl compat, drop-in mode's modprobe.d file)|compat-mode.log|tests/unit/test_compat_mode.sh"
 	"restore|tests/unit/test_restore.sh (save/restore format, aloop-restore.service)|restore.log|tests/unit/test_restore.sh"
 	"lint|make lint (scripts/lint.sh)|lint.log|scripts/lint.sh"
 	# make deb + contents + lintian (~2 min); the chroot and guest package

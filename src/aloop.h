@@ -62,6 +62,7 @@ struct aloop_device {
 	loff_t			sizelimit;
 	u32			flags;		/* LO_FLAGS_* */
 	bool			no_partscan;	/* ALOOP_ATTACH_NO_PARTSCAN */
+	bool			loop_sysfs;	/* loop/ group added (loop_compat) */
 	unsigned int		block_size;
 	char			file_name[LO_NAME_SIZE];
 	gfp_t			old_gfp_mask;
@@ -146,6 +147,7 @@ struct alo_cmd {
 /* aloop_main.c */
 unsigned int aloop_default_queues(void);
 extern bool aloop_dio_auto;
+extern bool aloop_loop_compat;
 extern bool aloop_nowait;
 extern unsigned int aloop_poll_us;
 extern bool aloop_sched_batch;
@@ -172,5 +174,7 @@ void alo_init_lanes(struct aloop_device *lo);
 
 /* aloop_sysfs.c */
 extern const struct attribute_group *aloop_disk_groups[];
+void aloop_sysfs_bind(struct aloop_device *lo);
+void aloop_sysfs_unbind(struct aloop_device *lo);
 
 #endif /* ALOOP_H */

@@ -628,6 +628,7 @@ static int aloop_configure(struct aloop_device *lo, alo_mode_t mode,
 	aloop_set_size(lo);
 	aloop_set_owner(lo, a ? a->owner : NULL);
 	aloop_hash_backing(lo, file);
+	aloop_sysfs_bind(lo);
 	lo->state = ALOOP_BOUND;
 	/* A bound device keeps the module; open() holds it meanwhile. */
 	__module_get(THIS_MODULE);
@@ -680,6 +681,7 @@ static void aloop_clear(struct aloop_device *lo)
 
 	lockdep_assert_held(&disk->open_mutex);
 	cancel_work_sync(&lo->discard_work);
+	aloop_sysfs_unbind(lo);
 
 	/* Same order as everywhere else: lo->lock, then freeze. */
 	mutex_lock(&lo->lock);

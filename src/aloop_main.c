@@ -15,9 +15,55 @@ static DEFINE_MUTEX(aloop_ctl_mutex);
 static int aloop_major;
 int aloop_part_shift;
 
+/*
+ * Drop-in mode: with loop_compat=Y aloop takes stock loop's place - block
+ * major 7 named "loop", /dev/loop-control (misc minor 237), disks loopN
+ * and, while bound, stock loop's /sys/block/loopN/loop/ attributes - so
+ * losetup, mount -o loop and every other loop user get aloop unchanged.
+ * Without it nothing differs from aloop beside stock loop.
+ */
+bool aloop_loop_compat;
+module_param_named(loop_compat, aloop_loop_compat, bool, 0444);
+MODULE_PARM_DESC(loop_compat, "Serve loop's users in its place: block major 7 \"loop\", /dev/loop-control, disks loopN, /sys/block/loopN/loop/ (default N: aloop's own names, beside stock loop)");
+
+/* Every name userspace sees, chosen once at load from loop_compat. */
+struct aloop_names {
+	const char	*blkdev;	/* /proc/devices, and disks NAME%d */
+	const char	*control;	/* the misc device, /dev/NAME */
+	int		ctl_minor;
+};
+
+static const struct aloop_names aloop_own_names = {
+	.blkdev		= ALOOP_NAME,
+	.control	= ALOOP_NAME "-control",
+	.ctl_minor	= MISC_DYNAMIC_MINOR,
+};
+
+static const struct aloop_names aloop_stock_names = {
+	.blkdev		= "loop",
+	.control	= "loop-control",
+	.ctl_minor	= LOOP_CTRL_MINOR,
+};
+
+static const struct aloop_names *aloop_names = &aloop_own_names;
+
+/*
+ * Devices loop_compat creates at load without max_aloop/max_loop: stock
+ * loop's CONFIG_BLK_DEV_LOOP_MIN_COUNT (8 on Debian), as scripts written
+ * for loop may expect /dev/loop0 to exist.
+ */
+#ifdef CONFIG_BLK_DEV_LOOP_MIN_COUNT
+#define ALOOP_COMPAT_MIN_COUNT	CONFIG_BLK_DEV_LOOP_MIN_COUNT
+#else
+#define ALOOP_COMPAT_MIN_COUNT	8
+#endif
+
 static unsigned int max_aloop;
 module_param(max_aloop, uint, 0444);
 MODULE_PARM_DESC(max_aloop, "Number of aloop devices created at load; also the limit of devices created by opening a node (default 0: none, no limit)");
+/* loop's name for it, for "options loop max_loop=N" carried over; not in sysfs */
+module_param_named(max_loop, max_aloop, uint, 0);
+MODULE_PARM_DESC(max_loop, "The same as max_aloop (stock loop's name)");
 
 /*
  * The block major: 0 takes a free one (as before, what /proc/devices
@@ -180,7 +226,7 @@ static int aloop_add_dev(int index, bool attaching)
 	disk->event_flags = DISK_EVENT_FLAG_UEVENT;
 	disk->private_data = lo;
 	disk->queue->queuedata = lo;
-	sprintf(disk->disk_name, ALOOP_NAME "%d", lo->number);
+	sprintf(disk->disk_name, "%s%d", aloop_names->blkdev, lo->number);
 	/* No media until configured. */
 	set_capacity(disk, 0);
 
@@ -596,9 +642,8 @@ static const struct file_operations aloop_ctl_fops = {
 	.llseek		= noop_llseek,
 };
 
+/* .name and .minor: aloop_names, set at load */
 static struct miscdevice aloop_misc = {
-	.minor		= MISC_DYNAMIC_MINOR,
-	.name		= "aloop-control",
 	.fops		= &aloop_ctl_fops,
 	.mode		= 0600,
 };
@@ -617,9 +662,37 @@ static void aloop_probe(dev_t dev)
 	aloop_add(idx);
 }
 
+/*
+ * Register the block major.  A free one is returned; a given one gives 0
+ * or -EBUSY.  Says why it failed.
+ */
+static int aloop_register_major(void)
+{
+	unsigned int major = aloop_loop_compat ? LOOP_MAJOR : aloop_major_param;
+	int err;
+
+	err = __register_blkdev(major, aloop_names->blkdev, aloop_probe);
+	if (err >= 0)
+		return major ? major : err;
+	if (aloop_loop_compat && err == -EBUSY)
+		pr_err("loop_compat: block major %d is stock loop's; unload it (modprobe -r loop) or load aloop without loop_compat\n",
+		       LOOP_MAJOR);
+	else if (aloop_loop_compat)
+		pr_err("loop_compat: cannot register block major %d: %pe\n",
+		       LOOP_MAJOR, ERR_PTR(err));
+	else if (major)
+		pr_err("cannot register block major %u (major=): %pe: %s\n",
+		       major, ERR_PTR(err), err == -EBUSY ?
+		       "another driver has it, see /proc/devices" :
+		       "refused by the block layer");
+	else
+		pr_err("cannot register a block major: %pe\n", ERR_PTR(err));
+	return err;
+}
+
 static int __init aloop_init(void)
 {
-	unsigned int i;
+	unsigned int i, nr_devs;
 	int err;
 
 	if (max_part > 0) {
@@ -644,6 +717,16 @@ static int __init aloop_init(void)
 		       BLKDEV_MAJOR_MAX - 1, aloop_major_param);
 		return -EINVAL;
 	}
+	if (aloop_loop_compat) {
+		if (aloop_major_param && aloop_major_param != LOOP_MAJOR) {
+			pr_err("loop_compat takes loop's major %d: major=%u is not for it\n",
+			       LOOP_MAJOR, aloop_major_param);
+			return -EINVAL;
+		}
+		aloop_names = &aloop_stock_names;
+	}
+	aloop_misc.name = aloop_names->control;
+	aloop_misc.minor = aloop_names->ctl_minor;
 
 	/*
 	 * Cgroup lanes of every device: unbound, freezable (no backing I/O
@@ -665,35 +748,38 @@ static int __init aloop_init(void)
 		goto out_destroy_lane_wq;
 	}
 
-	/* A free major is returned; a given one gives 0 or -EBUSY. */
-	err = __register_blkdev(aloop_major_param, ALOOP_NAME, aloop_probe);
-	if (err < 0) {
-		if (aloop_major_param)
-			pr_err("cannot register block major %u (major=): %pe: %s\n",
-			       aloop_major_param, ERR_PTR(err), err == -EBUSY ?
-			       "another driver has it, see /proc/devices" :
-			       "refused by the block layer");
-		else
-			pr_err("cannot register a block major: %pe\n",
-			       ERR_PTR(err));
+	err = aloop_register_major();
+	if (err < 0)
 		goto out_destroy_io_wq;
-	}
-	aloop_major = aloop_major_param ? aloop_major_param : err;
+	aloop_major = err;
 
 	err = misc_register(&aloop_misc);
-	if (err)
+	if (err) {
+		if (aloop_loop_compat)
+			pr_err("loop_compat: cannot register /dev/%s (misc minor %d): %pe\n",
+			       aloop_misc.name, LOOP_CTRL_MINOR, ERR_PTR(err));
 		goto out_unregister_blkdev;
+	}
 
-	for (i = 0; i < max_aloop; i++) {
+	nr_devs = max_aloop;
+	if (aloop_loop_compat && !nr_devs)
+		nr_devs = ALOOP_COMPAT_MIN_COUNT;
+	for (i = 0; i < nr_devs; i++) {
 		err = aloop_add(i);
 		if (err < 0)
-			pr_warn("cannot create aloop%u: %d\n", i, err);
+			pr_warn("cannot create %s%u: %d\n", aloop_names->blkdev,
+				i, err);
 	}
-	pr_info("version %s loaded, major %d\n", ALOOP_VERSION, aloop_major);
+	if (aloop_loop_compat)
+		pr_info("version %s loaded in place of loop (loop_compat): major %d, /dev/%s\n",
+			ALOOP_VERSION, aloop_major, aloop_misc.name);
+	else
+		pr_info("version %s loaded, major %d\n", ALOOP_VERSION,
+			aloop_major);
 	return 0;
 
 out_unregister_blkdev:
-	unregister_blkdev(aloop_major, ALOOP_NAME);
+	unregister_blkdev(aloop_major, aloop_names->blkdev);
 out_destroy_io_wq:
 	destroy_workqueue(aloop_io_wq);
 out_destroy_lane_wq:
@@ -714,7 +800,7 @@ static void __exit aloop_exit(void)
 	 * reference and an open one is owned by fops, so we cannot get here
 	 * otherwise.
 	 */
-	unregister_blkdev(aloop_major, ALOOP_NAME);
+	unregister_blkdev(aloop_major, aloop_names->blkdev);
 	misc_deregister(&aloop_misc);
 	idr_for_each_entry(&aloop_index_idr, lo, id)
 		aloop_remove(lo);

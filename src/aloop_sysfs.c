@@ -2,6 +2,11 @@
 /*
  * aloop - sysfs: /sys/block/aloopN/aloop/.  Present for the device's whole
  * life; an unbound device shows an empty backing_file and zeros.
+ *
+ * In drop-in mode (loop_compat) also stock loop's /sys/block/loopN/loop/:
+ * the same six attributes in the same formats, present only while the
+ * device is bound, as loop's (util-linux takes a device whose
+ * loop/backing_file exists for a used one).
  */
 #include <linux/blkdev.h>
 #include <linux/file.h>
@@ -132,3 +137,42 @@ const struct attribute_group *aloop_disk_groups[] = {
 	&aloop_attr_group,
 	NULL,
 };
+
+/* Stock loop's group: the attributes it has, shared with aloop/. */
+static struct attribute *aloop_loop_attrs[] = {
+	&dev_attr_backing_file.attr,
+	&dev_attr_offset.attr,
+	&dev_attr_sizelimit.attr,
+	&dev_attr_autoclear.attr,
+	&dev_attr_partscan.attr,
+	&dev_attr_dio.attr,
+	NULL,
+};
+
+static const struct attribute_group aloop_loop_attr_group = {
+	.name	= "loop",
+	.attrs	= aloop_loop_attrs,
+};
+
+/*
+ * The device is being bound (loop_configure's loop_sysfs_init()).  As
+ * loop, a failure leaves the device without the group: it still works,
+ * tools fall back to LOOP_GET_STATUS64.
+ */
+void aloop_sysfs_bind(struct aloop_device *lo)
+{
+	if (!aloop_loop_compat)
+		return;
+	lo->loop_sysfs = !sysfs_create_group(&disk_to_dev(lo->disk)->kobj,
+					     &aloop_loop_attr_group);
+}
+
+/* Unbinding, before the backing file goes: no empty backing_file. */
+void aloop_sysfs_unbind(struct aloop_device *lo)
+{
+	if (!lo->loop_sysfs)
+		return;
+	sysfs_remove_group(&disk_to_dev(lo->disk)->kobj,
+			   &aloop_loop_attr_group);
+	lo->loop_sysfs = false;
+}

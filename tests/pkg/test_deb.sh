@@ -95,11 +95,12 @@ for f in /usr/sbin/aloopctl /usr/share/man/man8/aloopctl.8.gz \
 	 /usr/share/bash-completion/completions/aloopctl \
 	 /lib/udev/rules.d/60-aloop.rules /usr/include/linux/aloop.h \
 	 /lib/systemd/system/aloop-restore.service \
+	 /usr/share/aloop/modprobe-compat.conf \
 	 /usr/share/doc/aloop-utils/copyright; do
 	grep -qx "$f" <<<"$ut" || missing+=" $f"
 done
 [ -z "$missing" ]
-result $? "aloop-utils: aloopctl in /usr/sbin, man page, completion, udev rule, aloop-restore.service, header" "missing:$missing"
+result $? "aloop-utils: aloopctl in /usr/sbin, man page, completion, udev rule, aloop-restore.service, header, drop-in mode's modprobe.d file (disabled)" "missing:$missing"
 other=$(grep -E '^/usr/src|^/lib/modules|^/usr/lib/modules|^/usr/local|^/etc' <<<"$ut")
 [ -z "$other" ]
 result $? "aloop-utils: nothing under /usr/src, /lib/modules, /usr/local, /etc" "$other"
@@ -113,8 +114,9 @@ out=$("$PKG_WORK/utils/usr/sbin/aloopctl" --version 2>&1)
 [ "$out" = "aloopctl $VERSION" ]
 result $? "aloop-utils: its aloopctl --version is $VERSION" "$out"
 cmp -s "$PKG_WORK/utils/lib/udev/rules.d/60-aloop.rules" udev/60-aloop.rules &&
-	cmp -s "$PKG_WORK/utils/usr/include/linux/aloop.h" include/uapi/linux/aloop.h
-result $? "aloop-utils: udev rule and header are the tree's"
+	cmp -s "$PKG_WORK/utils/usr/include/linux/aloop.h" include/uapi/linux/aloop.h &&
+	cmp -s "$PKG_WORK/utils/usr/share/aloop/modprobe-compat.conf" contrib/modprobe/aloop-loop-compat.conf
+result $? "aloop-utils: udev rule, header and modprobe-compat.conf are the tree's"
 
 # ---------------------------------------------------------------- lintian
 if command -v lintian >/dev/null 2>&1; then

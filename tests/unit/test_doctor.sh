@@ -160,9 +160,9 @@ good
 doctor
 bad=$(grep -Ev '^ok ' <<<"$out" | grep -v '^aloop is usable')
 [ "$rc" = 0 ] && [ -z "$bad" ] && [ ! -s "$fx/stderr" ] &&
-	[ "$(grep -c '^ok ' <<<"$out")" = 10 ] &&
+	[ "$(grep -c '^ok ' <<<"$out")" = 11 ] &&
 	[ "$(tail -n 1 <<<"$out")" = "aloop is usable on $KVER (0 failed, 0 warnings)" ]
-ktap_result $? "all good: ten ok lines, 'aloop is usable', exit 0" "$(got)"
+ktap_result $? "all good: eleven ok lines, 'aloop is usable', exit 0" "$(got)"
 expect "all good: built names the DKMS module file and its state" 0 built ok \
 	"aloop 0.1.0 for $KVER: /$MODDIR/aloop.ko.xz" "(dkms: aloop/0.1.0 installed)"
 expect "all good: loaded" 0 loaded ok "aloop 0.1.0 is loaded"
@@ -431,6 +431,50 @@ doctor
 expect "udev rule in /usr/lib/udev/rules.d" 0 udev-rule ok "/usr/lib/udev/rules.d/60-aloop.rules"
 
 # ------------------------------------------------------------------
+# drop-in mode (aloopctl compat, module parameter loop_compat)
+
+COMPAT_CONF=etc/modprobe.d/aloop-loop-compat.conf
+good
+doctor
+expect "mode: beside stock loop, drop-in mode off" 0 mode ok "beside stock loop" "aloopctl compat enable"
+cp contrib/modprobe/aloop-loop-compat.conf "$fx/$COMPAT_CONF"
+doctor
+expect "mode: enabled, aloop loaded beside stock loop: warn, the reload as fix" 0 mode warn \
+	"drop-in mode enabled (/$COMPAT_CONF), but aloop beside stock loop is loaded" \
+	"fix: modprobe -r aloop && modprobe loop (or reboot)"
+not_loaded
+mkdir -p "$fx/sys/module/loop"
+echo live >"$fx/sys/module/loop/initstate"
+doctor
+expect "mode: enabled, stock loop loaded: warn, reload loop" 0 mode warn "but stock loop is loaded" \
+	"fix: modprobe -r loop && modprobe loop (or reboot)"
+rm "$fx/sys/module/loop/initstate"
+doctor
+expect "mode: enabled, loop built into the kernel: warn, disable" 0 mode warn "this kernel has loop built in" \
+	"fix: aloopctl compat disable"
+rm -r "$fx/sys/module/loop"
+doctor
+expect "mode: enabled, nothing loaded: the next load of loop gives aloop" 0 mode ok \
+	"the next load of loop loads aloop with loop_compat=1"
+# loaded in drop-in mode: control and major under stock loop's names
+good
+mkdir -p "$fx/sys/module/aloop/parameters" "$fx/sys/class/misc/loop-control"
+echo Y >"$fx/sys/module/aloop/parameters/loop_compat"
+rm -r "$fx/sys/class/misc/aloop-control" "$fx/dev/aloop-control"
+echo "$NULLDEV" >"$fx/sys/class/misc/loop-control/dev"
+ln -s /dev/null "$fx/dev/loop-control"
+sed -i '/ aloop$/d' "$fx/proc/devices"
+doctor
+expect "drop-in mode loaded, no file: mode ok, says the next load gives stock loop" 0 mode ok \
+	"drop-in mode: aloop serves loop's users" "the next load of loop gives stock loop"
+expect "drop-in mode: control is /dev/loop-control" 0 control ok "/dev/loop-control: character device $NULLDEV"
+expect "drop-in mode: major is loop's 7" 0 major ok "block major 7, loop's (drop-in mode"
+cp contrib/modprobe/aloop-loop-compat.conf "$fx/$COMPAT_CONF"
+doctor
+[ "$rc" = 0 ] && [ "$(grep -c '^ok ' <<<"$out")" = 11 ] && [[ $(line mode) != *"next load"* ]]
+ktap_result $? "drop-in mode loaded and enabled: eleven ok lines" "$(got)"
+
+# ------------------------------------------------------------------
 # --json
 
 json_check='
@@ -439,19 +483,19 @@ d = json.load(sys.stdin)
 assert d["usable"] is (sys.argv[1] == "true"), d["usable"]
 assert isinstance(d["kernel"], str)
 c = d["checks"]
-assert len(c) == 10, len(c)
+assert len(c) == 11, len(c)
 for x in c:
 	assert set(x) == {"name", "status", "message", "fix"}, x
 	assert x["status"] in ("ok", "warn", "fail"), x
 	assert x["fix"] is None or x["fix"], x
 	assert (x["fix"] is None) == (x["status"] == "ok"), x
 '
-json_ok() { python3 -c "$json_check" "$1"; }	# usable as expected, 10 checks
+json_ok() { python3 -c "$json_check" "$1"; }	# usable as expected, 11 checks
 if command -v python3 >/dev/null; then
 	good
 	doctor --json
 	[ "$rc" = 0 ] && python3 -m json.tool <<<"$out" >/dev/null && json_ok true <<<"$out"
-	ktap_result $? "--json, all good: valid (python3 -m json.tool), usable, 10 checks" "$(got)"
+	ktap_result $? "--json, all good: valid (python3 -m json.tool), usable, 11 checks" "$(got)"
 	not_loaded
 	sb 1
 	rm "$fx/lib/udev/rules.d/60-aloop.rules"

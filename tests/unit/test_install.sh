@@ -34,6 +34,7 @@ files=(
 	"lib/udev/rules.d/60-aloop.rules 644 udev/60-aloop.rules"
 	"lib/systemd/system/aloop-restore.service 644 systemd/aloop-restore.service"
 	"usr/include/linux/aloop.h 644 include/uapi/linux/aloop.h"
+	"usr/share/aloop/modprobe-compat.conf 644 contrib/modprobe/aloop-loop-compat.conf"
 )
 
 # A path to other software's file, which uninstall must leave alone.
@@ -150,9 +151,10 @@ got:  $got"
 }
 
 expect_comp "verbs" \
-	"attach detach detach-all doctor features find help list reap resize restore save set status version" \
+	"attach compat detach detach-all doctor features find help list reap resize restore save set status version" \
 	aloopctl ""
 expect_comp "verb prefix" "detach detach-all" aloopctl det
+expect_comp "compat's actions" "disable enable status" aloopctl compat ""
 expect_comp "options of list" \
 	"--all --help --json --noheadings --orphans --output --raw --version" \
 	aloopctl list --
