@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: long
+# aloop-class: stress
 # aloop-desc: blkcg (io.max) and memcg (memory.max) charging, isolation between cgroups, writeback under a memcg limit
 # aloop-timeout: 1200
 # aloop-driver: any

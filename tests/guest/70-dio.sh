@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: quick
+# aloop-class: long
 # aloop-desc: dio over ext4/xfs/raw partition/4K sectors, alignment rules, dio_reason, no double caching, dio toggled under fio
 # aloop-timeout: 600
 # aloop-driver: aloop
