@@ -102,10 +102,12 @@ if [ -n "$dev" ]; then
 	wk=$(cnt "$dev" wakeups); w0=$(cnt "$dev" reqs_worker)
 	rd
 	dk=$(( $(cnt "$dev" wakeups) - wk )); dw=$(( $(cnt "$dev" reqs_worker) - w0 ))
-	if [ "$dw" -ge 6000 ] && [ "$dk" -lt "$dw" ]; then
+	# 6000 random 4k reads, 16 per submit: the plug may merge two that
+	# happen to be adjacent (5999 requests seen on 6.12), so 95 %
+	if [ "$dw" -ge 5700 ] && [ "$dk" -lt "$dw" ]; then
 		ok "$d ($dk wake-ups for $dw requests)"
 	else
-		fail "$d" "wake-ups +$dk, reqs_worker +$dw (want >= 6000 and more than the wake-ups)"
+		fail "$d" "wake-ups +$dk, reqs_worker +$dw (want >= 5700 of 6000 I/Os, and more than the wake-ups)"
 	fi
 else
 	fail "randread QD16: wake-ups below requests" "no device"
