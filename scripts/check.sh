@@ -60,7 +60,7 @@
 #                               /var/cache/aloop/trixie-root)
 #   ALOOP_TEST_TIMEOUT=600      seconds per guest test file (a file may
 #                               ask for more: "# aloop-timeout: SECONDS")
-#   ALOOP_VM_TIMEOUT=3000       seconds per guest boot (whole suite)
+#   ALOOP_VM_TIMEOUT=3600       seconds per guest boot (whole suite)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2
 #   ALOOP_KVM=1                 use KVM (default: TCG, --disable-kvm)
 #   ALOOP_SKIP_SETUP=1          do not run scripts/setup-host.sh

@@ -33,7 +33,7 @@
 # shellcheck disable=SC2034 # VM_SECONDS, VM_WAITED: for the callers
 VM_LOCK=/tmp/aloop-vm.lock
 VM_RESULTS=/tmp/aloop-results
-: "${ALOOP_VM_TIMEOUT:=3000}"
+: "${ALOOP_VM_TIMEOUT:=3600}"
 
 vm_boot() {
 	local timeout=$ALOOP_VM_TIMEOUT mem=$ALOOP_VM_MEM cpus=$ALOOP_VM_CPUS

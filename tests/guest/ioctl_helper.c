@@ -415,10 +415,15 @@ int main(int argc, char **argv)
 		       st.st_rdev == sn.st_rdev);
 		printf("cloexec=%d\n", (fcntl(a.fd, F_GETFD) & FD_CLOEXEC) != 0);
 		memset(buf, 0x5a, sizeof(buf));
-		printf("rw=%d\n", pwrite(a.fd, buf, sizeof(buf), 0) ==
-		       (ssize_t)sizeof(buf) && fsync(a.fd) == 0 &&
-		       pread(a.fd, back, sizeof(back), 0) == (ssize_t)sizeof(back) &&
-		       !memcmp(buf, back, sizeof(buf)));
+		printf("fd_flags=0x%x\n", fcntl(a.fd, F_GETFL));
+		if (pwrite(a.fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+			printf("rw=0\nrw_err=pwrite %s\n", errname(errno));
+		else if (fsync(a.fd))
+			printf("rw=0\nrw_err=fsync %s\n", errname(errno));
+		else if (pread(a.fd, back, sizeof(back), 0) != (ssize_t)sizeof(back))
+			printf("rw=0\nrw_err=pread %s\n", errname(errno));
+		else
+			printf("rw=%d\n", !memcmp(buf, back, sizeof(buf)));
 		done();
 		return 0;
 	}
