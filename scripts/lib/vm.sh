@@ -12,7 +12,7 @@
 #                     -device properties (",logical_block_size=4096");
 #                     cache=none when the host filesystem does O_DIRECT
 #     --cache MODE    that disk cache mode instead
-#     --timeout S     (ALOOP_VM_TIMEOUT, 3000)
+#     --timeout S     (ALOOP_VM_TIMEOUT, 3600)
 #     --mem M --cpus N   (ALOOP_VM_MEM 2G, ALOOP_VM_CPUS 2)
 #     --log FILE      the console log (--append: add to FILE)
 #     --prefix STR    print the console on stdout with STR before each line
