@@ -184,11 +184,13 @@ host_suite() {
 		$cmd >"$LOGDIR/$log" 2>&1
 		echo "$? $(( $(date +%s) - t0 ))" >"$LOGDIR/$log.rc"
 	done
+	: >"$LOGDIR/host-tests.done"
 }
 host_report() {
 	local e g d log cmd rc t
 	[ -n "$HOST_PID" ] || return 0
-	wait "$HOST_PID"
+	# host_suite's done marker, not wait: its pid may have been reused
+	while [ ! -e "$LOGDIR/host-tests.done" ]; do sleep 2; done
 	HOST_PID=
 	for e in "${HOST_T[@]}"; do
 		IFS='|' read -r g d log cmd <<<"$e"

@@ -60,7 +60,11 @@ troot_start() {
 	mkdir -p "$(dirname "$TROOT_LOG")"
 	echo "preparing the trixie root $TROOT in the background (scripts/trixie-root.sh; log $TROOT_LOG)" >&2
 	TROOT_T0=$(date +%s)
-	"$REPO/scripts/trixie-root.sh" "$TROOT" >"$TROOT_LOG" 2>&1 </dev/null &
+	rm -f "$TROOT_LOG.rc"
+	# the status in a file: by the time it is needed, the pid may have
+	# been reused (a make check forks tens of thousands of processes)
+	{ "$REPO/scripts/trixie-root.sh" "$TROOT" >"$TROOT_LOG" 2>&1 </dev/null
+	  echo "$? $(date +%s)" >"$TROOT_LOG.rc"; } &
 	TROOT_PID=$!
 }
 troot_ensure() {
@@ -69,8 +73,12 @@ troot_ensure() {
 	mkdir -p "$(dirname "$TROOT_LOG")"
 	if [ -n "$TROOT_PID" ]; then
 		echo "waiting for the trixie root (scripts/trixie-root.sh, started $(( $(date +%s) - TROOT_T0 ))s ago; log $TROOT_LOG)" >&2
-		wait "$TROOT_PID"; rc=$?
-		TROOT_PID='' TROOT_SECONDS=$TROOT_T0
+		while [ ! -s "$TROOT_LOG.rc" ]; do sleep 2; done
+		local end
+		read -r rc end <"$TROOT_LOG.rc"
+		# how long it took, in the background (the subtraction below
+		# turns this start time into that duration)
+		TROOT_PID='' TROOT_SECONDS=$(( $(date +%s) - (end - TROOT_T0) ))
 	else
 		echo "preparing the trixie root $TROOT (scripts/trixie-root.sh; log $TROOT_LOG)" >&2
 		TROOT_SECONDS=$(date +%s)
