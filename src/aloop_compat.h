@@ -303,8 +303,14 @@ static inline int alo_prepare_to_claim(struct block_device *bdev, void *holder)
 static inline struct file *alo_open_disk_file(struct gendisk *disk,
 					      bool write)
 {
-	return bdev_file_open_by_dev(disk_devt(disk), BLK_OPEN_READ |
+	struct file *file;
+
+	file = bdev_file_open_by_dev(disk_devt(disk), BLK_OPEN_READ |
 				     (write ? BLK_OPEN_WRITE : 0), NULL, NULL);
+	/* for userspace: lseek, pread, pwrite, as do_dentry_open() gives */
+	if (!IS_ERR(file))
+		file->f_mode |= FMODE_LSEEK | FMODE_PREAD | FMODE_PWRITE;
+	return file;
 }
 #else
 #define ALO_HAVE_DISK_FILE	false
