@@ -15,7 +15,8 @@
 #   tests/list.sh --md     the same as a Markdown table (docs/testing.md)
 #   tests/list.sh --md RESULTS...   with a column of the seconds each file
 #                          took in those runs (check's results/ folders:
-#                          build/logs/<time>/<kernel>/results), "-" if not run
+#                          build/logs/<time>/<kernel>/results; per kernel
+#                          the first folder that ran the file), "-" if not run
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -36,6 +37,8 @@ took() {
 		grep -q '^1\.\.0' "$r/$1.ktap" 2>/dev/null && t=
 		[ -n "$t" ] || continue
 		k=$(cat "$r/uname.txt" 2>/dev/null); k=${k%%-*}; k=${k%.*}
+		# the first folder given for a kernel wins (the newest run first)
+		case ", $out" in *", $k: "*) continue ;; esac
 		out="$out${out:+, }$k: $t"
 	done
 	echo "${out:--}"

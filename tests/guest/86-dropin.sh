@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: stress
+# aloop-class: long
 # aloop-desc: drop-in mode (loop_compat=1): util-linux losetup and mount -o loop unchanged, losetup --json like stock loop's, EBUSY next to stock loop
 # aloop-timeout: 600
 # aloop-driver: aloop
