@@ -334,4 +334,7 @@ const char *aloop_compat_now(const struct aloop_compat_state *s);
 /* compat enable|disable|status; 0, or -errno after a message */
 int aloop_compat(FILE *out, const char *action, bool json);
 
+void aloop_sfmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* ALOOPCTL_H */

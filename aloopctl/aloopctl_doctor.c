@@ -132,15 +132,6 @@ struct doctor {
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static void __attribute__((format(printf, 3, 4)))
-sfmt(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static struct check *add_check(struct doctor *d, const char *name, int status)
 {
@@ -160,7 +151,7 @@ static struct check *add_check(struct doctor *d, const char *name, int status)
 static const char *rpath(const struct doctor *d, char *buf, size_t len,
 			 const char *path)
 {
-	sfmt(buf, len, "%s%s", d->root, path);
+	aloop_sfmt(buf, len, "%s%s", d->root, path);
 	return buf;
 }
 
@@ -236,7 +227,7 @@ static bool in_path(const char *cmd)
 	while (*path) {
 		size_t n = strcspn(path, ":");
 
-		sfmt(buf, sizeof(buf), "%.*s/%s", (int)n,
+		aloop_sfmt(buf, sizeof(buf), "%.*s/%s", (int)n,
 			 n ? path : ".", cmd);
 		if (!access(buf, X_OK))
 			return true;
@@ -364,7 +355,7 @@ static int run_out(char *buf, size_t len, ...)
 	va_end(ap);
 	rc = run(&out, &err, argv);
 	if (buf)
-		sfmt(buf, len, "%s", out);
+		aloop_sfmt(buf, len, "%s", out);
 	free(out);
 	free(err);
 	return rc;
@@ -397,7 +388,7 @@ static bool has_key_id(const char *text, const char *hex, bool anywhere)
 		size_t n = strcspn(l, "\n");
 		char line[1024], h[512];
 
-		sfmt(line, sizeof(line), "%.*s", (int)n, l);
+		aloop_sfmt(line, sizeof(line), "%.*s", (int)n, l);
 		if (anywhere) {
 			char *p = strcasestr(line, hex);
 			size_t k = strlen(hex);
@@ -449,9 +440,9 @@ static int walk_fn(const char *path, const struct stat *st, int flag,
 	if (flag != FTW_F || !is_ko_name(base))
 		return FTW_CONTINUE;
 	if (!walk_found[0][0])
-		sfmt(walk_found[0], PATH_MAX, "%s", path);
+		aloop_sfmt(walk_found[0], PATH_MAX, "%s", path);
 	else if (!walk_found[1][0])
-		sfmt(walk_found[1], PATH_MAX, "%s", path);
+		aloop_sfmt(walk_found[1], PATH_MAX, "%s", path);
 	return FTW_CONTINUE;
 }
 
@@ -462,11 +453,11 @@ static void find_module(struct doctor *d)
 	size_t rl = strlen(d->root), i;
 	struct stat st;
 
-	sfmt(dir, sizeof(dir), "%s/lib/modules/%s", d->root, d->kver);
+	aloop_sfmt(dir, sizeof(dir), "%s/lib/modules/%s", d->root, d->kver);
 	for (i = 0; i < ARRAY_SIZE(ko_names); i++) {
-		sfmt(p, sizeof(p), "%s/updates/dkms/%s", dir, ko_names[i]);
+		aloop_sfmt(p, sizeof(p), "%s/updates/dkms/%s", dir, ko_names[i]);
 		if (!stat(p, &st) && S_ISREG(st.st_mode)) {
-			sfmt(d->modfile, sizeof(d->modfile), "%s", p + rl);
+			aloop_sfmt(d->modfile, sizeof(d->modfile), "%s", p + rl);
 			break;
 		}
 	}
@@ -478,9 +469,9 @@ static void find_module(struct doctor *d)
 		if (!*f || !strcmp(f + rl, d->modfile))
 			continue;
 		if (!d->modfile[0])
-			sfmt(d->modfile, sizeof(d->modfile), "%s", f + rl);
+			aloop_sfmt(d->modfile, sizeof(d->modfile), "%s", f + rl);
 		else if (!d->modfile_other[0])
-			sfmt(d->modfile_other, sizeof(d->modfile_other),
+			aloop_sfmt(d->modfile_other, sizeof(d->modfile_other),
 				 "%s", f + rl);
 	}
 }
@@ -513,7 +504,7 @@ static void dkms_status(struct doctor *d)
 		char line[512], *state, *f[4] = { NULL }, *s, *save;
 		int nf = 0;
 
-		sfmt(line, sizeof(line), "%.*s", (int)n, l);
+		aloop_sfmt(line, sizeof(line), "%.*s", (int)n, l);
 		l += n + !!l[n];
 		state = strstr(line, ": ");
 		if (!state)
@@ -529,18 +520,18 @@ static void dkms_status(struct doctor *d)
 		if (!nf)
 			continue;
 		if (!strncmp(f[0], "aloop/", 6)) {	/* dkms 3 */
-			sfmt(d->dkms_version, sizeof(d->dkms_version),
+			aloop_sfmt(d->dkms_version, sizeof(d->dkms_version),
 				 "%s", f[0] + 6);
 			memmove(&f[1], &f[0], sizeof(f) - sizeof(f[0]));
 			nf++;
 		} else if (!strcmp(f[0], "aloop") && nf > 1) {
-			sfmt(d->dkms_version, sizeof(d->dkms_version),
+			aloop_sfmt(d->dkms_version, sizeof(d->dkms_version),
 				 "%s", f[1]);
 		} else {
 			continue;
 		}
 		if (nf > 2 && f[2] && !strcmp(f[2], d->kver))
-			sfmt(d->dkms_state, sizeof(d->dkms_state), "%s",
+			aloop_sfmt(d->dkms_state, sizeof(d->dkms_state), "%s",
 				 rstrip(state));
 	}
 	free(out);
@@ -562,14 +553,14 @@ static void module_facts(struct doctor *d)
 		modinfo_field(d, "sig_key", d->sig_key, sizeof(d->sig_key));
 	}
 	dkms_status(d);
-	sfmt(q, sizeof(q), "/lib/modules/%s/build/Makefile", d->kver);
+	aloop_sfmt(q, sizeof(q), "/lib/modules/%s/build/Makefile", d->kver);
 	d->headers = !stat(rpath(d, p, sizeof(p), q), &st);
 
 	d->loaded = aloop_module_loaded(d->sysfs);
 	if (d->loaded) {
 		aloop_read_module_version(d->sysfs, d->loaded_version,
 					  sizeof(d->loaded_version));
-		sfmt(p, sizeof(p), "%s/module/aloop/srcversion", d->sysfs);
+		aloop_sfmt(p, sizeof(p), "%s/module/aloop/srcversion", d->sysfs);
 		read_line(p, d->loaded_srcversion,
 			  sizeof(d->loaded_srcversion));
 	}
@@ -592,14 +583,14 @@ static void modprobe_dry_run(struct doctor *d)
 	rc = run(&out, &err, argv);
 	if (rc == CMD_NOT_FOUND) {
 		d->loadable = -1;
-		sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
+		aloop_sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
 		     "modprobe not found");
 	} else if (rc != 0) {
 		d->loadable = 0;
 		first_line(*err ? err : out, d->modprobe_msg,
 			   sizeof(d->modprobe_msg));
 		if (!d->modprobe_msg[0])
-			sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
+			aloop_sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
 			     "modprobe -n -v aloop failed (exit %d)", rc);
 	} else {
 		char *l = strstr(out, "insmod ");
@@ -670,18 +661,18 @@ static void blocklist_line(struct doctor *d, const char *file, int lineno,
 		return;
 	d->block_status = status;
 	if (!strcmp(kw, "blacklist"))
-		sfmt(d->block_msg, sizeof(d->block_msg),
+		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
 		     "\"blacklist aloop\" in %s:%d (modprobe aloop and aloopctl still load it, "
 		     "systemd-modules-load does not)", file, lineno);
 	else if (status == DR_FAIL)
-		sfmt(d->block_msg, sizeof(d->block_msg),
+		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
 		     "\"install aloop %s\" in %s:%d: modprobe runs that instead of loading aloop",
 		     rstrip(rest), file, lineno);
 	else
-		sfmt(d->block_msg, sizeof(d->block_msg),
+		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
 		     "\"install aloop %s\" in %s:%d replaces modprobe's load of aloop",
 		     rstrip(rest), file, lineno);
-	sfmt(d->block_fix, sizeof(d->block_fix), "sed -i '%dd' %s", lineno,
+	aloop_sfmt(d->block_fix, sizeof(d->block_fix), "sed -i '%dd' %s", lineno,
 	     file);
 }
 
@@ -716,8 +707,8 @@ static void blocklist_files(struct doctor *d)
 				FILE *f;
 				int lineno = 0;
 
-				sfmt(p, sizeof(p), "%s/%s", dir, name);
-				sfmt(shown, sizeof(shown), "%s/%s",
+				aloop_sfmt(p, sizeof(p), "%s/%s", dir, name);
+				aloop_sfmt(shown, sizeof(shown), "%s/%s",
 					 modprobe_dirs[i], name);
 				f = fopen(p, "re");
 				while (f && fgets(line, sizeof(line), f)) {
@@ -777,15 +768,15 @@ static void blocklist_facts(struct doctor *d)
 		return;
 	if (cmdline_has(cmdline, "module_blacklist=")) {
 		d->block_status = DR_FAIL;
-		sfmt(d->block_msg, sizeof(d->block_msg),
+		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
 		     "module_blacklist=aloop on the kernel command line: the kernel refuses to load it");
-		sfmt(d->block_fix, sizeof(d->block_fix), "%s", grub_fix);
+		aloop_sfmt(d->block_fix, sizeof(d->block_fix), "%s", grub_fix);
 	} else if (d->block_status == DR_OK &&
 		   cmdline_has(cmdline, "modprobe.blacklist=")) {
 		d->block_status = DR_WARN;
-		sfmt(d->block_msg, sizeof(d->block_msg),
+		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
 		     "modprobe.blacklist=aloop on the kernel command line (modprobe aloop still loads it)");
-		sfmt(d->block_fix, sizeof(d->block_fix), "%s", grub_fix);
+		aloop_sfmt(d->block_fix, sizeof(d->block_fix), "%s", grub_fix);
 	}
 }
 
@@ -822,10 +813,10 @@ static void sb_facts(struct doctor *d)
 		char *b = strchr(out, '['), *e = b ? strchr(b, ']') : NULL;
 
 		if (b && e)
-			sfmt(d->lockdown, sizeof(d->lockdown), "%.*s",
+			aloop_sfmt(d->lockdown, sizeof(d->lockdown), "%.*s",
 				 (int)(e - b - 1), b + 1);
 	}
-	sfmt(p, sizeof(p), "%s/module/module/parameters/sig_enforce",
+	aloop_sfmt(p, sizeof(p), "%s/module/module/parameters/sig_enforce",
 		 d->sysfs);
 	d->sig_enforce = !read_line(p, buf, sizeof(buf)) && buf[0] == 'Y';
 }
@@ -870,17 +861,17 @@ static void signing_verdict(struct doctor *d)
 
 	if (!d->modfile[0]) {
 		c = add_check(d, "signing-key", who ? DR_WARN : DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "no module file to check%s%s",
+		aloop_sfmt(c->msg, sizeof(c->msg), "no module file to check%s%s",
 		     who ? "; " : "", who ? who : "");
 		return;
 	}
 	if (!who) {
 		c = add_check(d, "signing-key", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "signatures not enforced (no Secure Boot, no lockdown); module %s",
 		     d->signer[0] ? "signed" : "unsigned");
 		if (d->signer[0])
-			sfmt(c->msg + strlen(c->msg),
+			aloop_sfmt(c->msg + strlen(c->msg),
 			     sizeof(c->msg) - strlen(c->msg), " by \"%s\"",
 			     d->signer);
 		return;
@@ -889,10 +880,10 @@ static void signing_verdict(struct doctor *d)
 	if (!d->signer[0] && !d->sig_key[0]) {
 		d->sig_fail = true;
 		c = add_check(d, "signing-key", DR_FAIL);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s and %s is unsigned: loading it fails with \"Key was rejected by service\"",
 		     who, d->modfile);
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "dkms install --force aloop/%s -k %s && mokutil --import " MOK_PUB " && reboot",
 		     fix_version(d), d->kver);
 		return;
@@ -902,7 +893,7 @@ static void signing_verdict(struct doctor *d)
 	if (slurp(rpath(d, p, sizeof(p), "/proc/keys"), keys,
 		  sizeof(keys)) > 0 && has_key_id(keys, skid, true)) {
 		c = add_check(d, "signing-key", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s; the module's key %s (\"%s\") is trusted by the running kernel",
 		     who, d->sig_key, d->signer);
 		return;
@@ -912,10 +903,10 @@ static void signing_verdict(struct doctor *d)
 		free(out);
 		free(err);
 		c = add_check(d, "signing-key", DR_WARN);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s; cannot tell whether the module's key %s (\"%s\") is enrolled: no mokutil",
 		     who, d->sig_key, d->signer);
-		sfmt(c->fix, sizeof(c->fix), "apt-get install mokutil");
+		aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install mokutil");
 		return;
 	}
 	mok_ok = has_key_id(out, skid, false);
@@ -923,7 +914,7 @@ static void signing_verdict(struct doctor *d)
 	free(err);
 	if (mok_ok) {
 		c = add_check(d, "signing-key", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s; the module's key %s (\"%s\") is enrolled (mokutil --list-enrolled)",
 		     who, d->sig_key, d->signer);
 		return;
@@ -935,23 +926,23 @@ static void signing_verdict(struct doctor *d)
 	if (mok_ok) {
 		c = add_check(d, "signing-key", DR_FAIL);
 		d->sig_fail = true;
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s; the module's key %s (\"%s\") is queued for enrollment, not enrolled yet",
 		     who, d->sig_key, d->signer);
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "reboot (and confirm the enrollment in MokManager with the password given to mokutil --import)");
 		return;
 	}
 	d->sig_fail = true;
 	c = add_check(d, "signing-key", DR_FAIL);
-	sfmt(c->msg, sizeof(c->msg),
+	aloop_sfmt(c->msg, sizeof(c->msg),
 	     "%s and the module's key %s (\"%s\") is not enrolled: loading it fails with \"Key was rejected by service\"",
 	     who, d->sig_key, d->signer);
 	if (have_pub)
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "mokutil --import " MOK_PUB " && reboot");
 	else
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "mokutil --import <the certificate of \"%s\", DER> && reboot",
 		     d->signer);
 }
@@ -969,7 +960,7 @@ static void check_signing(struct doctor *d)
 	if (!d->loaded || c->status != DR_FAIL)
 		return;
 	c->status = DR_WARN;
-	sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
+	aloop_sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
 	     " (at the next load; the loaded module is not affected)");
 }
 
@@ -983,33 +974,33 @@ static void check_built(struct doctor *d)
 	struct check *c;
 
 	if (d->dkms_state[0])
-		sfmt(dk, sizeof(dk), " (dkms: aloop/%s %s)", d->dkms_version,
+		aloop_sfmt(dk, sizeof(dk), " (dkms: aloop/%s %s)", d->dkms_version,
 		     d->dkms_state);
 	else if (d->dkms_version[0])
-		sfmt(dk, sizeof(dk), " (dkms: aloop/%s, not built for %s)",
+		aloop_sfmt(dk, sizeof(dk), " (dkms: aloop/%s, not built for %s)",
 		     d->dkms_version, d->kver);
 	if (d->modfile[0]) {
 		c = add_check(d, "built", DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "aloop %s for %s: %s%s%s%s",
+		aloop_sfmt(c->msg, sizeof(c->msg), "aloop %s for %s: %s%s%s%s",
 		     d->inst_version[0] ? d->inst_version : "(no version)",
 		     d->kver, d->modfile, dk,
 		     d->modfile_other[0] ? "; also " : "", d->modfile_other);
 		return;
 	}
 	c = add_check(d, "built", d->loaded ? DR_WARN : DR_FAIL);
-	sfmt(c->msg, sizeof(c->msg), "no aloop.ko for %s under /lib/modules/%s%s%s",
+	aloop_sfmt(c->msg, sizeof(c->msg), "no aloop.ko for %s under /lib/modules/%s%s%s",
 	     d->kver, d->kver, dk, d->loaded ? " (a module is loaded)" : "");
 	if (d->dkms_version[0] && d->headers)
-		sfmt(c->fix, sizeof(c->fix), "dkms install aloop/%s -k %s",
+		aloop_sfmt(c->fix, sizeof(c->fix), "dkms install aloop/%s -k %s",
 		     d->dkms_version, d->kver);
 	else if (d->dkms_version[0])
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "apt-get install linux-headers-%s && dkms install aloop/%s -k %s",
 		     d->kver, d->dkms_version, d->kver);
 	else if (d->headers)
-		sfmt(c->fix, sizeof(c->fix), "apt-get install aloop-dkms");
+		aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install aloop-dkms");
 	else
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "apt-get install linux-headers-%s aloop-dkms", d->kver);
 }
 
@@ -1030,38 +1021,38 @@ static void check_loaded(struct doctor *d)
 
 	if (d->loaded) {
 		c = add_check(d, "loaded", DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "aloop %s is loaded",
+		aloop_sfmt(c->msg, sizeof(c->msg), "aloop %s is loaded",
 		     d->loaded_version[0] ? d->loaded_version : "(no version)");
 		return;
 	}
 	modprobe_dry_run(d);
 	if (d->loadable == 1) {
 		c = add_check(d, "loaded", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "not loaded; loadable: modprobe -n -v aloop would load %s (aloopctl attach loads it as root)",
 		     d->modprobe_path[0] ? d->modprobe_path : "it");
 		return;
 	}
 	if (d->loadable < 0) {
 		c = add_check(d, "loaded", d->modfile[0] ? DR_WARN : DR_FAIL);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "not loaded; cannot ask modprobe (not in PATH)%s",
 		     d->modfile[0] ? "" : " and no module file");
 		if (d->modfile[0])
-			sfmt(c->fix, sizeof(c->fix), "apt-get install kmod");
+			aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install kmod");
 		else
-			sfmt(c->fix, sizeof(c->fix), "%s", install_fix(d));
+			aloop_sfmt(c->fix, sizeof(c->fix), "%s", install_fix(d));
 		return;
 	}
 	c = add_check(d, "loaded", DR_FAIL);
-	sfmt(c->msg, sizeof(c->msg), "not loaded and not loadable: %s",
+	aloop_sfmt(c->msg, sizeof(c->msg), "not loaded and not loadable: %s",
 	     d->modprobe_msg);
 	if (d->block_status == DR_FAIL)
-		sfmt(c->fix, sizeof(c->fix), "%s", d->block_fix);
+		aloop_sfmt(c->fix, sizeof(c->fix), "%s", d->block_fix);
 	else if (d->modfile[0])		/* there, but not in modules.dep */
-		sfmt(c->fix, sizeof(c->fix), "depmod -a %s", d->kver);
+		aloop_sfmt(c->fix, sizeof(c->fix), "depmod -a %s", d->kver);
 	else
-		sfmt(c->fix, sizeof(c->fix), "%s", install_fix(d));
+		aloop_sfmt(c->fix, sizeof(c->fix), "%s", install_fix(d));
 }
 
 static void check_blocklist(struct doctor *d)
@@ -1069,12 +1060,12 @@ static void check_blocklist(struct doctor *d)
 	struct check *c = add_check(d, "blocklist", d->block_status);
 
 	if (d->block_status == DR_OK) {
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "not blocklisted (modprobe.d, kernel command line)");
 		return;
 	}
-	sfmt(c->msg, sizeof(c->msg), "%s", d->block_msg);
-	sfmt(c->fix, sizeof(c->fix), "%s", d->block_fix);
+	aloop_sfmt(c->msg, sizeof(c->msg), "%s", d->block_msg);
+	aloop_sfmt(c->fix, sizeof(c->fix), "%s", d->block_fix);
 }
 
 static void check_secure_boot(struct doctor *d)
@@ -1083,18 +1074,18 @@ static void check_secure_boot(struct doctor *d)
 
 	if (d->sb == 1) {
 		c = add_check(d, "secure-boot", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "Secure Boot is enabled: the module must be signed by an enrolled key (see signing-key)");
 	} else if (d->sb == 0) {
 		c = add_check(d, "secure-boot", DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "%s", d->efi ?
+		aloop_sfmt(c->msg, sizeof(c->msg), "%s", d->efi ?
 		     "Secure Boot is disabled" :
 		     "not booted with EFI: no Secure Boot");
 	} else {
 		c = add_check(d, "secure-boot", DR_WARN);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "Secure Boot state unknown (no SecureBoot EFI variable, no mokutil)");
-		sfmt(c->fix, sizeof(c->fix), "apt-get install mokutil");
+		aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install mokutil");
 	}
 }
 
@@ -1104,20 +1095,20 @@ static void check_lockdown(struct doctor *d)
 
 	if (!locked_down(d)) {
 		c = add_check(d, "lockdown", DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "%s", d->lockdown[0] ?
+		aloop_sfmt(c->msg, sizeof(c->msg), "%s", d->lockdown[0] ?
 		     "kernel lockdown: none" :
 		     "no kernel lockdown (no /sys/kernel/security/lockdown)");
 		return;
 	}
 	c = add_check(d, "lockdown", d->sig_fail ? DR_WARN : DR_OK);
-	sfmt(c->msg, sizeof(c->msg),
+	aloop_sfmt(c->msg, sizeof(c->msg),
 	     "kernel lockdown: %s: only modules signed by a trusted key load%s",
 	     d->lockdown, d->sig_fail ? ", and aloop's key is not trusted" :
 	     (d->modfile[0] ? "; aloop's signature is" : ""));
 	if (d->sig_fail)
-		sfmt(c->fix, sizeof(c->fix), "mokutil --import " MOK_PUB " && reboot");
+		aloop_sfmt(c->fix, sizeof(c->fix), "mokutil --import " MOK_PUB " && reboot");
 	else if (!strcmp(d->lockdown, "confidentiality"))
-		sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
+		aloop_sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
 		     " (confidentiality also closes kprobes, /dev/mem, debugfs)");
 }
 
@@ -1129,7 +1120,7 @@ static void check_version(struct doctor *d)
 
 	if (!d->loaded) {
 		c = add_check(d, "version", DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "installed %s, not loaded; aloopctl %s",
+		aloop_sfmt(c->msg, sizeof(c->msg), "installed %s, not loaded; aloopctl %s",
 		     inst, ALOOP_VERSION);
 		return;
 	}
@@ -1139,18 +1130,18 @@ static void check_version(struct doctor *d)
 			strcmp(d->inst_srcversion, d->loaded_srcversion);
 
 		c = add_check(d, "version", rebuilt ? DR_WARN : DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "loaded %s, installed %s%s; aloopctl %s",
+		aloop_sfmt(c->msg, sizeof(c->msg), "loaded %s, installed %s%s; aloopctl %s",
 		     ld, inst, rebuilt ? " (rebuilt since it was loaded: srcversion differs)" : "",
 		     ALOOP_VERSION);
 		if (!rebuilt)
 			return;
 	} else {
 		c = add_check(d, "version", DR_WARN);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "loaded %s, installed %s: the new module is used after a reload or reboot",
 		     ld, inst);
 	}
-	sfmt(c->fix, sizeof(c->fix),
+	aloop_sfmt(c->fix, sizeof(c->fix),
 	     "aloopctl detach-all && modprobe -r aloop && modprobe aloop (or reboot)");
 }
 
@@ -1164,7 +1155,7 @@ static void check_control(struct doctor *d, bool *ok)
 	struct check *c;
 	struct stat st;
 
-	sfmt(p, sizeof(p), "%s/class/misc/%s/dev", d->sysfs,
+	aloop_sfmt(p, sizeof(p), "%s/class/misc/%s/dev", d->sysfs,
 	     ctl + strlen(ALOOP_DEV_PREFIX));
 	have_num = !read_line(p, num, sizeof(num)) &&
 		sscanf(num, "%u:%u", &maj, &min) == 2;
@@ -1173,51 +1164,51 @@ static void check_control(struct doctor *d, bool *ok)
 		if (!d->loaded) {
 			*ok = true;
 			c = add_check(d, "control", DR_OK);
-			sfmt(c->msg, sizeof(c->msg),
+			aloop_sfmt(c->msg, sizeof(c->msg),
 			     "%s absent until the module is loaded", ctl);
 			return;
 		}
 		c = add_check(d, "control", DR_FAIL);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s is missing though the module is loaded", ctl);
 		if (have_num)
-			sfmt(c->fix, sizeof(c->fix),
+			aloop_sfmt(c->fix, sizeof(c->fix),
 			     "mknod -m 0660 %s c %u %u && chgrp disk %s",
 			     ctl, maj, min, ctl);
 		else
-			sfmt(c->fix, sizeof(c->fix),
+			aloop_sfmt(c->fix, sizeof(c->fix),
 			     "aloopctl detach-all && modprobe -r aloop && modprobe aloop");
 		return;
 	}
 	if (!S_ISCHR(st.st_mode)) {
 		c = add_check(d, "control", DR_FAIL);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s is not a character device", ctl);
 		if (have_num)
-			sfmt(c->fix, sizeof(c->fix),
+			aloop_sfmt(c->fix, sizeof(c->fix),
 			     "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
 			     ctl, ctl, maj, min, ctl);
 		else
-			sfmt(c->fix, sizeof(c->fix), "rm %s && modprobe aloop",
+			aloop_sfmt(c->fix, sizeof(c->fix), "rm %s && modprobe aloop",
 			     ctl);
 		return;
 	}
 	if (have_num && (major(st.st_rdev) != maj || minor(st.st_rdev) != min)) {
 		c = add_check(d, "control", DR_FAIL);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "%s is char %u:%u, the module's is %u:%u (a stale node)",
 		     ctl, major(st.st_rdev), minor(st.st_rdev), maj, min);
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
 		     ctl, ctl, maj, min, ctl);
 		return;
 	}
 	*ok = true;
 	c = add_check(d, "control", DR_OK);
-	sfmt(c->msg, sizeof(c->msg), "%s: character device %u:%u", ctl,
+	aloop_sfmt(c->msg, sizeof(c->msg), "%s: character device %u:%u", ctl,
 	     major(st.st_rdev), minor(st.st_rdev));
 	if (!d->loaded)
-		sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
+		aloop_sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
 		     " (module not loaded: the node is left over)");
 }
 
@@ -1234,32 +1225,32 @@ static void check_udev(struct doctor *d)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(udev_dirs); i++) {
-		sfmt(q, sizeof(q), "%s/60-aloop.rules", udev_dirs[i]);
+		aloop_sfmt(q, sizeof(q), "%s/60-aloop.rules", udev_dirs[i]);
 		if (stat(rpath(d, p, sizeof(p), q), &st))
 			continue;
 		if (!S_ISREG(st.st_mode) || !st.st_size) {
 			/* /dev/null or empty in /etc: masked */
 			c = add_check(d, "udev-rule", DR_WARN);
-			sfmt(c->msg, sizeof(c->msg),
+			aloop_sfmt(c->msg, sizeof(c->msg),
 			     "%s masks the udev rule: no group disk, no /dev/disk/by-uuid links for aloop devices",
 			     q);
-			sfmt(c->fix, sizeof(c->fix),
+			aloop_sfmt(c->fix, sizeof(c->fix),
 			     "rm %s && udevadm control --reload", q);
 			return;
 		}
 		c = add_check(d, "udev-rule", DR_OK);
-		sfmt(c->msg, sizeof(c->msg), "udev rule %s", q);
+		aloop_sfmt(c->msg, sizeof(c->msg), "udev rule %s", q);
 		return;
 	}
 	c = add_check(d, "udev-rule", DR_WARN);
-	sfmt(c->msg, sizeof(c->msg),
+	aloop_sfmt(c->msg, sizeof(c->msg),
 	     "no 60-aloop.rules in any udev rules directory: no group disk, no /dev/disk/by-uuid links for aloop devices");
 	if (run_out(p, sizeof(p), "dpkg-query", "-W", "-f=${Status}",
 		    "aloop-utils", NULL) == 0 && strstr(p, " installed"))
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "apt-get install --reinstall aloop-utils && udevadm control --reload");
 	else
-		sfmt(c->fix, sizeof(c->fix),
+		aloop_sfmt(c->fix, sizeof(c->fix),
 		     "make install-user (in the aloop source tree) && udevadm control --reload");
 }
 
@@ -1288,21 +1279,21 @@ static void check_major(struct doctor *d)
 	}
 	if (maj >= 0 && d->compat) {
 		c = add_check(d, "major", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "block major %d, loop's (drop-in mode: allowlist block-loop, as for stock loop)",
 		     maj);
 	} else if (maj >= 0) {
 		c = add_check(d, "major", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "block major %d (dynamic: it may change at the next load; allowlist block-aloop, e.g. DeviceAllow=block-aloop)",
 		     maj);
 	} else if (!d->loaded) {
 		c = add_check(d, "major", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "no block major until the module is loaded (dynamic)");
 	} else {
 		c = add_check(d, "major", DR_WARN);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "the module is loaded but /proc/devices has no aloop block major");
 	}
 }
@@ -1316,32 +1307,32 @@ static void check_mode(struct doctor *d)
 	aloop_compat_read(d->root, &s);
 	if (s.loop_compat) {
 		c = add_check(d, "mode", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "drop-in mode: aloop serves loop's users (major 7, /dev/loop-control, loopN)%s",
 		     s.enabled ? "" : "; without " ALOOP_COMPAT_CONF
 		     " the next load of loop gives stock loop (aloopctl compat enable keeps it)");
 	} else if (!s.enabled) {
 		c = add_check(d, "mode", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "beside stock loop (drop-in mode off: aloopctl compat enable)");
 	} else if (s.stock == ALOOP_STOCK_BUILTIN) {
 		c = add_check(d, "mode", DR_WARN);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
 		     "), but this kernel has loop built in: it keeps stock loop");
-		sfmt(c->fix, sizeof(c->fix), "aloopctl compat disable");
+		aloop_sfmt(c->fix, sizeof(c->fix), "aloopctl compat disable");
 	} else if (s.aloop_loaded || s.stock == ALOOP_STOCK_LOADED) {
 		c = add_check(d, "mode", DR_WARN);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
 		     "), but %s is loaded: it takes effect at the next load of loop",
 		     s.aloop_loaded ? "aloop beside stock loop" : "stock loop");
-		sfmt(c->fix, sizeof(c->fix), "%s%smodprobe loop (or reboot)",
+		aloop_sfmt(c->fix, sizeof(c->fix), "%s%smodprobe loop (or reboot)",
 		     s.aloop_loaded ? "modprobe -r aloop && " : "",
 		     s.stock == ALOOP_STOCK_LOADED ? "modprobe -r loop && " : "");
 	} else {
 		c = add_check(d, "mode", DR_OK);
-		sfmt(c->msg, sizeof(c->msg),
+		aloop_sfmt(c->msg, sizeof(c->msg),
 		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
 		     "): the next load of loop loads aloop with loop_compat=1");
 	}
@@ -1406,18 +1397,18 @@ static void init(struct doctor *d)
 
 	memset(d, 0, sizeof(*d));
 	if (root && *root && strcmp(root, "/")) {
-		sfmt(d->root, sizeof(d->root), "%s", root);
+		aloop_sfmt(d->root, sizeof(d->root), "%s", root);
 		rstrip(d->root);
 		while (d->root[0] && d->root[strlen(d->root) - 1] == '/')
 			d->root[strlen(d->root) - 1] = '\0';
 	}
-	sfmt(d->sysfs, sizeof(d->sysfs), "%s" ALOOP_SYSFS, d->root);
+	aloop_sfmt(d->sysfs, sizeof(d->sysfs), "%s" ALOOP_SYSFS, d->root);
 	d->compat = aloop_compat_loaded(d->sysfs);
 	if (kver && *kver) {
-		sfmt(d->kver, sizeof(d->kver), "%s", kver);
+		aloop_sfmt(d->kver, sizeof(d->kver), "%s", kver);
 		d->kver_given = true;
 	} else if (!uname(&u)) {
-		sfmt(d->kver, sizeof(d->kver), "%s", u.release);
+		aloop_sfmt(d->kver, sizeof(d->kver), "%s", u.release);
 	}
 }
 

@@ -20,6 +20,16 @@
 
 #include "aloopctl.h"
 
+/* snprintf into @buf, for messages built in one place, shown in another */
+void aloop_sfmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static bool is_digit(char c)
@@ -847,15 +857,6 @@ int aloop_sysfs_scan(const char *sysfs, bool all, struct aloop_dev **devs,
 /* Saved attachments                                                   */
 /* ------------------------------------------------------------------ */
 
-static void __attribute__((format(printf, 3, 4)))
-spec_err(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * The next field of *@p, unescaped (\NNN octal) into @buf; NULL at the
@@ -902,7 +903,7 @@ static int spec_size(const char *key, const char *val, uint64_t *res,
 	int rc = val ? aloop_parse_size(val, res) : -EINVAL;
 
 	if (rc)
-		spec_err(err, len, "%s: invalid size '%s'%s", key,
+		aloop_sfmt(err, len, "%s: invalid size '%s'%s", key,
 			 val ? val : "", rc == -ERANGE ? " (too large)" : "");
 	return rc ? -EINVAL : 0;
 }
@@ -920,7 +921,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 	if (!strcmp(key, "read-only") || !strcmp(key, "partscan") ||
 	    !strcmp(key, "no-partscan")) {
 		if (val) {
-			spec_err(err, len, "%s takes no value", key);
+			aloop_sfmt(err, len, "%s takes no value", key);
 			return -EINVAL;
 		}
 		if (key[0] == 'r')
@@ -939,7 +940,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 		if (spec_size(key, val, &v, err, len))
 			return -EINVAL;
 		if (v < 512 || v > 65536 || (v & (v - 1))) {
-			spec_err(err, len, "%s: invalid block size '%s' (a power of 2 from 512 to 64K)",
+			aloop_sfmt(err, len, "%s: invalid block size '%s' (a power of 2 from 512 to 64K)",
 				 key, val);
 			return -EINVAL;
 		}
@@ -949,7 +950,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 	if (!strcmp(key, "direct-io")) {
 		on = true;
 		if (val && aloop_parse_onoff(val, &on)) {
-			spec_err(err, len, "direct-io: invalid value '%s' (use on or off)",
+			aloop_sfmt(err, len, "direct-io: invalid value '%s' (use on or off)",
 				 val);
 			return -EINVAL;
 		}
@@ -958,7 +959,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 	}
 	if (!strcmp(key, "queues")) {
 		if (!val || parse_u64(val, &v) || v < 1 || v > ALOOP_MAX_QUEUES) {
-			spec_err(err, len, "queues: invalid count '%s' (1 to %d)",
+			aloop_sfmt(err, len, "queues: invalid count '%s' (1 to %d)",
 				 val ? val : "", ALOOP_MAX_QUEUES);
 			return -EINVAL;
 		}
@@ -967,7 +968,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 	}
 	if (!strcmp(key, "owner")) {
 		if (!val || !*val || strlen(val) >= sizeof(s->owner)) {
-			spec_err(err, len, "owner: a label of 1 to %zu bytes",
+			aloop_sfmt(err, len, "owner: a label of 1 to %zu bytes",
 				 sizeof(s->owner) - 1);
 			return -EINVAL;
 		}
@@ -978,14 +979,14 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 		unsigned int nr;
 
 		if (!val || aloop_parse_devname(val, &nr)) {
-			spec_err(err, len, "device: '%s' is not an aloop device",
+			aloop_sfmt(err, len, "device: '%s' is not an aloop device",
 				 val ? val : "");
 			return -EINVAL;
 		}
 		aloop_dev_path(s->device, sizeof(s->device), nr);
 		return 0;
 	}
-	spec_err(err, len, "unknown option '%s'", key);
+	aloop_sfmt(err, len, "unknown option '%s'", key);
 	return -EINVAL;
 }
 
@@ -1002,22 +1003,22 @@ int aloop_parse_spec(const char *line, struct aloop_spec *s, char *err,
 	if (!next_field(&p, s->file, sizeof(s->file), &bad)) {
 		if (!bad)
 			return 0;
-		spec_err(err, errlen, "bad escape or file name too long");
+		aloop_sfmt(err, errlen, "bad escape or file name too long");
 		return -EINVAL;
 	}
 	if (s->file[0] != '/') {
-		spec_err(err, errlen, "%s: not an absolute path", s->file);
+		aloop_sfmt(err, errlen, "%s: not an absolute path", s->file);
 		return -EINVAL;
 	}
 	while (next_field(&p, field, sizeof(field), &bad))
 		if (spec_option(s, field, err, errlen))
 			return -EINVAL;
 	if (bad) {
-		spec_err(err, errlen, "bad escape (use \\NNN, e.g. \\040 for a blank) or field too long");
+		aloop_sfmt(err, errlen, "bad escape (use \\NNN, e.g. \\040 for a blank) or field too long");
 		return -EINVAL;
 	}
 	if (s->partscan && s->no_partscan) {
-		spec_err(err, errlen, "partscan and no-partscan are mutually exclusive");
+		aloop_sfmt(err, errlen, "partscan and no-partscan are mutually exclusive");
 		return -EINVAL;
 	}
 	return 1;
