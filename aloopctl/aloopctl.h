@@ -337,4 +337,6 @@ int aloop_compat(FILE *out, const char *action, bool json);
 void aloop_sfmt(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+ssize_t aloop_slurp(const char *path, char *buf, size_t len);
+
 #endif /* ALOOPCTL_H */

@@ -155,34 +155,10 @@ static const char *rpath(const struct doctor *d, char *buf, size_t len,
 	return buf;
 }
 
-/* Read all of a file (at most @len - 1 bytes), NUL terminated; -errno. */
-static ssize_t slurp(const char *path, char *buf, size_t len)
-{
-	size_t done = 0;
-	int fd;
-
-	buf[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (done < len - 1) {
-		ssize_t n = read(fd, buf + done, len - 1 - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += n;
-	}
-	close(fd);
-	buf[done] = '\0';
-	return done;
-}
-
 /* The first line of a file, trailing blanks cut; -errno. */
 static int read_line(const char *path, char *buf, size_t len)
 {
-	ssize_t n = slurp(path, buf, len);
+	ssize_t n = aloop_slurp(path, buf, len);
 	char *nl;
 
 	if (n < 0)
@@ -763,7 +739,7 @@ static void blocklist_facts(struct doctor *d)
 
 	d->block_status = DR_OK;
 	blocklist_files(d);
-	if (slurp(rpath(d, p, sizeof(p), "/proc/cmdline"), cmdline,
+	if (aloop_slurp(rpath(d, p, sizeof(p), "/proc/cmdline"), cmdline,
 		  sizeof(cmdline)) < 0)
 		return;
 	if (cmdline_has(cmdline, "module_blacklist=")) {
@@ -793,7 +769,7 @@ static void sb_facts(struct doctor *d)
 
 	d->sb = -1;
 	d->efi = !stat(rpath(d, p, sizeof(p), "/sys/firmware/efi"), &st);
-	n = slurp(rpath(d, p, sizeof(p), EFI_SB_VAR), buf, sizeof(buf));
+	n = aloop_slurp(rpath(d, p, sizeof(p), EFI_SB_VAR), buf, sizeof(buf));
 	if (n >= 5) {		/* 4 bytes of attributes, then the value */
 		d->sb = buf[n - 1] == 1;
 	} else {
@@ -808,7 +784,7 @@ static void sb_facts(struct doctor *d)
 	}
 
 	d->lockdown[0] = '\0';
-	if (slurp(rpath(d, p, sizeof(p), "/sys/kernel/security/lockdown"),
+	if (aloop_slurp(rpath(d, p, sizeof(p), "/sys/kernel/security/lockdown"),
 		  out, sizeof(out)) > 0) {
 		char *b = strchr(out, '['), *e = b ? strchr(b, ']') : NULL;
 
@@ -890,7 +866,7 @@ static void signing_verdict(struct doctor *d)
 	}
 
 	hex_only(d->sig_key, skid, sizeof(skid));
-	if (slurp(rpath(d, p, sizeof(p), "/proc/keys"), keys,
+	if (aloop_slurp(rpath(d, p, sizeof(p), "/proc/keys"), keys,
 		  sizeof(keys)) > 0 && has_key_id(keys, skid, true)) {
 		c = add_check(d, "signing-key", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
@@ -1262,7 +1238,7 @@ static void check_major(struct doctor *d)
 	int maj = -1;
 	struct check *c;
 
-	if (slurp(rpath(d, p, sizeof(p), "/proc/devices"), buf,
+	if (aloop_slurp(rpath(d, p, sizeof(p), "/proc/devices"), buf,
 		  sizeof(buf)) < 0)
 		buf[0] = '\0';
 	for (l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) {

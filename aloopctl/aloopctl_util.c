@@ -615,8 +615,8 @@ int aloop_print_features(FILE *out, uint32_t version, uint64_t features,
 /* sysfs                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Read a small file into @buf, NUL terminated, trailing newline cut. */
-static int read_file(const char *path, char *buf, size_t len)
+/* Read all of a file (at most @len - 1 bytes), NUL terminated; -errno. */
+ssize_t aloop_slurp(const char *path, char *buf, size_t len)
 {
 	size_t done = 0;
 	int fd;
@@ -634,6 +634,7 @@ static int read_file(const char *path, char *buf, size_t len)
 			int rc = -errno;
 
 			close(fd);
+			buf[0] = '\0';
 			return rc;
 		}
 		if (n == 0)
@@ -641,10 +642,19 @@ static int read_file(const char *path, char *buf, size_t len)
 		done += n;
 	}
 	close(fd);
-
 	buf[done] = '\0';
-	if (done && buf[done - 1] == '\n')
-		buf[done - 1] = '\0';
+	return done;
+}
+
+/* Read a small file into @buf, NUL terminated, trailing newline cut. */
+static int read_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n = aloop_slurp(path, buf, len);
+
+	if (n < 0)
+		return n;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
 	return 0;
 }
 
