@@ -17,8 +17,7 @@ o=$(ioc features "$DUT_CTL")
 f=$(kv features "$o")
 # ALOOP_FEAT_ATTACH_FD (bit 12) needs Linux 6.9: every other bit always
 want=$(kv feat_all "$o")
-IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
-[ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "${kmin%%[!0-9]*}" -ge 9 ]; } ||
+kver_ge 6 9 ||
 	want=$(( ${want:-0} & ~(1 << 12) ))
 if [ "$(ioc1_of "$o")" = OK ] && [ "$(kv version "$o")" = "$(kv abi_version "$o")" ] &&
    [ "${f:-0}" = "$want" ] && [ "$(kv reserved_zero "$o")" = 1 ]; then

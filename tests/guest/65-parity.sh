@@ -39,9 +39,6 @@ D=$(test_dir parity)
 
 # --------------------------------------------------------------- helpers
 KV=$(uname -r)
-KMAJ=${KV%%.*} KMIN=${KV#*.}
-KMIN=${KMIN%%[!0-9]*}
-kver_ge() { [ "$KMAJ" -gt "$1" ] || { [ "$KMAJ" -eq "$1" ] && [ "$KMIN" -ge "$2" ]; }; }
 
 dmesg_mark() { dmesg 2>/dev/null | wc -l; }
 dmesg_new() { dmesg 2>/dev/null | tail -n +"$(($1 + 1))"; }

@@ -76,9 +76,7 @@ sleep 0.5
 G=$D/fd.img
 mkrand "$G" $((4 * MiB))
 o=$(ioc ctl-attach-fd "$DUT_CTL" "$G")
-IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
-kmin=${kmin%%[!0-9]*}
-if [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "$kmin" -ge 9 ]; }; then
+if kver_ge 6 9; then
 	n=$(sed -n 's/^OK index=//p' <<<"$o")
 	if [ -n "$n" ] && [ "$(kv ret "$o")" = "$(kv fd "$o")" ] && [ "$(kv is_device "$o")" = 1 ] &&
 	   [ "$(kv cloexec "$o")" = 1 ] && [ "$(kv rw "$o")" = 1 ] &&

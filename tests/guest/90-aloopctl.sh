@@ -440,9 +440,7 @@ expect_err "set on an unbound device" "aloopctl: $NEWDEV: set direct I/O failed:
 actl features
 # attach-fd: Linux 6.9 and later (bdev_file_open_by_dev)
 feats="loop-abi control buffered dio dio-reason dev-info queues cgroup nowait attach find detach"
-IFS=. read -r kmaj kmin _ <<<"$(uname -r)"
-kmin=${kmin%%[!0-9]*}
-if [ "$kmaj" -gt 6 ] || { [ "$kmaj" = 6 ] && [ "$kmin" -ge 9 ]; }; then feats="$feats attach-fd"; fi
+! kver_ge 6 9 || feats="$feats attach-fd"
 check_eq "features: one name per line" "0|$feats" "$AR|$(tr '\n' ' ' <<<"$AO" | sed 's/ $//')"
 actl features --json
 js=$(json_py 'import json,sys; d=json.loads(sys.argv[1]); print("ok" if d["abi_version"] == 2 and d["features"][:2] == ["loop-abi", "control"] and list(d) == ["abi_version", "features"] else d)' "$AO")

@@ -56,6 +56,13 @@ wait_chr() { wait_for "${2:-10}" test -c "$1"; }
 _absent() { [ ! -e "$1" ]; }
 wait_gone() { wait_for "${2:-10}" _absent "$1"; }
 
+# kver_ge MAJOR MINOR: the running kernel is MAJOR.MINOR or later
+kver_ge() {
+	local v=${KV:-$(uname -r)} maj min
+	maj=${v%%.*} min=${v#*.}; min=${min%%[!0-9]*}
+	[ "$maj" -gt "$1" ] || { [ "$maj" -eq "$1" ] && [ "$min" -ge "$2" ]; }
+}
+
 # ------------------------------------------------------------ devices
 dutdev() { echo "/dev/$DUT$1"; }
 stockdev() { echo "/dev/loop$1"; }
