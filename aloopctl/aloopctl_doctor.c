@@ -204,7 +204,7 @@ static bool in_path(const char *cmd)
 		size_t n = strcspn(path, ":");
 
 		aloop_sfmt(buf, sizeof(buf), "%.*s/%s", (int)n,
-			 n ? path : ".", cmd);
+			   n ? path : ".", cmd);
 		if (!access(buf, X_OK))
 			return true;
 		path += n;
@@ -448,7 +448,7 @@ static void find_module(struct doctor *d)
 			aloop_sfmt(d->modfile, sizeof(d->modfile), "%s", f + rl);
 		else if (!d->modfile_other[0])
 			aloop_sfmt(d->modfile_other, sizeof(d->modfile_other),
-				 "%s", f + rl);
+				   "%s", f + rl);
 	}
 }
 
@@ -497,18 +497,18 @@ static void dkms_status(struct doctor *d)
 			continue;
 		if (!strncmp(f[0], "aloop/", 6)) {	/* dkms 3 */
 			aloop_sfmt(d->dkms_version, sizeof(d->dkms_version),
-				 "%s", f[0] + 6);
+				   "%s", f[0] + 6);
 			memmove(&f[1], &f[0], sizeof(f) - sizeof(f[0]));
 			nf++;
 		} else if (!strcmp(f[0], "aloop") && nf > 1) {
 			aloop_sfmt(d->dkms_version, sizeof(d->dkms_version),
-				 "%s", f[1]);
+				   "%s", f[1]);
 		} else {
 			continue;
 		}
 		if (nf > 2 && f[2] && !strcmp(f[2], d->kver))
 			aloop_sfmt(d->dkms_state, sizeof(d->dkms_state), "%s",
-				 rstrip(state));
+				   rstrip(state));
 	}
 	free(out);
 	free(err);
@@ -560,14 +560,14 @@ static void modprobe_dry_run(struct doctor *d)
 	if (rc == CMD_NOT_FOUND) {
 		d->loadable = -1;
 		aloop_sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
-		     "modprobe not found");
+			   "modprobe not found");
 	} else if (rc != 0) {
 		d->loadable = 0;
 		first_line(*err ? err : out, d->modprobe_msg,
 			   sizeof(d->modprobe_msg));
 		if (!d->modprobe_msg[0])
 			aloop_sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
-			     "modprobe -n -v aloop failed (exit %d)", rc);
+				   "modprobe -n -v aloop failed (exit %d)", rc);
 	} else {
 		char *l = strstr(out, "insmod ");
 		char *ins = strstr(out, "install ");
@@ -638,18 +638,18 @@ static void blocklist_line(struct doctor *d, const char *file, int lineno,
 	d->block_status = status;
 	if (!strcmp(kw, "blacklist"))
 		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
-		     "\"blacklist aloop\" in %s:%d (modprobe aloop and aloopctl still load it, "
-		     "systemd-modules-load does not)", file, lineno);
+			   "\"blacklist aloop\" in %s:%d (modprobe aloop and aloopctl still load it, "
+			   "systemd-modules-load does not)", file, lineno);
 	else if (status == DR_FAIL)
 		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
-		     "\"install aloop %s\" in %s:%d: modprobe runs that instead of loading aloop",
-		     rstrip(rest), file, lineno);
+			   "\"install aloop %s\" in %s:%d: modprobe runs that instead of loading aloop",
+			   rstrip(rest), file, lineno);
 	else
 		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
-		     "\"install aloop %s\" in %s:%d replaces modprobe's load of aloop",
-		     rstrip(rest), file, lineno);
+			   "\"install aloop %s\" in %s:%d replaces modprobe's load of aloop",
+			   rstrip(rest), file, lineno);
 	aloop_sfmt(d->block_fix, sizeof(d->block_fix), "sed -i '%dd' %s", lineno,
-	     file);
+		   file);
 }
 
 /* the modprobe.d files, a name in an earlier directory hiding later ones */
@@ -685,7 +685,7 @@ static void blocklist_files(struct doctor *d)
 
 				aloop_sfmt(p, sizeof(p), "%s/%s", dir, name);
 				aloop_sfmt(shown, sizeof(shown), "%s/%s",
-					 modprobe_dirs[i], name);
+					   modprobe_dirs[i], name);
 				f = fopen(p, "re");
 				while (f && fgets(line, sizeof(line), f)) {
 					lineno++;
@@ -745,13 +745,13 @@ static void blocklist_facts(struct doctor *d)
 	if (cmdline_has(cmdline, "module_blacklist=")) {
 		d->block_status = DR_FAIL;
 		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
-		     "module_blacklist=aloop on the kernel command line: the kernel refuses to load it");
+			   "module_blacklist=aloop on the kernel command line: the kernel refuses to load it");
 		aloop_sfmt(d->block_fix, sizeof(d->block_fix), "%s", grub_fix);
 	} else if (d->block_status == DR_OK &&
 		   cmdline_has(cmdline, "modprobe.blacklist=")) {
 		d->block_status = DR_WARN;
 		aloop_sfmt(d->block_msg, sizeof(d->block_msg),
-		     "modprobe.blacklist=aloop on the kernel command line (modprobe aloop still loads it)");
+			   "modprobe.blacklist=aloop on the kernel command line (modprobe aloop still loads it)");
 		aloop_sfmt(d->block_fix, sizeof(d->block_fix), "%s", grub_fix);
 	}
 }
@@ -790,10 +790,10 @@ static void sb_facts(struct doctor *d)
 
 		if (b && e)
 			aloop_sfmt(d->lockdown, sizeof(d->lockdown), "%.*s",
-				 (int)(e - b - 1), b + 1);
+				   (int)(e - b - 1), b + 1);
 	}
 	aloop_sfmt(p, sizeof(p), "%s/module/module/parameters/sig_enforce",
-		 d->sysfs);
+		   d->sysfs);
 	d->sig_enforce = !read_line(p, buf, sizeof(buf)) && buf[0] == 'Y';
 }
 
@@ -838,18 +838,18 @@ static void signing_verdict(struct doctor *d)
 	if (!d->modfile[0]) {
 		c = add_check(d, "signing-key", who ? DR_WARN : DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "no module file to check%s%s",
-		     who ? "; " : "", who ? who : "");
+			   who ? "; " : "", who ? who : "");
 		return;
 	}
 	if (!who) {
 		c = add_check(d, "signing-key", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "signatures not enforced (no Secure Boot, no lockdown); module %s",
-		     d->signer[0] ? "signed" : "unsigned");
+			   "signatures not enforced (no Secure Boot, no lockdown); module %s",
+			   d->signer[0] ? "signed" : "unsigned");
 		if (d->signer[0])
 			aloop_sfmt(c->msg + strlen(c->msg),
-			     sizeof(c->msg) - strlen(c->msg), " by \"%s\"",
-			     d->signer);
+				   sizeof(c->msg) - strlen(c->msg), " by \"%s\"",
+				   d->signer);
 		return;
 	}
 	have_pub = !stat(rpath(d, mokpub, sizeof(mokpub), MOK_PUB), &st);
@@ -857,11 +857,11 @@ static void signing_verdict(struct doctor *d)
 		d->sig_fail = true;
 		c = add_check(d, "signing-key", DR_FAIL);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s and %s is unsigned: loading it fails with \"Key was rejected by service\"",
-		     who, d->modfile);
+			   "%s and %s is unsigned: loading it fails with \"Key was rejected by service\"",
+			   who, d->modfile);
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "dkms install --force aloop/%s -k %s && mokutil --import " MOK_PUB " && reboot",
-		     fix_version(d), d->kver);
+			   "dkms install --force aloop/%s -k %s && mokutil --import " MOK_PUB " && reboot",
+			   fix_version(d), d->kver);
 		return;
 	}
 
@@ -870,8 +870,8 @@ static void signing_verdict(struct doctor *d)
 		  sizeof(keys)) > 0 && has_key_id(keys, skid, true)) {
 		c = add_check(d, "signing-key", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s; the module's key %s (\"%s\") is trusted by the running kernel",
-		     who, d->sig_key, d->signer);
+			   "%s; the module's key %s (\"%s\") is trusted by the running kernel",
+			   who, d->sig_key, d->signer);
 		return;
 	}
 	rc = run(&out, &err, list);
@@ -880,8 +880,8 @@ static void signing_verdict(struct doctor *d)
 		free(err);
 		c = add_check(d, "signing-key", DR_WARN);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s; cannot tell whether the module's key %s (\"%s\") is enrolled: no mokutil",
-		     who, d->sig_key, d->signer);
+			   "%s; cannot tell whether the module's key %s (\"%s\") is enrolled: no mokutil",
+			   who, d->sig_key, d->signer);
 		aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install mokutil");
 		return;
 	}
@@ -891,8 +891,8 @@ static void signing_verdict(struct doctor *d)
 	if (mok_ok) {
 		c = add_check(d, "signing-key", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s; the module's key %s (\"%s\") is enrolled (mokutil --list-enrolled)",
-		     who, d->sig_key, d->signer);
+			   "%s; the module's key %s (\"%s\") is enrolled (mokutil --list-enrolled)",
+			   who, d->sig_key, d->signer);
 		return;
 	}
 	run(&out, &err, listnew);
@@ -903,24 +903,24 @@ static void signing_verdict(struct doctor *d)
 		c = add_check(d, "signing-key", DR_FAIL);
 		d->sig_fail = true;
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s; the module's key %s (\"%s\") is queued for enrollment, not enrolled yet",
-		     who, d->sig_key, d->signer);
+			   "%s; the module's key %s (\"%s\") is queued for enrollment, not enrolled yet",
+			   who, d->sig_key, d->signer);
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "reboot (and confirm the enrollment in MokManager with the password given to mokutil --import)");
+			   "reboot (and confirm the enrollment in MokManager with the password given to mokutil --import)");
 		return;
 	}
 	d->sig_fail = true;
 	c = add_check(d, "signing-key", DR_FAIL);
 	aloop_sfmt(c->msg, sizeof(c->msg),
-	     "%s and the module's key %s (\"%s\") is not enrolled: loading it fails with \"Key was rejected by service\"",
-	     who, d->sig_key, d->signer);
+		   "%s and the module's key %s (\"%s\") is not enrolled: loading it fails with \"Key was rejected by service\"",
+		   who, d->sig_key, d->signer);
 	if (have_pub)
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "mokutil --import " MOK_PUB " && reboot");
+			   "mokutil --import " MOK_PUB " && reboot");
 	else
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "mokutil --import <the certificate of \"%s\", DER> && reboot",
-		     d->signer);
+			   "mokutil --import <the certificate of \"%s\", DER> && reboot",
+			   d->signer);
 }
 
 /*
@@ -937,7 +937,7 @@ static void check_signing(struct doctor *d)
 		return;
 	c->status = DR_WARN;
 	aloop_sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
-	     " (at the next load; the loaded module is not affected)");
+		   " (at the next load; the loaded module is not affected)");
 }
 
 /* ------------------------------------------------------------------ */
@@ -951,33 +951,33 @@ static void check_built(struct doctor *d)
 
 	if (d->dkms_state[0])
 		aloop_sfmt(dk, sizeof(dk), " (dkms: aloop/%s %s)", d->dkms_version,
-		     d->dkms_state);
+			   d->dkms_state);
 	else if (d->dkms_version[0])
 		aloop_sfmt(dk, sizeof(dk), " (dkms: aloop/%s, not built for %s)",
-		     d->dkms_version, d->kver);
+			   d->dkms_version, d->kver);
 	if (d->modfile[0]) {
 		c = add_check(d, "built", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "aloop %s for %s: %s%s%s%s",
-		     d->inst_version[0] ? d->inst_version : "(no version)",
-		     d->kver, d->modfile, dk,
-		     d->modfile_other[0] ? "; also " : "", d->modfile_other);
+			   d->inst_version[0] ? d->inst_version : "(no version)",
+			   d->kver, d->modfile, dk,
+			   d->modfile_other[0] ? "; also " : "", d->modfile_other);
 		return;
 	}
 	c = add_check(d, "built", d->loaded ? DR_WARN : DR_FAIL);
 	aloop_sfmt(c->msg, sizeof(c->msg), "no aloop.ko for %s under /lib/modules/%s%s%s",
-	     d->kver, d->kver, dk, d->loaded ? " (a module is loaded)" : "");
+		   d->kver, d->kver, dk, d->loaded ? " (a module is loaded)" : "");
 	if (d->dkms_version[0] && d->headers)
 		aloop_sfmt(c->fix, sizeof(c->fix), "dkms install aloop/%s -k %s",
-		     d->dkms_version, d->kver);
+			   d->dkms_version, d->kver);
 	else if (d->dkms_version[0])
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "apt-get install linux-headers-%s && dkms install aloop/%s -k %s",
-		     d->kver, d->dkms_version, d->kver);
+			   "apt-get install linux-headers-%s && dkms install aloop/%s -k %s",
+			   d->kver, d->dkms_version, d->kver);
 	else if (d->headers)
 		aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install aloop-dkms");
 	else
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "apt-get install linux-headers-%s aloop-dkms", d->kver);
+			   "apt-get install linux-headers-%s aloop-dkms", d->kver);
 }
 
 /* what check_built says to do ("" when nothing) */
@@ -998,22 +998,22 @@ static void check_loaded(struct doctor *d)
 	if (d->loaded) {
 		c = add_check(d, "loaded", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "aloop %s is loaded",
-		     d->loaded_version[0] ? d->loaded_version : "(no version)");
+			   d->loaded_version[0] ? d->loaded_version : "(no version)");
 		return;
 	}
 	modprobe_dry_run(d);
 	if (d->loadable == 1) {
 		c = add_check(d, "loaded", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "not loaded; loadable: modprobe -n -v aloop would load %s (aloopctl attach loads it as root)",
-		     d->modprobe_path[0] ? d->modprobe_path : "it");
+			   "not loaded; loadable: modprobe -n -v aloop would load %s (aloopctl attach loads it as root)",
+			   d->modprobe_path[0] ? d->modprobe_path : "it");
 		return;
 	}
 	if (d->loadable < 0) {
 		c = add_check(d, "loaded", d->modfile[0] ? DR_WARN : DR_FAIL);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "not loaded; cannot ask modprobe (not in PATH)%s",
-		     d->modfile[0] ? "" : " and no module file");
+			   "not loaded; cannot ask modprobe (not in PATH)%s",
+			   d->modfile[0] ? "" : " and no module file");
 		if (d->modfile[0])
 			aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install kmod");
 		else
@@ -1022,7 +1022,7 @@ static void check_loaded(struct doctor *d)
 	}
 	c = add_check(d, "loaded", DR_FAIL);
 	aloop_sfmt(c->msg, sizeof(c->msg), "not loaded and not loadable: %s",
-	     d->modprobe_msg);
+		   d->modprobe_msg);
 	if (d->block_status == DR_FAIL)
 		aloop_sfmt(c->fix, sizeof(c->fix), "%s", d->block_fix);
 	else if (d->modfile[0])		/* there, but not in modules.dep */
@@ -1037,7 +1037,7 @@ static void check_blocklist(struct doctor *d)
 
 	if (d->block_status == DR_OK) {
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "not blocklisted (modprobe.d, kernel command line)");
+			   "not blocklisted (modprobe.d, kernel command line)");
 		return;
 	}
 	aloop_sfmt(c->msg, sizeof(c->msg), "%s", d->block_msg);
@@ -1051,16 +1051,16 @@ static void check_secure_boot(struct doctor *d)
 	if (d->sb == 1) {
 		c = add_check(d, "secure-boot", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "Secure Boot is enabled: the module must be signed by an enrolled key (see signing-key)");
+			   "Secure Boot is enabled: the module must be signed by an enrolled key (see signing-key)");
 	} else if (d->sb == 0) {
 		c = add_check(d, "secure-boot", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "%s", d->efi ?
-		     "Secure Boot is disabled" :
-		     "not booted with EFI: no Secure Boot");
+			   "Secure Boot is disabled" :
+			   "not booted with EFI: no Secure Boot");
 	} else {
 		c = add_check(d, "secure-boot", DR_WARN);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "Secure Boot state unknown (no SecureBoot EFI variable, no mokutil)");
+			   "Secure Boot state unknown (no SecureBoot EFI variable, no mokutil)");
 		aloop_sfmt(c->fix, sizeof(c->fix), "apt-get install mokutil");
 	}
 }
@@ -1072,20 +1072,20 @@ static void check_lockdown(struct doctor *d)
 	if (!locked_down(d)) {
 		c = add_check(d, "lockdown", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "%s", d->lockdown[0] ?
-		     "kernel lockdown: none" :
-		     "no kernel lockdown (no /sys/kernel/security/lockdown)");
+			   "kernel lockdown: none" :
+			   "no kernel lockdown (no /sys/kernel/security/lockdown)");
 		return;
 	}
 	c = add_check(d, "lockdown", d->sig_fail ? DR_WARN : DR_OK);
 	aloop_sfmt(c->msg, sizeof(c->msg),
-	     "kernel lockdown: %s: only modules signed by a trusted key load%s",
-	     d->lockdown, d->sig_fail ? ", and aloop's key is not trusted" :
-	     (d->modfile[0] ? "; aloop's signature is" : ""));
+		   "kernel lockdown: %s: only modules signed by a trusted key load%s",
+		   d->lockdown, d->sig_fail ? ", and aloop's key is not trusted" :
+		   (d->modfile[0] ? "; aloop's signature is" : ""));
 	if (d->sig_fail)
 		aloop_sfmt(c->fix, sizeof(c->fix), "mokutil --import " MOK_PUB " && reboot");
 	else if (!strcmp(d->lockdown, "confidentiality"))
 		aloop_sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
-		     " (confidentiality also closes kprobes, /dev/mem, debugfs)");
+			   " (confidentiality also closes kprobes, /dev/mem, debugfs)");
 }
 
 static void check_version(struct doctor *d)
@@ -1097,7 +1097,7 @@ static void check_version(struct doctor *d)
 	if (!d->loaded) {
 		c = add_check(d, "version", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "installed %s, not loaded; aloopctl %s",
-		     inst, ALOOP_VERSION);
+			   inst, ALOOP_VERSION);
 		return;
 	}
 	if (!d->modfile[0] || !strcmp(ld, inst)) {
@@ -1107,18 +1107,18 @@ static void check_version(struct doctor *d)
 
 		c = add_check(d, "version", rebuilt ? DR_WARN : DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg), "loaded %s, installed %s%s; aloopctl %s",
-		     ld, inst, rebuilt ? " (rebuilt since it was loaded: srcversion differs)" : "",
-		     ALOOP_VERSION);
+			   ld, inst, rebuilt ? " (rebuilt since it was loaded: srcversion differs)" : "",
+			   ALOOP_VERSION);
 		if (!rebuilt)
 			return;
 	} else {
 		c = add_check(d, "version", DR_WARN);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "loaded %s, installed %s: the new module is used after a reload or reboot",
-		     ld, inst);
+			   "loaded %s, installed %s: the new module is used after a reload or reboot",
+			   ld, inst);
 	}
 	aloop_sfmt(c->fix, sizeof(c->fix),
-	     "aloopctl detach-all && modprobe -r aloop && modprobe aloop (or reboot)");
+		   "aloopctl detach-all && modprobe -r aloop && modprobe aloop (or reboot)");
 }
 
 static void check_control(struct doctor *d, bool *ok)
@@ -1132,7 +1132,7 @@ static void check_control(struct doctor *d, bool *ok)
 	struct stat st;
 
 	aloop_sfmt(p, sizeof(p), "%s/class/misc/%s/dev", d->sysfs,
-	     ctl + strlen(ALOOP_DEV_PREFIX));
+		   ctl + strlen(ALOOP_DEV_PREFIX));
 	have_num = !read_line(p, num, sizeof(num)) &&
 		sscanf(num, "%u:%u", &maj, &min) == 2;
 	*ok = false;
@@ -1141,51 +1141,51 @@ static void check_control(struct doctor *d, bool *ok)
 			*ok = true;
 			c = add_check(d, "control", DR_OK);
 			aloop_sfmt(c->msg, sizeof(c->msg),
-			     "%s absent until the module is loaded", ctl);
+				   "%s absent until the module is loaded", ctl);
 			return;
 		}
 		c = add_check(d, "control", DR_FAIL);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s is missing though the module is loaded", ctl);
+			   "%s is missing though the module is loaded", ctl);
 		if (have_num)
 			aloop_sfmt(c->fix, sizeof(c->fix),
-			     "mknod -m 0660 %s c %u %u && chgrp disk %s",
-			     ctl, maj, min, ctl);
+				   "mknod -m 0660 %s c %u %u && chgrp disk %s",
+				   ctl, maj, min, ctl);
 		else
 			aloop_sfmt(c->fix, sizeof(c->fix),
-			     "aloopctl detach-all && modprobe -r aloop && modprobe aloop");
+				   "aloopctl detach-all && modprobe -r aloop && modprobe aloop");
 		return;
 	}
 	if (!S_ISCHR(st.st_mode)) {
 		c = add_check(d, "control", DR_FAIL);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s is not a character device", ctl);
+			   "%s is not a character device", ctl);
 		if (have_num)
 			aloop_sfmt(c->fix, sizeof(c->fix),
-			     "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
-			     ctl, ctl, maj, min, ctl);
+				   "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
+				   ctl, ctl, maj, min, ctl);
 		else
 			aloop_sfmt(c->fix, sizeof(c->fix), "rm %s && modprobe aloop",
-			     ctl);
+				   ctl);
 		return;
 	}
 	if (have_num && (major(st.st_rdev) != maj || minor(st.st_rdev) != min)) {
 		c = add_check(d, "control", DR_FAIL);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "%s is char %u:%u, the module's is %u:%u (a stale node)",
-		     ctl, major(st.st_rdev), minor(st.st_rdev), maj, min);
+			   "%s is char %u:%u, the module's is %u:%u (a stale node)",
+			   ctl, major(st.st_rdev), minor(st.st_rdev), maj, min);
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
-		     ctl, ctl, maj, min, ctl);
+			   "rm %s && mknod -m 0660 %s c %u %u && chgrp disk %s",
+			   ctl, ctl, maj, min, ctl);
 		return;
 	}
 	*ok = true;
 	c = add_check(d, "control", DR_OK);
 	aloop_sfmt(c->msg, sizeof(c->msg), "%s: character device %u:%u", ctl,
-	     major(st.st_rdev), minor(st.st_rdev));
+		   major(st.st_rdev), minor(st.st_rdev));
 	if (!d->loaded)
 		aloop_sfmt(c->msg + strlen(c->msg), sizeof(c->msg) - strlen(c->msg),
-		     " (module not loaded: the node is left over)");
+			   " (module not loaded: the node is left over)");
 }
 
 static const char *const udev_dirs[] = {
@@ -1208,10 +1208,10 @@ static void check_udev(struct doctor *d)
 			/* /dev/null or empty in /etc: masked */
 			c = add_check(d, "udev-rule", DR_WARN);
 			aloop_sfmt(c->msg, sizeof(c->msg),
-			     "%s masks the udev rule: no group disk, no /dev/disk/by-uuid links for aloop devices",
-			     q);
+				   "%s masks the udev rule: no group disk, no /dev/disk/by-uuid links for aloop devices",
+				   q);
 			aloop_sfmt(c->fix, sizeof(c->fix),
-			     "rm %s && udevadm control --reload", q);
+				   "rm %s && udevadm control --reload", q);
 			return;
 		}
 		c = add_check(d, "udev-rule", DR_OK);
@@ -1220,14 +1220,14 @@ static void check_udev(struct doctor *d)
 	}
 	c = add_check(d, "udev-rule", DR_WARN);
 	aloop_sfmt(c->msg, sizeof(c->msg),
-	     "no 60-aloop.rules in any udev rules directory: no group disk, no /dev/disk/by-uuid links for aloop devices");
+		   "no 60-aloop.rules in any udev rules directory: no group disk, no /dev/disk/by-uuid links for aloop devices");
 	if (run_out(p, sizeof(p), "dpkg-query", "-W", "-f=${Status}",
 		    "aloop-utils", NULL) == 0 && strstr(p, " installed"))
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "apt-get install --reinstall aloop-utils && udevadm control --reload");
+			   "apt-get install --reinstall aloop-utils && udevadm control --reload");
 	else
 		aloop_sfmt(c->fix, sizeof(c->fix),
-		     "make install-user (in the aloop source tree) && udevadm control --reload");
+			   "make install-user (in the aloop source tree) && udevadm control --reload");
 }
 
 /* "Block devices:" then "259 aloop" */
@@ -1256,21 +1256,21 @@ static void check_major(struct doctor *d)
 	if (maj >= 0 && d->compat) {
 		c = add_check(d, "major", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "block major %d, loop's (drop-in mode: allowlist block-loop, as for stock loop)",
-		     maj);
+			   "block major %d, loop's (drop-in mode: allowlist block-loop, as for stock loop)",
+			   maj);
 	} else if (maj >= 0) {
 		c = add_check(d, "major", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "block major %d (dynamic: it may change at the next load; allowlist block-aloop, e.g. DeviceAllow=block-aloop)",
-		     maj);
+			   "block major %d (dynamic: it may change at the next load; allowlist block-aloop, e.g. DeviceAllow=block-aloop)",
+			   maj);
 	} else if (!d->loaded) {
 		c = add_check(d, "major", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "no block major until the module is loaded (dynamic)");
+			   "no block major until the module is loaded (dynamic)");
 	} else {
 		c = add_check(d, "major", DR_WARN);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "the module is loaded but /proc/devices has no aloop block major");
+			   "the module is loaded but /proc/devices has no aloop block major");
 	}
 }
 
@@ -1284,33 +1284,33 @@ static void check_mode(struct doctor *d)
 	if (s.loop_compat) {
 		c = add_check(d, "mode", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "drop-in mode: aloop serves loop's users (major 7, /dev/loop-control, loopN)%s",
-		     s.enabled ? "" : "; without " ALOOP_COMPAT_CONF
-		     " the next load of loop gives stock loop (aloopctl compat enable keeps it)");
+			   "drop-in mode: aloop serves loop's users (major 7, /dev/loop-control, loopN)%s",
+			   s.enabled ? "" : "; without " ALOOP_COMPAT_CONF
+			   " the next load of loop gives stock loop (aloopctl compat enable keeps it)");
 	} else if (!s.enabled) {
 		c = add_check(d, "mode", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "beside stock loop (drop-in mode off: aloopctl compat enable)");
+			   "beside stock loop (drop-in mode off: aloopctl compat enable)");
 	} else if (s.stock == ALOOP_STOCK_BUILTIN) {
 		c = add_check(d, "mode", DR_WARN);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
-		     "), but this kernel has loop built in: it keeps stock loop");
+			   "drop-in mode enabled (" ALOOP_COMPAT_CONF
+			   "), but this kernel has loop built in: it keeps stock loop");
 		aloop_sfmt(c->fix, sizeof(c->fix), "aloopctl compat disable");
 	} else if (s.aloop_loaded || s.stock == ALOOP_STOCK_LOADED) {
 		c = add_check(d, "mode", DR_WARN);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
-		     "), but %s is loaded: it takes effect at the next load of loop",
-		     s.aloop_loaded ? "aloop beside stock loop" : "stock loop");
+			   "drop-in mode enabled (" ALOOP_COMPAT_CONF
+			   "), but %s is loaded: it takes effect at the next load of loop",
+			   s.aloop_loaded ? "aloop beside stock loop" : "stock loop");
 		aloop_sfmt(c->fix, sizeof(c->fix), "%s%smodprobe loop (or reboot)",
-		     s.aloop_loaded ? "modprobe -r aloop && " : "",
-		     s.stock == ALOOP_STOCK_LOADED ? "modprobe -r loop && " : "");
+			   s.aloop_loaded ? "modprobe -r aloop && " : "",
+			   s.stock == ALOOP_STOCK_LOADED ? "modprobe -r loop && " : "");
 	} else {
 		c = add_check(d, "mode", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
-		     "drop-in mode enabled (" ALOOP_COMPAT_CONF
-		     "): the next load of loop loads aloop with loop_compat=1");
+			   "drop-in mode enabled (" ALOOP_COMPAT_CONF
+			   "): the next load of loop loads aloop with loop_compat=1");
 	}
 }
 

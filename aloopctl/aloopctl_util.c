@@ -914,7 +914,7 @@ static int spec_size(const char *key, const char *val, uint64_t *res,
 
 	if (rc)
 		aloop_sfmt(err, len, "%s: invalid size '%s'%s", key,
-			 val ? val : "", rc == -ERANGE ? " (too large)" : "");
+			   val ? val : "", rc == -ERANGE ? " (too large)" : "");
 	return rc ? -EINVAL : 0;
 }
 
@@ -951,7 +951,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 			return -EINVAL;
 		if (v < 512 || v > 65536 || (v & (v - 1))) {
 			aloop_sfmt(err, len, "%s: invalid block size '%s' (a power of 2 from 512 to 64K)",
-				 key, val);
+				   key, val);
 			return -EINVAL;
 		}
 		s->block_size = v;
@@ -961,7 +961,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 		on = true;
 		if (val && aloop_parse_onoff(val, &on)) {
 			aloop_sfmt(err, len, "direct-io: invalid value '%s' (use on or off)",
-				 val);
+				   val);
 			return -EINVAL;
 		}
 		s->dio = on;
@@ -970,7 +970,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 	if (!strcmp(key, "queues")) {
 		if (!val || parse_u64(val, &v) || v < 1 || v > ALOOP_MAX_QUEUES) {
 			aloop_sfmt(err, len, "queues: invalid count '%s' (1 to %d)",
-				 val ? val : "", ALOOP_MAX_QUEUES);
+				   val ? val : "", ALOOP_MAX_QUEUES);
 			return -EINVAL;
 		}
 		s->queues = v;
@@ -979,7 +979,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 	if (!strcmp(key, "owner")) {
 		if (!val || !*val || strlen(val) >= sizeof(s->owner)) {
 			aloop_sfmt(err, len, "owner: a label of 1 to %zu bytes",
-				 sizeof(s->owner) - 1);
+				   sizeof(s->owner) - 1);
 			return -EINVAL;
 		}
 		snprintf(s->owner, sizeof(s->owner), "%s", val);
@@ -990,7 +990,7 @@ static int spec_option(struct aloop_spec *s, char *field, char *err,
 
 		if (!val || aloop_parse_devname(val, &nr)) {
 			aloop_sfmt(err, len, "device: '%s' is not an aloop device",
-				 val ? val : "");
+				   val ? val : "");
 			return -EINVAL;
 		}
 		aloop_dev_path(s->device, sizeof(s->device), nr);
