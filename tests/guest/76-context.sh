@@ -21,15 +21,18 @@
 #  4. the hazards of the inline era that still apply to the thread path:
 #     fio verify with batched libaio submission (a plug), a frozen backing
 #     file system (a write waits, completes after the thaw), aloop on a
-#     file on ext4 on aloop.
+#     file on ext4 on aloop, and the deep stack mainline's inline
+#     submission overflowed: ext4 on aloop on a file on xfs on dm-linear
+#     on aloop, fio verify (on the debug kernel VMAP_STACK and KASAN make
+#     an overflow a BUG in the log).
 # Stock loop on the same kernel is the control for 1 and 2.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 13
+plan 14
 
 rm -f "$SCRATCH/76-devs"
-DEVLIST=$SCRATCH/76-devs MNTS=() RESDEV='' TR='' KPROBES=()
+DEVLIST=$SCRATCH/76-devs MNTS=() DMS=() RESDEV='' TR='' KPROBES=()
 ctx_cleanup() {
 	local i
 	fsfreeze -u "$BACKING" 2>/dev/null
@@ -38,8 +41,9 @@ ctx_cleanup() {
 		echo 0 >"$TR/events/actx/enable"
 		for i in "${KPROBES[@]}"; do echo "-:actx/$i" >>"$TR/kprobe_events"; done
 	fi
-	kind_unbind_all
 	for ((i = ${#MNTS[@]} - 1; i >= 0; i--)); do umount -l "${MNTS[i]}"; done
+	for i in "${DMS[@]}"; do timeout 20 dmsetup remove --noudevsync "$i"; done
+	kind_unbind_all
 	[ -z "$RESDEV" ] || timeout 20 losetup -d "$RESDEV"
 }
 on_exit ctx_cleanup
@@ -291,6 +295,48 @@ else
 	fail "$d" "cannot make or mount ext4 on $dev"
 fi
 [ -z "$dev" ] || kind_unbind "$dev"
+
+# 4d. The stack of mainline's inline submission, now on the thread path:
+# fio -> ext4 -> upper aloop -> (its thread) xfs -> dm-linear -> lower
+# aloop -> (its thread) ext4 of $BACKING.  Each aloop thread starts a new
+# stack, so no chain of file systems grows the submitter's.
+d="4d. ext4 on $DUT on a file on xfs on dm-linear on $DUT (dio everywhere): fio verify randrw QD16 intact, fsck.ext4 and xfs_repair -n clean"
+swhy=
+for c in mkfs.xfs xfs_repair dmsetup; do have $c || swhy="${swhy:+$swhy, }$c not installed"; done
+[ -n "$swhy" ] || timeout 20 dmsetup targets 2>/dev/null | grep -q '^linear' || swhy="no dm-linear target (dm-mod)"
+if [ -n "$swhy" ]; then
+	skip "$d" "$swhy"
+else
+	stk() {
+		local low xm um up dm=actx-stk
+		truncate -s 320M "$D/stk-low.img"
+		low=$(kind_bind dut "$D/stk-low.img" 1) || { echo "lower: $low"; return 1; }
+		timeout 30 dmsetup create --noudevsync $dm --table "0 $((320 * 2048)) linear $low 0" ||
+			{ echo "dmsetup create linear on $low failed"; return 1; }
+		DMS=("$dm")
+		xm=$(mkmnt ctx-stk-xfs); um=$(mkmnt ctx-stk-ext4)
+		timeout 120 mkfs.xfs -q -f /dev/mapper/$dm >"$SCRATCH/mkfs.err" 2>&1 &&
+			mount -t xfs /dev/mapper/$dm "$xm" || { echo "mkfs.xfs/mount: $(head -c 300 "$SCRATCH/mkfs.err")"; return 1; }
+		MNTS+=("$xm")
+		fallocate -l 96M "$xm/up.img"
+		up=$(kind_bind dut "$xm/up.img" 1) || { echo "upper: $up"; return 1; }
+		timeout 120 mkfs.ext4 -q -F "$up" && mount -t ext4 "$up" "$um" || { echo "mkfs.ext4/mount on $up failed"; return 1; }
+		MNTS+=("$um")
+		o=$(timeout 300 fio --name=stk --directory="$um" --rw=randrw --size=32M --ioengine=libaio \
+			--direct=1 --bs=4k --iodepth=16 --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
+			--randrepeat=0 --fsync_on_close=1 --output-format=terse 2>&1) ||
+			{ echo "fio: $(tail -n 5 <<<"$o")"; return 1; }
+		umount "$um" && unset 'MNTS[-1]' || { echo "umount ext4 failed"; return 1; }
+		o=$(timeout 120 fsck.ext4 -fn "$up" 2>&1) || { echo "fsck.ext4: $(tail -n 5 <<<"$o")"; return 1; }
+		kind_unbind "$up"
+		umount "$xm" && unset 'MNTS[-1]' || { echo "umount xfs failed"; return 1; }
+		o=$(timeout 120 xfs_repair -n /dev/mapper/$dm 2>&1) || { echo "xfs_repair -n: $(tail -n 5 <<<"$o")"; return 1; }
+		timeout 30 dmsetup remove --noudevsync $dm && DMS=()
+		kind_unbind "$low"
+	}
+	# not in $(...): MNTS and DMS must reach ctx_cleanup if a step fails
+	if stk >"$SCRATCH/stk.out" 2>&1; then ok "$d"; else fail "$d" "$(tail -c 600 "$SCRATCH/stk.out")"; fi
+fi
 
 klog_clean_step "kernel log clean (no WARNING/BUG/lockdep/KASAN/hung task), no task in D state" "$MARK"
 finish
