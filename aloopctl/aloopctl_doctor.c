@@ -14,7 +14,11 @@
  *   secure-boot  efivars' SecureBoot variable, or `mokutil --sb-state`
  *   signing-key  when signatures are enforced: the module's signer and
  *                sig_key (modinfo -F) against the kernel's keys
- *                (/proc/keys) and `mokutil --list-enrolled`
+ *                (/proc/keys) and `mokutil --list-enrolled`; sig_key is
+ *                the certificate's serial (sign-file without -k, as DKMS
+ *                runs it), /proc/keys names a key by its subject key
+ *                identifier: that of the certificate DKMS signs with
+ *                (`openssl x509` on it) when its serial is sig_key
  *   lockdown     /sys/kernel/security/lockdown
  *   version      the installed module's version (modinfo -F version) and
  *                the loaded one's (/sys/module/aloop/version)
@@ -37,8 +41,8 @@
  *                      /lib/modules, /etc, /run, /lib, /usr/lib,
  *                      /var/lib/dkms
  *   ALOOP_DOCTOR_KVER  the kernel release instead of uname -r
- * The commands (dkms, modinfo, modprobe, mokutil, dpkg-query) are looked
- * up in PATH.
+ * The commands (dkms, modinfo, modprobe, mokutil, openssl, dpkg-query)
+ * are looked up in PATH.
  * Paths in messages and fixes are the machine's, without the prefix.
  */
 #define _GNU_SOURCE
@@ -69,6 +73,7 @@
 #define MAX_CHECKS	16
 
 #define MOK_PUB		"/var/lib/dkms/mok.pub"
+#define DKMS_CONF	"/etc/dkms/framework.conf"
 #define EFI_SB_VAR	"/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 #define CMD_NOT_FOUND	(-1)
 #define CMD_FAILED	(-2)
@@ -823,10 +828,108 @@ static const char *fix_version(const struct doctor *d)
 	return ALOOP_VERSION;
 }
 
+/* @hex (hex digits) without its leading zeros */
+static const char *no_lead0(const char *hex)
+{
+	while (*hex == '0' && hex[1])
+		hex++;
+	return hex;
+}
+
+/*
+ * "mok_certificate=PATH" (quotes allowed) of a dkms framework file into
+ * @buf, the last one winning; untouched when the file has none.
+ */
+static void conf_mok_cert(const char *file, char *buf, size_t len)
+{
+	char line[PATH_MAX + 64];
+	FILE *f = fopen(file, "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *v = line + strspn(line, " \t");
+		size_t n;
+
+		if (strncmp(v, "mok_certificate=", 16))
+			continue;
+		v += 16;
+		rstrip(v);
+		n = strlen(v);
+		if (n >= 2 && (*v == '"' || *v == '\'') && v[n - 1] == *v) {
+			v[n - 1] = '\0';
+			v++;
+		}
+		if (*v == '/')
+			aloop_sfmt(buf, len, "%s", v);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* scandir filter: the *.conf files */
+static int conf_name(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return e->d_name[0] != '.' && n > 5 && !strcmp(e->d_name + n - 5, ".conf");
+}
+
+/*
+ * The subject key identifier (hex digits) of the certificate DKMS signs
+ * with - framework.conf's mok_certificate, else MOK_PUB - when its serial
+ * is @serial (hex digits); "" when it is not, has none, or openssl cannot
+ * read it.  The kernel's keyrings name a key by this identifier, while a
+ * signature made by sign-file without -k names the serial.
+ */
+static void cert_skid(struct doctor *d, const char *serial, char *buf,
+		      size_t len)
+{
+	static const char *const forms[] = { "DER", "PEM" };
+	char cert[PATH_MAX] = MOK_PUB, p[PATH_MAX], dir[PATH_MAX];
+	struct dirent **ents;
+	size_t i;
+	int n, k;
+
+	buf[0] = '\0';
+	conf_mok_cert(rpath(d, p, sizeof(p), DKMS_CONF), cert, sizeof(cert));
+	n = scandir(rpath(d, dir, sizeof(dir), DKMS_CONF ".d"), &ents, conf_name,
+		    alphasort);
+	for (k = 0; k < n; k++) {
+		aloop_sfmt(p, sizeof(p), "%s/%s", dir, ents[k]->d_name);
+		conf_mok_cert(p, cert, sizeof(cert));
+		free(ents[k]);
+	}
+	if (n >= 0)
+		free(ents);
+	rpath(d, p, sizeof(p), cert);
+	for (i = 0; i < ARRAY_SIZE(forms); i++) {
+		char *argv[] = { "openssl", "x509", "-inform", (char *)forms[i],
+				 "-in", p, "-noout", "-serial", "-ext",
+				 "subjectKeyIdentifier", NULL };
+		char *out, *err, *l, *ski, hex[512];
+		int rc = run(&out, &err, argv);
+
+		l = rc == 0 ? strstr(out, "serial=") : NULL;
+		ski = l ? strstr(out, "Subject Key Identifier") : NULL;
+		if (l) {
+			first_line(l + 7, hex, sizeof(hex));
+			hex_only(hex, hex, sizeof(hex));
+		}
+		if (ski && !strcmp(no_lead0(hex), no_lead0(serial)) &&
+		    (ski = strchr(ski, '\n'))) {
+			first_line(ski + 1, hex, sizeof(hex));
+			hex_only(hex, buf, len);
+		}
+		free(out);
+		free(err);
+		if (rc != 1)	/* 1: not in that form; else done */
+			break;
+	}
+}
+
 static void signing_verdict(struct doctor *d)
 {
 	const char *who = enforcer(d);
-	char skid[256], p[PATH_MAX], keys[65536], mokpub[PATH_MAX];
+	char skid[256], cskid[256], p[PATH_MAX], keys[65536], mokpub[PATH_MAX];
 	char *out, *err;
 	char *list[] = { "mokutil", "--list-enrolled", NULL };
 	char *listnew[] = { "mokutil", "--list-new", NULL };
@@ -866,8 +969,10 @@ static void signing_verdict(struct doctor *d)
 	}
 
 	hex_only(d->sig_key, skid, sizeof(skid));
+	cert_skid(d, skid, cskid, sizeof(cskid));
 	if (aloop_slurp(rpath(d, p, sizeof(p), "/proc/keys"), keys,
-		  sizeof(keys)) > 0 && has_key_id(keys, skid, true)) {
+		  sizeof(keys)) > 0 && (has_key_id(keys, skid, true) ||
+		  has_key_id(keys, cskid, true))) {
 		c = add_check(d, "signing-key", DR_OK);
 		aloop_sfmt(c->msg, sizeof(c->msg),
 			   "%s; the module's key %s (\"%s\") is trusted by the running kernel",

@@ -275,6 +275,57 @@ doctor
 expect "SB on, no mokutil: cannot tell, warn" 0 signing-key warn "no mokutil" \
 	"fix: apt-get install mokutil"
 
+# A module signed as DKMS signs it (sign-file without -k): its sig_key is
+# the certificate's serial, while /proc/keys names the key by the
+# certificate's subject key identifier.  A real certificate made the way
+# dkms makes mok.pub, read by the real openssl.
+D_SKID="SB on, DKMS-signed (sig_key = serial), its key in /proc/keys by subject key id"
+if ! command -v openssl >/dev/null 2>&1; then
+	ktap_skip_n 4 "no openssl" "$D_SKID, no mokutil: trusted" \
+		"$D_SKID, not in mokutil --list-enrolled: trusted" "$D_SKID, PEM via framework.conf" \
+		"SB on, another key's serial: not trusted"
+else
+	good
+	not_loaded
+	sb 1
+	openssl req -new -x509 -nodes -days 1 -subj "/CN=DKMS module signing key" \
+		-newkey rsa:2048 -keyout "$fx/mok.key" -outform DER -out "$fx/var/lib/dkms/mok.pub" \
+		>/dev/null 2>&1
+	ser=$(openssl x509 -inform DER -in "$fx/var/lib/dkms/mok.pub" -noout -serial)
+	ser=$(sed 's/../&:/g; s/:$//' <<<"${ser#serial=}")	# as modinfo prints it
+	cskid=$(openssl x509 -inform DER -in "$fx/var/lib/dkms/mok.pub" -noout -ext subjectKeyIdentifier |
+		sed -n 2p | tr -d ' :' | tr 'A-F' 'a-f')
+	ln -s "$(command -v openssl)" "$fx/bin/openssl"
+	modinfo_of 0.1.0 0123456789ABCDEF0123456 "DKMS module signing key" "$ser"
+	echo "2c3b1e0a I------     1 perm 1f030000     0     0 asymmetri DKMS module signing key: $cskid X509.rsa 5e8c0a77 []" \
+		>"$fx/proc/keys"
+	rm "$fx/bin/mokutil"
+	doctor
+	expect "$D_SKID, no mokutil: trusted (was: cannot tell)" 0 signing-key ok \
+		"the module's key $ser (\"DKMS module signing key\") is trusted by the running kernel"
+	fake mokutil
+	answer "mokutil --list-enrolled" "[key 1]
+SHA1 Fingerprint: 00:11:22
+        X509v3 extensions:
+            X509v3 Subject Key Identifier:
+                AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD"
+	answer "mokutil --list-new" "MokNew is empty" 1
+	doctor
+	expect "$D_SKID, not in mokutil --list-enrolled: trusted, exit 0 (was: not enrolled, exit 1)" 0 \
+		signing-key ok "trusted by the running kernel"
+	mkdir -p "$fx/etc/dkms/framework.conf.d"
+	openssl x509 -inform DER -in "$fx/var/lib/dkms/mok.pub" -out "$fx/db.pem"
+	rm "$fx/var/lib/dkms/mok.pub"
+	printf '# sign with the db key\nmok_certificate="%s"\n' "/db.pem" >"$fx/etc/dkms/framework.conf.d/sb.conf"
+	doctor
+	expect "$D_SKID, PEM via framework.conf.d's mok_certificate: trusted" 0 signing-key ok \
+		"trusted by the running kernel"
+	modinfo_of 0.1.0 0123456789ABCDEF0123456 "DKMS module signing key" "0F:0E:0D"
+	doctor
+	expect "SB on, a module signed by another key (serial not the certificate's): not trusted" 1 \
+		signing-key fail "not enrolled"
+fi
+
 good
 not_loaded
 sb 1
