@@ -9,6 +9,7 @@
  *   built        an aloop.ko for the running kernel under /lib/modules
  *                (updates/dkms first), and what `dkms status aloop` says
  *   loaded       /sys/module/aloop, or `modprobe -n -v aloop` would load it
+ *                (and the file it names is there: a dry run does not look)
  *   blocklist    "blacklist aloop" / "install aloop ..." in modprobe.d,
  *                modprobe.blacklist= / module_blacklist= on the command line
  *   secure-boot  efivars' SecureBoot variable, or `mokutil --sb-state`
@@ -578,10 +579,20 @@ static void modprobe_dry_run(struct doctor *d)
 		char *ins = strstr(out, "install ");
 
 		if (l && (l == out || l[-1] == '\n')) {
+			char p[PATH_MAX];
+			struct stat st;
+
 			d->loadable = 1;
 			first_line(l + 7, d->modprobe_path,
 				   sizeof(d->modprobe_path));
 			d->modprobe_path[strcspn(d->modprobe_path, " ")] = '\0';
+			/* a dry run does not open the file: a stale index */
+			if (stat(rpath(d, p, sizeof(p), d->modprobe_path), &st)) {
+				d->loadable = 0;
+				aloop_sfmt(d->modprobe_msg, sizeof(d->modprobe_msg),
+					   "modprobe's index (modules.dep) names %s, which is not there",
+					   d->modprobe_path);
+			}
 		} else if (ins && (ins == out || ins[-1] == '\n')) {
 			/* an install command of modprobe.d runs instead */
 			d->loadable = !blocking_cmd(ins + 8);

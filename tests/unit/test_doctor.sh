@@ -231,6 +231,20 @@ rm "$fx/bin/modprobe"
 doctor
 expect "no modprobe, module file there: warn, exit 0" 0 loaded warn "cannot ask modprobe"
 
+# modprobe -n -v names the file of a stale modules.dep without opening it
+good
+not_loaded
+mkdir -p "$fx/lib/modules/$KVER/extra"
+mv "$fx/$MODDIR/aloop.ko.xz" "$fx/lib/modules/$KVER/extra/"
+doctor
+expect "modules.dep names a file that is gone, the module elsewhere: fail, depmod" 1 loaded fail \
+	"modprobe's index (modules.dep) names /$MODDIR/aloop.ko.xz, which is not there" \
+	"fix: depmod -a $KVER"
+rm "$fx/lib/modules/$KVER/extra/aloop.ko.xz"
+doctor
+expect "modules.dep names a file that is gone, no module: fail, install it" 1 loaded fail \
+	"which is not there" "fix: dkms install aloop/0.1.0 -k $KVER"
+
 # ------------------------------------------------------------------
 # Secure Boot and the signing key
 
