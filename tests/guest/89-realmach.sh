@@ -10,15 +10,17 @@
 #
 # The installed module.  aloopctl doctor looks for aloop.ko under
 # /lib/modules/$(uname -r) and asks modprobe.  The guest's /lib/modules is
-# the host's, seen through virtme-ng's overlay: the file mounts one more
-# overlay of its own on /lib/modules/KVER (upper layer on a tmpfs of its
-# own; unmounted at the end) and puts aloop.ko in updates/dkms/ there, as
-# DKMS does.  depmod over the whole tree takes minutes under TCG (5000
-# xz-compressed modules), so the indexes (modules.dep.bin ...) in the
-# overlay come from depmod run on a tree holding aloop.ko alone (and the
-# kernel's lists of built-in modules): while the overlay is mounted
-# modprobe knows aloop and nothing else.  Without the overlay (mount
-# refused) the steps that install a module SKIP with the reason.
+# the host's, seen through virtme-ng's overlay: the file mounts a view of
+# its own on /lib/modules/KVER - one more overlay (upper layer on a tmpfs
+# of its own), or where overlayfs refuses (stacking depth) a tmpfs with
+# links to the real entries - unmounted at the end, and puts aloop.ko in
+# updates/dkms/ there, as DKMS does.  depmod over the whole tree takes
+# minutes under TCG (5000 xz-compressed modules), so the indexes
+# (modules.dep.bin ...) there come from depmod run on a tree holding
+# aloop.ko alone (and the kernel's lists of built-in modules): while the
+# view is mounted modprobe knows aloop and nothing else.  Without a view
+# (both mounts refused) the steps that install a module SKIP with the
+# reason.
 #  - neither installed nor loaded: doctor exits 1, "aloop is not usable",
 #    built and loaded fail with the fix the facts call for (dkms status,
 #    headers); --json says the same (every check, status, message, fix)
@@ -150,35 +152,58 @@ bound_to() {
 nbound() { local s c=0; for s in /sys/block/aloop*/aloop/backing_file; do [ -s "$s" ] && [ -n "$(cat "$s")" ] && c=$((c + 1)); done; echo $c; }
 
 # ============================================ the installed module
-# A tmpfs for the overlay's upper layer and depmod's tree.
+# This file's own view of $MODS, where it may install and remove modules:
+# an overlay (upper layer on a tmpfs), or where overlayfs refuses (the
+# guest's /lib may be an overlay on an overlay already: the stacking
+# limit is 2) a tmpfs on $MODS with links to the real entries (bound at
+# $T/orig), copies of the indexes, and no updates/ (DKMS's place).
 T=$(mkmnt realmach-mods)
-OVL='' ovl_why=''
+PRIV='' priv_why=''
 if [ ! -d "$MODS" ]; then
-	ovl_why="no $MODS in this guest"
+	priv_why="no $MODS in this guest"
 elif ! out=$(mount -t tmpfs -o size=64M,mode=0700 aloop-realmach-tmp "$T" 2>&1); then
-	ovl_why="cannot mount a tmpfs on $T: $out"
+	priv_why="cannot mount a tmpfs on $T: $out"
 else
 	on_exit "umount -l $T"
-	mkdir -p "$T/upper" "$T/work"
+	mkdir -p "$T/upper" "$T/work" "$T/orig"
 	o="lowerdir=$MODS,upperdir=$T/upper,workdir=$T/work"
 	if out=$(mount -t overlay -o "$o" aloop-realmach "$MODS" 2>&1) ||
 	   out=$(mount -t overlay -o "xino=off,$o" aloop-realmach "$MODS" 2>&1); then
-		OVL=1
+		PRIV=overlay
+	elif o2=$(mount --bind "$MODS" "$T/orig" 2>&1 &&
+		  mount -t tmpfs -o size=64M,mode=0755 aloop-realmach "$MODS" 2>&1); then
+		PRIV=tmpfs
+		for e in "$T/orig"/*; do
+			n=${e##*/}
+			case $n in
+			updates) ;;
+			modules.*) cp -a "$e" "$MODS/" ;;
+			*) ln -s "$e" "$MODS/$n" ;;
+			esac
+		done
+		diag "overlayfs refused ($out): $MODS is a tmpfs with links to the real entries"
 	else
-		ovl_why="cannot mount an overlay on $MODS: $out"
+		priv_why="cannot mount an overlay on $MODS ($out) nor a tmpfs (${o2:-})"
 	fi
 fi
-# ovl_off: unmount this file's overlay (only it: virtme-ng mounts there too)
-ovl_off() {
-	awk '$1 == "aloop-realmach" { f = 1 } END { exit !f }' /proc/mounts || return 0
-	umount "$MODS" || umount -l "$MODS"
+# priv_off: unmount this file's view of $MODS (only it: virtme-ng mounts
+# there too) and the binding of the real one
+priv_off() {
+	if awk '$1 == "aloop-realmach" { f = 1 } END { exit !f }' /proc/mounts; then
+		umount "$MODS" || umount -l "$MODS"
+	fi
+	! mountpoint -q "$T/orig" || umount "$T/orig" || umount -l "$T/orig"
 }
-on_exit ovl_off
-[ -n "$OVL" ] || diag "no overlay on $MODS, the steps that install a module SKIP: $ovl_why"
+on_exit priv_off
+if [ -n "$PRIV" ]; then
+	diag "$MODS: a private view ($PRIV) for the steps that install a module"
+else
+	diag "no private view of $MODS, the steps that install a module SKIP: $priv_why"
+fi
 
 # mkindex [KO]: depmod on a tree of KO alone (as updates/dkms/aloop.ko)
 # and the kernel's lists of built-in modules, its indexes into $MODS (the
-# overlay); prints why not
+# private view; removed first: never written through a link); prints why not
 mkindex() {
 	local b=$T/depmod m f out
 	m=$b/lib/modules/$K
@@ -190,6 +215,7 @@ mkindex() {
 	done
 	[ -z "${1:-}" ] || cp "$1" "$m/updates/dkms/aloop.ko" || { echo "cannot copy $1"; return 1; }
 	out=$(depmod -b "$b" -a "$K" 2>&1) || { echo "depmod -b $b -a $K: $out"; return 1; }
+	rm -f "$MODS"/modules.*
 	out=$(cp "$m"/modules.* "$MODS/" 2>&1) || { echo "cannot install the indexes: $out"; return 1; }
 }
 # the aloop.ko files under $MODS (not in build/ or source/)
@@ -199,17 +225,23 @@ ko_files() { find -H "$MODS" \( -path "$MODS/build" -o -path "$MODS/source" \) -
 A1="doctor, aloop neither installed nor loaded: exit 1, 'aloop is not usable on $K'"
 A2="doctor, neither installed nor loaded: built and loaded fail, with the fix"
 A3="doctor --json, neither installed nor loaded: the same verdicts"
+# An aloop installed here (the DKMS stage's build, ALOOP_DKMS=1) is
+# hidden in the private view: the file removed, indexes without it.
 have_ko=$(ko_files)
 a_why=
-if [ -n "$have_ko" ] && [ -z "$OVL" ]; then
-	a_why="an aloop.ko is installed ($have_ko) and there is no overlay to hide it in: $ovl_why"
-elif [ -n "$have_ko" ]; then
-	# the DKMS stage's build (ALOOP_DKMS=1): hidden in the overlay
-	while read -r f; do rm -f "$f"; done <<<"$have_ko"
-	if modprobe -n aloop >/dev/null 2>&1; then
-		out=$(mkindex) || a_why="hiding the installed $have_ko: $out"
+if [ -z "$PRIV" ]; then
+	if [ -n "$have_ko" ]; then
+		a_why="an aloop.ko is installed ($have_ko) and there is no private view to hide it in: $priv_why"
+	elif modprobe -n aloop >/dev/null 2>&1; then
+		a_why="modprobe knows an aloop ($(modprobe -n -v aloop 2>&1)) and there is no private view to hide it in: $priv_why"
 	fi
-	[ -n "$a_why" ] || diag "the installed $have_ko hidden in the overlay for this step"
+else
+	while read -r f; do [ -z "$f" ] || rm -f "$f"; done <<<"$have_ko"
+	if modprobe -n aloop >/dev/null 2>&1; then
+		was=$(modinfo -n aloop 2>&1)
+		out=$(mkindex) || a_why="hiding the installed aloop: $out"
+		[ -n "$a_why" ] || diag "the installed aloop ($was) hidden for this step"
+	fi
 fi
 if [ -n "$a_why" ]; then
 	skip_n 3 "$a_why" "$A1" "$A2" "$A3"
@@ -248,8 +280,8 @@ fi
 B1="doctor, aloop installed in updates/dkms, not loaded: exit 0, loadable by modprobe"
 B2="modprobe aloop loads the file doctor named"
 out=
-if [ -z "$OVL" ]; then
-	skip_n 2 "$ovl_why" "$B1" "$B2"
+if [ -z "$PRIV" ]; then
+	skip_n 2 "$priv_why" "$B1" "$B2"
 elif ! mkdir -p "${INST%/*}" || ! cp "$ALOOP_KO" "$INST" || ! out=$(mkindex "$ALOOP_KO"); then
 	fail "$B1" "installing $ALOOP_KO as $INST: ${out:-cp failed}"
 	skip "$B2" "not installed"
@@ -300,15 +332,15 @@ V2=${V%?}; if [ "${V: -1}" = 9 ]; then V2+=8; else V2+=9; fi
 D1="doctor, installed $V2 while $V is loaded: version warns with the fix, still usable"
 D2="the fix's commands, as doctor prints them, load $V2: version ok"
 D3="doctor, installed $V2 rebuilt (srcversion differs) while loaded: version warns"
-if [ -z "$OVL" ]; then
-	skip_n 3 "$ovl_why" "$D1" "$D2" "$D3"
+if [ -z "$PRIV" ]; then
+	skip_n 3 "$priv_why" "$D1" "$D2" "$D3"
 elif ! have "$PYTHON"; then
 	skip_n 3 "no python3 to patch a copy of aloop.ko" "$D1" "$D2" "$D3"
 elif ! modinfo -n aloop >/dev/null 2>&1 || ! out=$(ko_patch "$ALOOP_KO" "$D/v2.ko" version "$V" "$V2"); then
 	fail "$D1" "modinfo -n aloop: $(modinfo -n aloop 2>&1)" "${out:-}"
 	skip_n 2 "no other version" "$D2" "$D3"
 else
-	# aloop was loaded by modprobe from $INST, or insmod'ed if B failed
+	# aloop was loaded by modprobe from $INST (the step before)
 	cp "$D/v2.ko" "$INST"
 	doctor
 	fix=$(dline version); fix=${fix#*; fix: }
@@ -391,8 +423,8 @@ else
 	check_eq "$E1" "exit 0; signer $CN; sig_key $(hexid "$serial"); sha256; ~Module signature appended~|" "$got"
 	[ "$rc" = 0 ] || diag "$SIGNF: $out"
 
-	if [ -z "$OVL" ]; then
-		skip "$E2" "$ovl_why"
+	if [ -z "$PRIV" ]; then
+		skip "$E2" "$priv_why"
 	elif [ -z "$want_sb" ]; then
 		skip "$E2" "EFI without a readable SecureBoot variable: cannot tell what doctor should say"
 	else
@@ -426,7 +458,7 @@ else
 	result "$E3" $? "insmod: exit $rc $out" "taint: $taint" "the key in /proc/keys: ${inkeys:-no}"
 	dut_unload_all
 fi
-ovl_off
+priv_off
 
 # ================================================ save / restore
 out=$(mod_load) || bail "insmod $ALOOP_KO: $out"
