@@ -3,6 +3,8 @@
  * loopdiff: differential test of the loop ioctl ABI.
  *
  *   loopdiff REF_CTL DUT_CTL DIR [REF_INDEX DUT_INDEX]
+ *   loopdiff --record FILE CTL DIR [INDEX [LABEL]]
+ *   loopdiff --compare FILE CTL DIR [INDEX [LABEL]]
  *   loopdiff --steps
  *
  * Runs the same sequence of ioctls against two drivers on the same kernel
@@ -24,13 +26,26 @@
  * line follows (stock loop is the reference, not the expectation).
  * Exit status: 0 when every step agreed, 1 otherwise, 2 on usage errors.
  *
+ * --record and --compare split a run in two, for two drivers that cannot
+ * be loaded at the same time (aloop with loop_compat=1 takes stock loop's
+ * major and /dev/loop-control): --record runs the steps on CTL alone, in
+ * DIR/ref, and writes each outcome to FILE ("#" lines on stdout; exit 1
+ * when a step could not be set up); --compare, after the drivers were
+ * swapped, runs them on CTL in DIR/dut and compares each with FILE, with
+ * the output above.  LABEL, one word, names the driver in the output
+ * (default: CTL's name without "-control"; the recorded one's is in
+ * FILE).  FILE is a line "loopdiff-record STEPS BITS LABEL", then
+ * "N OUTCOME" per step; a file of another build (steps, 32/64-bit) is
+ * refused.
+ *
  * The module under test should be loaded with dio=0 (aloop): stock loop
  * only uses direct I/O when asked, so that LO_FLAGS_DIRECT_IO can be
  * compared exactly.
  *
- * Built and run in the guest by tests/guest/80-differential.sh, also as a
- * 32-bit program (gcc -m32) to exercise the compat_ioctl paths, including
- * the old LOOP_SET_STATUS / LOOP_GET_STATUS with struct loop_info.
+ * Built by make tools and run in the guest by tests/guest/80-differential.sh
+ * (and with --record/--compare by 87-dropin-diff.sh), also as a 32-bit
+ * program (gcc -m32) to exercise the compat_ioctl paths, including the
+ * old LOOP_SET_STATUS / LOOP_GET_STATUS with struct loop_info.
  */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
@@ -126,6 +141,7 @@ static const char *ename(int e)
 }
 
 /* Append ",fmt" (or "fmt" at the start) to a result. */
+__attribute__((format(printf, 2, 3)))
 static void add(char *r, const char *fmt, ...)
 {
 	size_t n = strlen(r);
@@ -337,12 +353,14 @@ static void scrub(struct side *s, int idx)
 	wait_node(path, 0, 2000);
 }
 
-static int setup_side(struct side *s, const char *ctl, const char *dir,
-		      const char *sub, int idx)
+/* Set up side @s: @ctl, its device @idx, backing files in @dir/@sub. */
+static int setup_side(struct side *s, const char *ctl, const char *label,
+		      const char *dir, const char *sub, int idx)
 {
 	const char *base;
 	size_t n;
 
+	s->label = label;
 	s->ctl = ctl;
 	s->idx = idx;
 	s->devfd = -1;
@@ -354,7 +372,8 @@ static int setup_side(struct side *s, const char *ctl, const char *dir,
 		return -1;
 	}
 	snprintf(s->prefix, sizeof(s->prefix), "%.*s", (int)(n - 8), ctl);
-	s->label = strndup(base, strlen(base) - 8);
+	if (!s->label)
+		s->label = strndup(base, strlen(base) - 8);
 	snprintf(s->dev, sizeof(s->dev), "%s%d", s->prefix, idx);
 	snprintf(s->dir, sizeof(s->dir), "%s/%s", dir, sub);
 	snprintf(s->f_main, sizeof(s->f_main), "%s/main.img", s->dir);
@@ -372,14 +391,14 @@ static int setup_side(struct side *s, const char *ctl, const char *dir,
 	    write_file(s->f_main, SIZE_MAIN, 1) ||
 	    write_file(s->f_same, SIZE_GROWN, 2) ||
 	    write_file(s->f_diff, SIZE_DIFF, 3)) {
-		snprintf(s->setup_err, RES_LEN, "backing files in %s: %s",
+		snprintf(s->setup_err, RES_LEN, "backing files in %.160s: %s",
 			 s->dir, strerror(errno));
 		return -1;
 	}
 	scrub(s, idx);
 	scrub(s, idx + 1);
 	if (exists(s->dev)) {
-		snprintf(s->setup_err, RES_LEN, "%s exists and cannot be removed", s->dev);
+		snprintf(s->setup_err, RES_LEN, "%.160s exists and cannot be removed", s->dev);
 		return -1;
 	}
 	return 0;
@@ -984,27 +1003,44 @@ static void run_step(int id, struct side *s, char *r)
 	}
 }
 
-int main(int argc, char **argv)
+/*
+ * Print step @id's result line: the outcomes @r0 of @l0 (the reference)
+ * and @r1 of @l1; 1 when they agree.
+ */
+static int report(int id, const char *l0, const char *r0, const char *l1,
+		  const char *r1)
+{
+	const char *exp = steps[id].expect;
+	int same = !strcmp(r0, r1) && !strstr(r0, "SETUP-");
+
+	printf("%sok %d - %s: %s=%s %s=%s\n", same ? "" : "not ", id + 1,
+	       steps[id].desc, l0, r0, l1, r1);
+	if (same && exp && strncmp(r0, exp, strlen(exp)))
+		printf("# note: %s answers %s here, the step expected %s; "
+		       "%s matches it\n", l0, r0, exp, l1);
+	return same;
+}
+
+/* Leave nothing behind, whatever happened. */
+static void teardown(struct side *s)
+{
+	close_dev(s);
+	scrub(s, s->idx);
+}
+
+/* REF_CTL DUT_CTL DIR [REF_INDEX DUT_INDEX]: both drivers, step by step */
+static int run_pair(int argc, char **argv)
 {
 	struct side sides[2];
 	char res[2][RES_LEN];
 	int id, failed = 0, setup_failed = 0, i;
 
-	if (argc == 2 && !strcmp(argv[1], "--steps")) {
-		printf("%d\n", S_COUNT);
-		return 0;
-	}
-	if (argc != 4 && argc != 6) {
-		fprintf(stderr, "usage: loopdiff REF_CTL DUT_CTL DIR [REF_INDEX DUT_INDEX]\n"
-			"       loopdiff --steps\n");
-		return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(sides, 0, sizeof(sides));
 	for (i = 0; i < 2; i++) {
 		int idx = argc == 6 ? atoi(argv[4 + i]) : 150;
 
-		if (setup_side(&sides[i], argv[1 + i], argv[3], i ? "dut" : "ref", idx)) {
+		if (setup_side(&sides[i], argv[1 + i], NULL, argv[3],
+			       i ? "dut" : "ref", idx)) {
 			printf("# setup failed: %s\n", sides[i].setup_err);
 			setup_failed = 1;
 		}
@@ -1015,9 +1051,6 @@ int main(int argc, char **argv)
 	       sides[0].ctl, sides[0].prefix, sides[0].idx, sides[1].ctl,
 	       sides[1].prefix, sides[1].idx, sizeof(long) * 8);
 	for (id = 0; id < S_COUNT; id++) {
-		const char *exp = steps[id].expect;
-		int same;
-
 		if (setup_failed) {
 			printf("not ok %d - %s: setup failed\n", id + 1, steps[id].desc);
 			failed++;
@@ -1025,22 +1058,155 @@ int main(int argc, char **argv)
 		}
 		run_step(id, &sides[0], res[0]);
 		run_step(id, &sides[1], res[1]);
-		same = !strcmp(res[0], res[1]) && !strstr(res[0], "SETUP-");
-		printf("%sok %d - %s: %s=%s %s=%s\n", same ? "" : "not ",
-		       id + 1, steps[id].desc, sides[0].label, res[0],
-		       sides[1].label, res[1]);
-		if (!same)
+		if (!report(id, sides[0].label, res[0], sides[1].label, res[1]))
 			failed++;
-		else if (exp && strncmp(res[0], exp, strlen(exp)))
-			printf("# note: %s answers %s here, the step expected %s; "
-			       "%s matches it\n", sides[0].label, res[0], exp,
-			       sides[1].label);
 	}
-	/* Leave nothing behind, whatever happened. */
-	for (i = 0; i < 2 && !setup_failed; i++) {
-		close_dev(&sides[i]);
-		scrub(&sides[i], sides[i].idx);
-	}
+	for (i = 0; i < 2 && !setup_failed; i++)
+		teardown(&sides[i]);
 	printf("# %d of %d steps differ\n", failed, S_COUNT);
 	return failed ? 1 : 0;
+}
+
+/* --record FILE CTL DIR [INDEX [LABEL]]: one driver's outcomes to FILE */
+static int run_record(int argc, char **argv)
+{
+	const char *file = argv[2];
+	struct side s;
+	char res[RES_LEN];
+	int id, unset = 0, err = 0;
+	FILE *f;
+
+	memset(&s, 0, sizeof(s));
+	if (setup_side(&s, argv[3], argc > 6 ? argv[6] : NULL, argv[4], "ref",
+		       argc > 5 ? atoi(argv[5]) : 150)) {
+		printf("# setup failed: %s\n", s.setup_err);
+		return 1;
+	}
+	f = fopen(file, "we");
+	if (!f) {
+		printf("# %s: %s\n", file, strerror(errno));
+		teardown(&s);
+		return 1;
+	}
+	fprintf(f, "loopdiff-record %d %zu %s\n", S_COUNT, sizeof(long) * 8,
+		s.label);
+	printf("# recording %s (%s%d) as %s, %zu-bit, to %s\n", s.ctl,
+	       s.prefix, s.idx, s.label, sizeof(long) * 8, file);
+	for (id = 0; id < S_COUNT; id++) {
+		run_step(id, &s, res);
+		fprintf(f, "%d %s\n", id + 1, res);
+		printf("# %d - %s: %s=%s\n", id + 1, steps[id].desc, s.label, res);
+		if (strstr(res, "SETUP-"))
+			unset++;
+	}
+	teardown(&s);
+	if (fclose(f)) {
+		printf("# %s: %s\n", file, strerror(errno));
+		err = 1;
+	}
+	printf("# %d steps recorded, %d could not be set up\n", S_COUNT, unset);
+	return err || unset ? 1 : 0;
+}
+
+/*
+ * Read a record of this build (@S_COUNT steps, this word size) into
+ * @rec; its label into @label.  Steps it lacks stay "".  Says why not.
+ */
+static int read_record(const char *file, char rec[][RES_LEN], char *label,
+		       size_t label_len, char *err)
+{
+	char line[RES_LEN + 32], lab[64];
+	unsigned int bits;
+	int n, id;
+	FILE *f;
+
+	f = fopen(file, "re");
+	if (!f) {
+		snprintf(err, RES_LEN, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (!fgets(line, sizeof(line), f) ||
+	    sscanf(line, "loopdiff-record %d %u %63s", &n, &bits, lab) != 3) {
+		snprintf(err, RES_LEN, "%s: not a loopdiff record", file);
+		fclose(f);
+		return -1;
+	}
+	if (n != S_COUNT || bits != sizeof(long) * 8) {
+		snprintf(err, RES_LEN, "%s: %d steps %u-bit, this build has %d %zu-bit",
+			 file, n, bits, S_COUNT, sizeof(long) * 8);
+		fclose(f);
+		return -1;
+	}
+	snprintf(label, label_len, "%s", lab);
+	while (fgets(line, sizeof(line), f)) {
+		char *sp = strchr(line, ' ');
+
+		line[strcspn(line, "\n")] = '\0';
+		id = atoi(line);
+		if (sp && id >= 1 && id <= S_COUNT)
+			snprintf(rec[id - 1], RES_LEN, "%s", sp + 1);
+	}
+	fclose(f);
+	return 0;
+}
+
+/* --compare FILE CTL DIR [INDEX [LABEL]]: one driver against FILE */
+static int run_compare(int argc, char **argv)
+{
+	static char rec[S_COUNT][RES_LEN];
+	const char *file = argv[2];
+	char res[RES_LEN], ref[64] = "recorded", err[RES_LEN];
+	int id, failed = 0, setup_failed = 0, side_failed;
+	struct side s;
+
+	memset(&s, 0, sizeof(s));
+	side_failed = setup_side(&s, argv[3], argc > 6 ? argv[6] : NULL,
+				 argv[4], "dut", argc > 5 ? atoi(argv[5]) : 150);
+	if (side_failed) {
+		printf("# setup failed: %s\n", s.setup_err);
+		setup_failed = 1;
+	}
+	if (read_record(file, rec, ref, sizeof(ref), err)) {
+		printf("# setup failed: %s\n", err);
+		setup_failed = 1;
+	}
+
+	printf("KTAP version 1\n1..%d\n", S_COUNT);
+	printf("# reference %s (recorded in %s), under test %s (%s%d), %zu-bit\n",
+	       ref, file, s.ctl, s.prefix, s.idx, sizeof(long) * 8);
+	for (id = 0; id < S_COUNT; id++) {
+		if (setup_failed) {
+			printf("not ok %d - %s: setup failed\n", id + 1, steps[id].desc);
+			failed++;
+			continue;
+		}
+		run_step(id, &s, res);
+		if (!report(id, ref, rec[id][0] ? rec[id] : "(not recorded)",
+			    s.label, res))
+			failed++;
+	}
+	if (!side_failed)
+		teardown(&s);
+	printf("# %d of %d steps differ\n", failed, S_COUNT);
+	return failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--steps")) {
+		printf("%d\n", S_COUNT);
+		return 0;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "--record"))
+		return run_record(argc, argv);
+	if (argc >= 5 && argc <= 7 && !strcmp(argv[1], "--compare"))
+		return run_compare(argc, argv);
+	if ((argc == 4 || argc == 6) && argv[1][0] != '-')
+		return run_pair(argc, argv);
+	fprintf(stderr, "usage: loopdiff REF_CTL DUT_CTL DIR [REF_INDEX DUT_INDEX]\n"
+		"       loopdiff --record FILE CTL DIR [INDEX [LABEL]]\n"
+		"       loopdiff --compare FILE CTL DIR [INDEX [LABEL]]\n"
+		"       loopdiff --steps\n");
+	return 2;
 }
