@@ -94,10 +94,14 @@ hm_select() {
 		$1 != g && g != "" { print last }
 		{ g = $1; last = $0 }
 		END { if (all != 1 && g != "") print last }' |
-	awk '{ split($1, k, ":"); s = k[1]
-	       if (!($3 in v)) { v[$3] = $2; n[++c] = $3; su[$3] = s }
-	       else if (index("," su[$3] ",", "," s ",") == 0) su[$3] = su[$3] "," s }
-	     END { for (i = 1; i <= c; i++) print n[i], v[n[i]], su[n[i]] }' |
+	# one line per release, its suites in ALOOP_HM_SUITES's order
+	awk -v suites="$ALOOP_HM_SUITES" '
+		{ split($1, k, ":"); v[$3] = $2; in_[$3 " " k[1]] = 1 }
+		END { ns = split(suites, s, " ")
+		      for (r in v) {
+			l = ""
+			for (i = 1; i <= ns; i++) if ((r " " s[i]) in in_) l = l (l == "" ? "" : ",") s[i]
+			print r, v[r], l } }' |
 	sort -V
 }
 
