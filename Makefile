@@ -130,8 +130,8 @@ check:
 	scripts/check.sh
 
 # The host tests of make check alone (unit, install, version, checkpatch,
-# compat, parameters, dkms.conf's kernel gate, doctor, restore, lint,
-# deb): no apt, no guest.
+# compat, parameters, dkms.conf's kernel gate, header-matrix's choice of
+# kernels, doctor, restore, lint, deb): no apt, no guest.
 check-host:
 	KERNELS=none ALOOP_SKIP_SETUP=1 scripts/check.sh
 
