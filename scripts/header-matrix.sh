@@ -217,7 +217,11 @@ GCC_HOST=$(gcc_of "")
 GCC_ROOT=
 [ "$HAVE_ROOT" = 0 ] || GCC_ROOT=$(gcc_of "$TROOT")
 
-ROWS=() FAILED=0 T0=$(date +%s)
+ROWS=() OK=0 FAILED=0 T0=$(date +%s)
+if [ "$HAVE_ROOT" = 0 ]; then	# not a silent gap: a row, and a failure
+	ROWS+=("| (trixie's kernels) | | trixie, trixie-backports | | error: no trixie root | ${TROOT_LOG#"$REPO"/} |")
+	FAILED=1
+fi
 n=$(wc -l <"$SEL") i=0
 say "$n kernels (selection in $SEL); logs in $W/<kver>/"
 while read -r k v suites; do
@@ -237,14 +241,14 @@ while read -r k v suites; do
 		res=fail
 	fi
 	[ "${ALOOP_HM_KEEP:-0}" = 1 ] || rm -rf "$d/tree"
-	[ "$res" = ok ] || FAILED=$((FAILED + 1))
+	if [ "$res" = ok ]; then OK=$((OK + 1)); else FAILED=$((FAILED + 1)); fi
 	say "[$i/$n] $k: $res ($(( $(date +%s) - t1 ))s)"
 	[ "$res" = ok ] || { module_warnings "$log"; tail_of "$log" 5; } 2>/dev/null | sed 's/^/    /' >&2
 	ROWS+=("| $k | $v | $suites | $g | $res | ${log#"$REPO"/} |")
 done <"$SEL"
 
 {
-	echo "aloop $(cat "$REPO/VERSION") ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')), $(date '+%Y-%m-%d'), W=1: $((n - FAILED)) of $n ok, $(( $(date +%s) - T0 ))s"
+	echo "aloop $(cat "$REPO/VERSION") ($(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')), $(date '+%Y-%m-%d'), W=1: $OK of $n ok, $(( $(date +%s) - T0 ))s"
 	echo
 	echo "| kernel | package version | suite | gcc | result | log |"
 	echo "|---|---|---|---|---|---|"
