@@ -17,6 +17,7 @@
 #   make tools              aloopctl and the guest tests' helper programs
 #   make deb                aloop-dkms + aloop-utils .debs in build/deb/, lintian
 #   make check-deb          the package tests (chroots, guests; ~40 min)
+#   make header-matrix      W=1 build against Debian's headers packages (as root)
 
 VERSION   := $(shell cat $(CURDIR)/VERSION 2>/dev/null)
 KVER      ?= $(shell uname -r)
@@ -57,7 +58,7 @@ TOOLS      = $(TOOLS_DIR)/alo-ioctl $(TOOLS_DIR)/alo-fuzz $(TOOLS_DIR)/loopdiff 
 all: module aloopctl
 
 help:
-	@sed -n '3,20p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,21p' $(CURDIR)/Makefile | sed 's/^# \{0,1\}//'
 
 have-kdir:
 	@if [ ! -e "$(KDIR)/Makefile" ]; then \
@@ -129,8 +130,8 @@ check:
 	scripts/check.sh
 
 # The host tests of make check alone (unit, install, version, checkpatch,
-# compat, parameters, dkms.conf's kernel gate, doctor, restore, lint,
-# deb): no apt, no guest.
+# compat, parameters, dkms.conf's kernel gate, header-matrix's choice of
+# kernels, doctor, restore, lint, deb): no apt, no guest.
 check-host:
 	KERNELS=none ALOOP_SKIP_SETUP=1 scripts/check.sh
 
@@ -270,6 +271,14 @@ check-deb:
 		ALOOP_DEB_REBUILD=0 tests/pkg/$$t.sh || rc=1; \
 	done; exit $$rc
 .PHONY: check-deb
+
+# The module built (W=1, no warnings) against the newest headers package
+# per kernel series, flavour and suite of bookworm, bookworm-backports,
+# trixie and trixie-backports (scripts/header-matrix.sh: downloaded, not
+# installed; a table in build/header-matrix/results.md), as root.
+header-matrix:
+	scripts/header-matrix.sh
+.PHONY: header-matrix
 
 clean:
 	[ ! -e "$(KDIR)/Makefile" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean

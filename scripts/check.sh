@@ -167,6 +167,7 @@ HOST_T=(
 	"compat|tests/unit/test_compat.sh|compat.log|tests/unit/test_compat.sh"
 	"params|tests/unit/test_params.sh (module parameters documented)|params.log|tests/unit/test_params.sh"
 	"dkms-conf|tests/unit/test_dkms_conf.sh (dkms.conf's supported-kernel gate)|dkms-conf.log|tests/unit/test_dkms_conf.sh"
+	"header-matrix|tests/unit/test_header_matrix.sh (make header-matrix's choice of kernels)|header-matrix.log|tests/unit/test_header_matrix.sh"
 	"doctor|tests/unit/test_doctor.sh (aloopctl doctor on fixture trees)|doctor.log|tests/unit/test_doctor.sh"
 	"compat-mode|tests/unit/test_compat_mode.sh (aloopctl compat, drop-in mode's modprobe.d file)|compat-mode.log|tests/unit/test_compat_mode.sh"
 	"restore|tests/unit/test_restore.sh (save/restore format, aloop-restore.service)|restore.log|tests/unit/test_restore.sh"
