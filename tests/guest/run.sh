@@ -173,6 +173,11 @@ script_of() {	# NAME: the script of a step
 	esac
 }
 log "running ${#tests[@]} test files: ${tests[*]}"
+# Mounts over the module tree or modprobe.d (87 and 89 mount views there
+# for one file): the ones the boot had, so that one a killed file left is
+# found and removed before the next file runs modprobe.
+sys_mounts() { awk '$2 ~ "^(/usr)?/lib/modules(/|$)|^/etc/modprobe[.]d(/|$)" {print $2}' /proc/mounts | sort -u; }
+sys_mounts >"$RES/.sys-mounts"
 
 cleanup_after() {	# NAME: leave a clean slate for the next test
 	local name=$1 msgs=
@@ -182,6 +187,8 @@ cleanup_after() {	# NAME: leave a clean slate for the next test
 		trap - EXIT
 		awk '$2 ~ "^/run/aloop/mnt/" {print $2}' /proc/mounts | sort -r |
 			while read -r m; do umount -l "$m"; done
+		sys_mounts | comm -13 "$RES/.sys-mounts" - | sort -r |
+			while read -r m; do echo "left mounted on $m, removed"; umount -l "$m"; done
 		dut_unload_all || echo "could not unload $DUT after $name"
 		if [ "$DUT" = aloop ]; then
 			losetup -D 2>/dev/null
