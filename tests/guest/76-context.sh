@@ -314,6 +314,8 @@ else
 		timeout 30 dmsetup create --noudevsync $dm --table "0 $((320 * 2048)) linear $low 0" ||
 			{ echo "dmsetup create linear on $low failed"; return 1; }
 		DMS=("$dm")
+		# udev makes the node; --noudevsync does not wait for it
+		wait_dev /dev/mapper/$dm 60 || { echo "/dev/mapper/$dm did not appear in 60 s"; return 1; }
 		xm=$(mkmnt ctx-stk-xfs); um=$(mkmnt ctx-stk-ext4)
 		timeout 120 mkfs.xfs -q -f /dev/mapper/$dm >"$SCRATCH/mkfs.err" 2>&1 &&
 			mount -t xfs /dev/mapper/$dm "$xm" || { echo "mkfs.xfs/mount: $(head -c 300 "$SCRATCH/mkfs.err")"; return 1; }
