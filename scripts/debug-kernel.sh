@@ -56,7 +56,8 @@ PKGS=("$SRCPKG" make gcc gcc-12 bc bison flex libelf-dev libssl-dev dwarves
 # after `make olddefconfig`: NAME=y, NAME=m, NAME=number or NAME=n.
 # Dependencies the asked-for options need are listed too (DEBUG_KERNEL,
 # DEBUG_OBJECTS, DEBUG_FS, MD), and what the guest suite relies on
-# (virtio-blk disks, partition tables, 32-bit ioctl helpers, io_uring).
+# (virtio-blk disks, partition tables, 32-bit ioctl helpers, io_uring,
+# bfq: the scheduler matrix of 77/78 and io.weight).
 # loop is a module: the tests load it with parameters and unload it.
 # Left out of x86_64_defconfig's what a guest never uses and KASAN makes
 # slow to build (DRM with i915, KVM, sound).
@@ -74,6 +75,7 @@ OPTS=(
 	FAULT_INJECTION_DEBUG_FS=y FAULT_INJECTION_STACKTRACE_FILTER=y
 	FAULT_INJECTION_CONFIGFS=y
 	CGROUPS=y MEMCG=y BLK_CGROUP=y BLK_DEV_THROTTLING=y
+	IOSCHED_BFQ=y BFQ_GROUP_IOSCHED=y
 	MD=y BLK_DEV_DM=y DM_FLAKEY=m DM_DELAY=m
 	BLK_DEV_LOOP=m BLK_DEV_NULL_BLK=m BLK_DEV_NULL_BLK_FAULT_INJECTION=y
 	BLK_DEV_RAM=m
