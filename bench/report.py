@@ -511,7 +511,7 @@ def instrument_checks(run, summary, memsum):
     return checks
 
 
-def log_patterns(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "kernel-log-patterns")):
+def log_patterns(path=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "lib", "kernel-log-patterns")):
     """scripts/lib/kernel-log-patterns, the harness's one kernel-log policy."""
     with open(path) as f:
         pats = [l.strip() for l in f if l.strip() and not l.lstrip().startswith("#")]
