@@ -28,31 +28,7 @@ BIN32=$REPO/build/tools/loopdiff32
 mkdir -p "$SCRATCH"
 
 # ------------------------------------------------------------ the builds
-c64_err=
-if [ ! -x "$BIN" ]; then
-	c64_err="$BIN is not built (make tools)"
-fi
-N=
-[ -n "$c64_err" ] || N=$("$BIN" --steps 2>&1)
-case $N in
-[1-9]*) ;;
-*) [ -n "$c64_err" ] || c64_err="loopdiff --steps printed '$N'"; N= ;;
-esac
-
-# 32-bit: built, and the kernel runs it (IA32 emulation)
-m32_skip='' c32_err=''
-if [ -n "$c64_err" ]; then
-	m32_skip="the 64-bit build failed"
-elif [ ! -x "$BIN32" ]; then
-	m32_skip="no 32-bit build (make tools builds it when gcc-multilib is installed)"
-else
-	n32=$("$BIN32" --steps 2>&1); rc=$?
-	if [ $rc = 126 ] || [ $rc = 127 ]; then
-		m32_skip="the kernel does not run 32-bit programs (IA32 emulation off?)"
-	elif [ "$n32" != "$N" ]; then
-		c32_err="loopdiff32 --steps printed '$n32' (exit $rc), the 64-bit build $N"
-	fi
-fi
+loopdiff_builds
 
 if [ -n "$c64_err" ]; then
 	plan 2

@@ -53,16 +53,6 @@ on_exit final_cleanup
 
 # klog_since MARK: the kernel log after the marker line (klog_mark)
 klog_since() { dmesg 2>/dev/null | awk -v m="$1" 'f { print } index($0, m) { f = 1 }'; }
-# rmmod_wait MOD: unload it, retrying while the last closes finish
-rmmod_wait() {
-	local i
-	for i in 1 2 3 4 5; do
-		mod_is_loaded "$1" || return 0
-		rmmod "$1" 2>/dev/null && return 0
-		sleep 1
-	done
-	rmmod "$1" 2>&1
-}
 # bound DEV: loop/backing_file exists (util-linux's test for a used device)
 bound() { [ -e "/sys/block/$(devname "$1")/loop/backing_file" ]; }
 unbound() { ! bound "$1"; }

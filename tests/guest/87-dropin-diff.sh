@@ -50,27 +50,8 @@ NB=14		# results of part B
 mkdir -p "$SCRATCH"
 
 # ------------------------------------------------------------ the builds
-c64_err=
-[ -x "$BIN" ] || c64_err="$BIN is not built (make tools)"
-N=
-[ -n "$c64_err" ] || N=$("$BIN" --steps 2>&1)
-case $N in
-[1-9]*) ;;
-*) [ -n "$c64_err" ] || c64_err="loopdiff --steps printed '$N'"; N= ;;
-esac
-m32_skip='' c32_err=''
-if [ -n "$c64_err" ]; then
-	m32_skip="the 64-bit build failed"
-elif [ ! -x "$BIN32" ]; then
-	m32_skip="no 32-bit build (make tools builds it when gcc-multilib is installed)"
-else
-	n32=$("$BIN32" --steps 2>&1); rc=$?
-	if [ $rc = 126 ] || [ $rc = 127 ]; then
-		m32_skip="the kernel does not run 32-bit programs (IA32 emulation off?)"
-	elif [ "$n32" != "$N" ]; then
-		c32_err="loopdiff32 --steps printed '$n32' (exit $rc), the 64-bit build $N"
-	fi
-fi
+loopdiff_builds
+
 if [ -n "$c64_err" ]; then
 	NA=2
 elif [ -n "$m32_skip" ]; then
@@ -92,16 +73,6 @@ trap 'exit 143' TERM
 MARK=$(klog_mark)
 D=$(test_dir dropin-diff)
 
-# rmmod_wait MOD: unload it, retrying while the last closes finish
-rmmod_wait() {
-	local i
-	for i in 1 2 3 4 5; do
-		mod_is_loaded "$1" || return 0
-		rmmod "$1" 2>/dev/null && return 0
-		sleep 1
-	done
-	rmmod "$1" 2>&1
-}
 # state: what serves loop's names - "aloop:Y|N|- loop:yes|- ctl:MAJ:MIN|-"
 state() {
 	local a=- l=- c=-

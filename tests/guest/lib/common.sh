@@ -87,6 +87,16 @@ kthread_absent() { ! kthread_present "$1"; }
 # ------------------------------------------------------------ modules
 mod_is_loaded() { grep -q "^$1 " /proc/modules; }
 dut_loaded() { mod_is_loaded "$DUT"; }
+# rmmod_wait MOD: unload it, retrying while the last closes finish
+rmmod_wait() {
+	local i
+	for i in 1 2 3 4 5; do
+		mod_is_loaded "$1" || return 0
+		rmmod "$1" 2>/dev/null && return 0
+		sleep 1
+	done
+	rmmod "$1" 2>&1
+}
 
 # mod_load [PARAM=VALUE...]: load the module under test
 mod_load() {

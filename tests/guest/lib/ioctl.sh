@@ -91,3 +91,30 @@ dev_state() {
 	esac
 }
 
+
+# ------------------------------------------------------- loopdiff
+# loopdiff_builds: BIN and BIN32 (loopdiff's 64- and 32-bit builds) are
+# there and agree; sets N (its step count), c64_err (the 64-bit build is
+# unusable: why), m32_skip (no 32-bit run: why), c32_err (it disagrees)
+loopdiff_builds() {
+	c64_err='' N='' m32_skip='' c32_err=''
+	[ -x "$BIN" ] || c64_err="$BIN is not built (make tools)"
+	[ -n "$c64_err" ] || N=$("$BIN" --steps 2>&1)
+	case $N in
+	[1-9]*) ;;
+	*) [ -n "$c64_err" ] || c64_err="loopdiff --steps printed '$N'"; N= ;;
+	esac
+	if [ -n "$c64_err" ]; then
+		m32_skip="the 64-bit build failed"
+	elif [ ! -x "$BIN32" ]; then
+		m32_skip="no 32-bit build (make tools builds it when gcc-multilib is installed)"
+	else
+		local n32 rc
+		n32=$("$BIN32" --steps 2>&1); rc=$?
+		if [ $rc = 126 ] || [ $rc = 127 ]; then
+			m32_skip="the kernel does not run 32-bit programs (IA32 emulation off?)"
+		elif [ "$n32" != "$N" ]; then
+			c32_err="loopdiff32 --steps printed '$n32' (exit $rc), the 64-bit build $N"
+		fi
+	fi
+}
