@@ -189,8 +189,19 @@ undo_b() {
 	unload_all || echo "still loaded: $(state)"
 	for n in "${NODES[@]}"; do rm -f "$n"; done
 	NODES=()
-	if [ $BOUND_ETC = 1 ]; then umount /etc/modprobe.d && BOUND_ETC=0 || echo "umount /etc/modprobe.d failed"; fi
-	if [ $BOUND_MOD = 1 ]; then umount "$MODDIR" && BOUND_MOD=0 || echo "umount $MODDIR failed"; fi
+	if [ $BOUND_ETC = 1 ]; then umount_view /etc/modprobe.d && BOUND_ETC=0 || echo "umount /etc/modprobe.d failed"; fi
+	if [ $BOUND_MOD = 1 ]; then umount_view "$MODDIR" && BOUND_MOD=0 || echo "umount $MODDIR failed"; fi
+}
+# umount_view DIR: unmount our view of DIR; a modprobe the kernel started
+# may still hold it (6.12 guest: "target is busy" once): retry, then detach
+# it lazily, so that the real directory is what every later lookup sees
+umount_view() {
+	local i
+	for i in 1 2 3 4 5; do
+		umount "$1" 2>/dev/null && return 0
+		sleep 1
+	done
+	umount -l "$1"
 }
 # static_node NAME: make /dev/NAME as kmod static-nodes lists it (what
 # systemd-tmpfiles-setup-dev makes at boot); SN_WHY says why not
