@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: stress
+# aloop-class: long
 # aloop-desc: real machines: aloopctl doctor (not installed, loadable, loaded, other version, rebuilt, signed by a throwaway key), save/restore round trip, --dio require/prefer/off, tmpfs/ramfs warnings
 # aloop-timeout: 600
 # aloop-driver: aloop
