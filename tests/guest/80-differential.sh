@@ -46,26 +46,11 @@ ok "loopdiff built by make tools (64-bit, $N steps)"
 # -------------------------------------------------------------- setup
 # run_diff TAG BIN: run BIN, report its N results as ours ("TAG: step")
 run_diff() {
-	local tag=$1 bin=$2 line n=0 d rc
+	local tag=$1 bin=$2 rc
 	local out=$SCRATCH/loopdiff-$tag.out
 	"$bin" "$STOCK_CTL" "$DUT_CTL" "$DIR/$tag" $REF_IDX $DUT_IDX >"$out" 2>&1
 	rc=$?
-	while IFS= read -r line; do
-		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
-			[ "$n" -lt "$N" ] || { diag "extra result: $line"; continue; }
-			n=$((n + 1))
-			d=${BASH_REMATCH[2]}
-			if [ -z "${BASH_REMATCH[1]}" ]; then ok "$tag: $d"; else fail "$tag: $d"; fi
-		elif [[ $line == "# "* ]]; then
-			echo "$line"
-		elif [[ -n $line && $line != "KTAP version 1" && $line != 1..* ]]; then
-			diag "$tag: $line"
-		fi
-	done <"$out"
-	while [ "$n" -lt "$N" ]; do
-		n=$((n + 1))
-		fail "$tag: step $n of $N" "loopdiff stopped early (exit $rc); last lines:" "$(tail -n 5 "$out")"
-	done
+	loopdiff_relay "$tag" "$out" $rc "loopdiff"
 }
 
 why=$(need_env) || bail "$why"

@@ -93,26 +93,11 @@ unload_all() { rmmod_wait aloop >/dev/null; rmmod_wait loop >/dev/null; wait_for
 # ====================================================== A. the differential
 # compare_run TAG BIN FILE: loopdiff --compare on aloop, its N results as ours
 compare_run() {
-	local tag=$1 bin=$2 rec=$3 line n=0 d rc
+	local tag=$1 bin=$2 rec=$3 rc
 	local out=$SCRATCH/loopdiff-cmp-$tag.out
 	"$bin" --compare "$rec" "$STOCK_CTL" "$D/$tag" 150 aloop >"$out" 2>&1
 	rc=$?
-	while IFS= read -r line; do
-		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
-			[ "$n" -lt "$N" ] || { diag "extra result: $line"; continue; }
-			n=$((n + 1))
-			d=${BASH_REMATCH[2]}
-			if [ -z "${BASH_REMATCH[1]}" ]; then ok "$tag: $d"; else fail "$tag: $d"; fi
-		elif [[ $line == "# "* ]]; then
-			echo "$line"
-		elif [[ -n $line && $line != "KTAP version 1" && $line != 1..* ]]; then
-			diag "$tag: $line"
-		fi
-	done <"$out"
-	while [ "$n" -lt "$N" ]; do
-		n=$((n + 1))
-		fail "$tag: step $n of $N" "loopdiff --compare stopped early (exit $rc); last lines:" "$(tail -n 5 "$out")"
-	done
+	loopdiff_relay "$tag" "$out" $rc "loopdiff --compare"
 }
 # record_run TAG BIN FILE: loopdiff --record on stock loop; one result
 record_run() {

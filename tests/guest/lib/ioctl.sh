@@ -118,3 +118,26 @@ loopdiff_builds() {
 		fi
 	fi
 }
+
+# loopdiff_relay TAG OUT RC WHAT: loopdiff's KTAP output in OUT (its exit
+# status RC) reported as our N results ("TAG: step"); a step it did not
+# report fails, saying WHAT stopped early
+loopdiff_relay() {
+	local tag=$1 out=$2 rc=$3 what=$4 line n=0 d
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ (.*)$ ]]; then
+			[ "$n" -lt "$N" ] || { diag "extra result: $line"; continue; }
+			n=$((n + 1))
+			d=${BASH_REMATCH[2]}
+			if [ -z "${BASH_REMATCH[1]}" ]; then ok "$tag: $d"; else fail "$tag: $d"; fi
+		elif [[ $line == "# "* ]]; then
+			echo "$line"
+		elif [[ -n $line && $line != "KTAP version 1" && $line != 1..* ]]; then
+			diag "$tag: $line"
+		fi
+	done <"$out"
+	while [ "$n" -lt "$N" ]; do
+		n=$((n + 1))
+		fail "$tag: step $n of $N" "$what stopped early (exit $rc); last lines:" "$(tail -n 5 "$out")"
+	done
+}
