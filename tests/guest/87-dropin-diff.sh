@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# aloop-class: stress
+# aloop-class: long
 # aloop-desc: drop-in mode in stock loop's place: loopdiff's ioctl steps recorded on stock loop and compared on aloop's /dev/loop-control (64/32-bit); modprobe loop and opening the nodes load aloop through aloopctl compat's rule, stock loop without it
 # aloop-timeout: 600
 # aloop-driver: aloop
