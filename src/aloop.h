@@ -109,6 +109,7 @@ struct aloop_device {
 	atomic64_t		reqs_nowait;	/* submitted with IOCB_NOWAIT */
 	atomic64_t		nowait_again;	/* NOWAIT refused: to the helper */
 	atomic64_t		reqs_helper;	/* served by a blocking helper */
+	atomic64_t		worker_starts;	/* queue workers started */
 };
 
 /* Per-request data (the blk-mq PDU). */
@@ -150,6 +151,7 @@ extern bool aloop_dio_auto;
 extern bool aloop_loop_compat;
 extern bool aloop_nowait;
 extern unsigned int aloop_poll_us;
+extern unsigned int aloop_worker_idle_ms;
 extern bool aloop_sched_batch;
 extern struct workqueue_struct *aloop_lane_wq;
 extern struct workqueue_struct *aloop_io_wq;

@@ -29,13 +29,24 @@
 /*
  * A hardware queue: its worker thread, the list the worker takes, and
  * the blocking helper's list (under the same lock).
+ *
+ * The worker exists while the queue has work: ->queue_rq starts one
+ * (start_work) when there is none, and one that slept for worker_idle_ms
+ * is stopped (idle_work), so an idle device costs no thread, as loop's
+ * devices cost none.  Every change of @task is made under @lock.
  */
 struct alo_queue {
 	struct aloop_device	*lo;
-	struct task_struct	*task;		/* aloopN-qM */
+	struct task_struct	*task;		/* aloopN-qM, or NULL */
 	spinlock_t		lock;
 	struct list_head	cmds;		/* for the worker */
 	bool			sleeping;	/* the worker needs a wake-up */
+	bool			starting;	/* start_work queued or running */
+	bool			stopping;	/* unbinding: no idle stop */
+	unsigned int		index;		/* hardware queue number */
+	unsigned long		idle_since;	/* jiffies: the worker slept */
+	struct work_struct	start_work;
+	struct delayed_work	idle_work;
 	struct list_head	blocking;	/* for the blocking helper */
 	struct work_struct	blocking_work;
 	bool			helper_running;
@@ -633,10 +644,52 @@ static bool alo_poll(struct alo_queue *aq)
 	return true;
 }
 
+/* The CPUs blk-mq maps to hardware queue @i, or NULL. */
+static const struct cpumask *alo_queue_cpus(struct aloop_device *lo,
+					    unsigned int i)
+{
+	struct blk_mq_hw_ctx *hctx;
+	unsigned long n;
+
+	queue_for_each_hw_ctx(lo->disk->queue, hctx, n)
+		if (hctx->queue_num == i)
+			return hctx->cpumask;
+	return NULL;
+}
+
+/*
+ * SCHED_BATCH (module parameter sched_batch, default Y): a batch task
+ * woken does not preempt the running one (CFS and EEVDF leave that to the
+ * tick).  The worker shares its CPU with the submitter (it is affine to
+ * the hctx's CPUs), so a submitter that queues one request per system
+ * call (fio's libaio, io_submit of one iocb) keeps the CPU until it
+ * sleeps, and the worker then takes the whole list: measured on 6.1
+ * under TCG, 1.0 requests per wake-up without, see bench/.  Its cost: a
+ * submitter that never sleeps leaves the worker to the next tick.
+ */
+static void alo_batch_policy(struct task_struct *task)
+{
+	struct sched_attr attr = {
+		.size		= sizeof(attr),
+		.sched_policy	= SCHED_BATCH,
+	};
+
+	int err;
+
+	if (!READ_ONCE(aloop_sched_batch))
+		return;
+	err = sched_setattr_nocheck(task, &attr);
+	if (err)
+		pr_warn_once("%s: cannot make it SCHED_BATCH (%d)\n",
+			     task->comm, err);
+}
+
 static int alo_queue_thread(void *data)
 {
 	struct alo_queue *aq = data;
+	unsigned long idle;
 	LIST_HEAD(list);
+	bool arm;
 
 	/* For its whole life: see alo_handle_list(). */
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
@@ -644,6 +697,11 @@ static int alo_queue_thread(void *data)
 	set_freezable();
 	for (;;) {
 		spin_lock_irq(&aq->lock);
+		/* Stopped for idleness: the queue's next worker takes over. */
+		if (aq->task != current) {
+			spin_unlock_irq(&aq->lock);
+			break;
+		}
 		list_splice_init(&aq->cmds, &list);
 		if (list_empty(&list)) {
 			if (kthread_should_stop()) {
@@ -652,8 +710,15 @@ static int alo_queue_thread(void *data)
 			}
 			/* ->queue_rq wakes us only from here on. */
 			aq->sleeping = true;
+			aq->idle_since = jiffies;
+			arm = !aq->stopping;
 			set_current_state(TASK_INTERRUPTIBLE);
 			spin_unlock_irq(&aq->lock);
+			idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
+			/* A no-op while armed: alo_idle_fn() looks again. */
+			if (arm && idle)
+				queue_delayed_work(system_wq, &aq->idle_work,
+						   idle);
 			if (!freezing(current))
 				schedule();
 			__set_current_state(TASK_RUNNING);
@@ -667,7 +732,87 @@ static int alo_queue_thread(void *data)
 		alo_poll(aq);
 		cond_resched();
 	}
+	/* Whoever took us off the queue stops us: wait for it. */
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop())
+			break;
+		schedule();
+	}
+	__set_current_state(TASK_RUNNING);
 	return 0;
+}
+
+/*
+ * Start the worker of @aq (aloop_io_wq, which has a rescuer).  Without
+ * one (no memory for a thread) serve the queue from here, blocking, until
+ * it is empty: the next request tries again.
+ */
+static void alo_start_fn(struct work_struct *work)
+{
+	struct alo_queue *aq = container_of(work, struct alo_queue,
+					    start_work);
+	struct aloop_device *lo = aq->lo;
+	const struct cpumask *cpus;
+	struct task_struct *task;
+	LIST_HEAD(list);
+
+	/* Default priority, like loop's kworkers. */
+	task = kthread_create(alo_queue_thread, aq, ALOOP_NAME "%d-q%u",
+			      lo->number, aq->index);
+	if (!IS_ERR(task)) {
+		cpus = alo_queue_cpus(lo, aq->index);
+		if (cpus && cpumask_intersects(cpus, cpu_online_mask))
+			set_cpus_allowed_ptr(task, cpus);
+		alo_batch_policy(task);
+		spin_lock_irq(&aq->lock);
+		aq->task = task;
+		aq->sleeping = false;
+		aq->starting = false;
+		spin_unlock_irq(&aq->lock);
+		atomic64_inc(&lo->worker_starts);
+		/* Not running before this: it finds its requests queued. */
+		wake_up_process(task);
+		return;
+	}
+	pr_warn_ratelimited("%s: no queue worker (%ld): served from a work item\n",
+			    lo->disk->disk_name, PTR_ERR(task));
+	for (;;) {
+		spin_lock_irq(&aq->lock);
+		list_splice_init(&aq->cmds, &list);
+		if (list_empty(&list)) {
+			aq->starting = false;
+			spin_unlock_irq(&aq->lock);
+			return;
+		}
+		spin_unlock_irq(&aq->lock);
+		alo_handle_list(lo, &list, &lo->reqs_worker);
+	}
+}
+
+/* Stop the worker of @aq if it slept for worker_idle_ms, else look again. */
+static void alo_idle_fn(struct work_struct *work)
+{
+	struct alo_queue *aq = container_of(to_delayed_work(work),
+					    struct alo_queue, idle_work);
+	unsigned long idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
+	struct task_struct *task = NULL;
+
+	spin_lock_irq(&aq->lock);
+	if (!aq->task || aq->stopping || !idle || !aq->sleeping) {
+		/* Gone, busy (it arms us again when it sleeps), or kept. */
+	} else if (time_after_eq(jiffies, aq->idle_since + idle)) {
+		task = aq->task;
+		aq->task = NULL;
+		aq->sleeping = false;
+	} else {
+		queue_delayed_work(system_wq, &aq->idle_work,
+				   aq->idle_since + idle - jiffies);
+	}
+	spin_unlock_irq(&aq->lock);
+	/* It waits for this (alo_queue_thread()), so it is still there. */
+	if (task)
+		kthread_stop(task);
 }
 
 /* Queue @cmd for its queue's worker, waking it only if it sleeps. */
@@ -681,6 +826,9 @@ static void alo_queue_cmd(struct alo_queue *aq, struct alo_cmd *cmd)
 		aq->sleeping = false;
 		wake_up_process(aq->task);
 		atomic64_inc(&aq->lo->wakeups);
+	} else if (!aq->task && !aq->starting) {
+		aq->starting = true;
+		queue_work(aloop_io_wq, &aq->start_work);
 	}
 	spin_unlock_irqrestore(&aq->lock, flags);
 }
@@ -860,88 +1008,31 @@ static void alo_cmd_cgroups(struct alo_cmd *cmd, struct request *rq)
 #endif
 }
 
-/* The CPUs blk-mq maps to hardware queue @i, or NULL. */
-static const struct cpumask *alo_queue_cpus(struct aloop_device *lo,
-					    unsigned int i)
-{
-	struct blk_mq_hw_ctx *hctx;
-	unsigned long n;
-
-	queue_for_each_hw_ctx(lo->disk->queue, hctx, n)
-		if (hctx->queue_num == i)
-			return hctx->cpumask;
-	return NULL;
-}
-
-static void alo_stop_queues(struct alo_queue *queues, unsigned int nr);
-
-/*
- * SCHED_BATCH (module parameter sched_batch, default Y): a batch task
- * woken does not preempt the running one (CFS and EEVDF leave that to the
- * tick).  The worker shares its CPU with the submitter (it is affine to
- * the hctx's CPUs), so a submitter that queues one request per system
- * call (fio's libaio, io_submit of one iocb) keeps the CPU until it
- * sleeps, and the worker then takes the whole list: measured on 6.1
- * under TCG, 1.0 requests per wake-up without, see bench/.  Its cost: a
- * submitter that never sleeps leaves the worker to the next tick.
- */
-static void alo_batch_policy(struct task_struct *task)
-{
-	struct sched_attr attr = {
-		.size		= sizeof(attr),
-		.sched_policy	= SCHED_BATCH,
-	};
-
-	int err;
-
-	if (!READ_ONCE(aloop_sched_batch))
-		return;
-	err = sched_setattr_nocheck(task, &attr);
-	if (err)
-		pr_warn_once("%s: cannot make it SCHED_BATCH (%d)\n",
-			     task->comm, err);
-}
-
 int alo_start_workers(struct aloop_device *lo, unsigned int nr)
 {
 	struct alo_queue *queues;
 	unsigned int i;
-	int err;
 
 	queues = kcalloc(nr, sizeof(*queues), GFP_KERNEL);
 	if (!queues)
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
 		struct alo_queue *aq = &queues[i];
-		const struct cpumask *cpus;
 
 		aq->lo = lo;
+		aq->index = i;
 		spin_lock_init(&aq->lock);
 		INIT_LIST_HEAD(&aq->cmds);
 		INIT_LIST_HEAD(&aq->blocking);
 		INIT_WORK(&aq->blocking_work, alo_blocking_fn);
+		INIT_WORK(&aq->start_work, alo_start_fn);
+		INIT_DELAYED_WORK(&aq->idle_work, alo_idle_fn);
 		atomic_set(&aq->blocking_writes, 0);
-		/* Default priority, like loop's kworkers. */
-		aq->task = kthread_create(alo_queue_thread, aq,
-					  ALOOP_NAME "%d-q%u", lo->number, i);
-		if (IS_ERR(aq->task)) {
-			err = PTR_ERR(aq->task);
-			goto out_stop_queues;
-		}
-		cpus = alo_queue_cpus(lo, i);
-		if (cpus && cpumask_intersects(cpus, cpu_online_mask))
-			set_cpus_allowed_ptr(aq->task, cpus);
-		alo_batch_policy(aq->task);
-		/* Woken now: it sleeps in S until its first request. */
-		wake_up_process(aq->task);
+		/* No thread yet: the first request starts it. */
 	}
 	lo->queues = queues;
 	lo->nr_queues = nr;
 	return 0;
-
-out_stop_queues:
-	alo_stop_queues(queues, i);
-	return err;
 }
 
 /*
@@ -970,7 +1061,8 @@ static void alo_wait_idle(struct aloop_device *lo)
 			spin_lock_irq(&aq->lock);
 			busy |= aq->helper_running ||
 				!list_empty(&aq->blocking) ||
-				work_busy(&aq->blocking_work);
+				work_busy(&aq->blocking_work) ||
+				aq->starting || work_busy(&aq->start_work);
 			spin_unlock_irq(&aq->lock);
 		}
 		if (!busy)
@@ -979,12 +1071,32 @@ static void alo_wait_idle(struct aloop_device *lo)
 	}
 }
 
+/*
+ * Stop the workers; nothing is queued and no start_work is busy (see
+ * alo_wait_idle()).  cancel_work_sync() of an idle work item waits for
+ * nothing and tells lockdep nothing.
+ */
 static void alo_stop_queues(struct alo_queue *queues, unsigned int nr)
 {
+	struct task_struct *task;
 	unsigned int i;
 
-	for (i = 0; i < nr; i++)
-		kthread_stop(queues[i].task);
+	for (i = 0; i < nr; i++) {
+		struct alo_queue *aq = &queues[i];
+
+		spin_lock_irq(&aq->lock);
+		aq->stopping = true;
+		spin_unlock_irq(&aq->lock);
+		cancel_delayed_work_sync(&aq->idle_work);
+		cancel_work_sync(&aq->start_work);
+		spin_lock_irq(&aq->lock);
+		task = aq->task;
+		aq->task = NULL;
+		spin_unlock_irq(&aq->lock);
+		/* Not ours any more: it breaks out and waits for this. */
+		if (task)
+			kthread_stop(task);
+	}
 	kfree(queues);
 }
 

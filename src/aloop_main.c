@@ -131,6 +131,11 @@ bool aloop_sched_batch = true;
 module_param_named(sched_batch, aloop_sched_batch, bool, 0644);
 MODULE_PARM_DESC(sched_batch, "Queue workers of devices attached afterwards run SCHED_BATCH: woken, they wait for the submitter to sleep instead of preempting it, and take its requests in one batch (default Y)");
 
+/* Long enough that a device in use never waits for a new thread. */
+unsigned int aloop_worker_idle_ms = 10000;
+module_param_named(worker_idle_ms, aloop_worker_idle_ms, uint, 0644);
+MODULE_PARM_DESC(worker_idle_ms, "A queue worker that had nothing to do for this long exits; the next request starts a new one (default 10000; 0: workers stay until detach)");
+
 unsigned int aloop_poll_us;
 module_param_cb(poll_us, &aloop_poll_us_ops, &aloop_poll_us, 0644);
 MODULE_PARM_DESC(poll_us, "Microseconds a queue worker spins for new requests before it sleeps (default 0: no polling; at most 1000)");
@@ -202,6 +207,13 @@ static int aloop_add_dev(int index, bool attaching)
 	 */
 	lo->tag_set.flags = ALO_MQ_F_MERGE | BLK_MQ_F_STACKING |
 			    BLK_MQ_F_NO_SCHED_BY_DEFAULT;
+	/*
+	 * One set of tags and requests for all hardware queues: queue_depth
+	 * requests per device, as loop's one queue has, not per queue (an
+	 * idle device's memory, issue 22: 2 queues x 128 requests was half
+	 * of its cost beside loop's).
+	 */
+	lo->tag_set.flags |= BLK_MQ_F_TAG_HCTX_SHARED;
 	lo->tag_set.driver_data = lo;
 	err = blk_mq_alloc_tag_set(&lo->tag_set);
 	if (err)

@@ -58,6 +58,7 @@ ALOOP_COUNTER_RO(reqs_worker);
 ALOOP_COUNTER_RO(reqs_nowait);
 ALOOP_COUNTER_RO(nowait_again);
 ALOOP_COUNTER_RO(reqs_helper);
+ALOOP_COUNTER_RO(worker_starts);
 ALOOP_COUNTER_RO(errors);
 /*
  * Who attached it: ALOOP_CTL_ATTACH's label, and for every configure the
@@ -119,6 +120,7 @@ static struct attribute *aloop_attrs[] = {
 	&dev_attr_reqs_nowait.attr,
 	&dev_attr_nowait_again.attr,
 	&dev_attr_reqs_helper.attr,
+	&dev_attr_worker_starts.attr,
 	&dev_attr_errors.attr,
 	&dev_attr_owner.attr,
 	&dev_attr_owner_pid.attr,

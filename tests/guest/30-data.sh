@@ -85,6 +85,7 @@ p=()
 [ "$(dut_attr "$DEV" offset)" = 0 ] || p+=("offset: '$(dut_attr "$DEV" offset)'")
 [ "$(dut_attr "$DEV" sizelimit)" = 0 ] || p+=("sizelimit: '$(dut_attr "$DEV" sizelimit)'")
 [ "$(blk_attr "$DEV" size)" = $((8 * MiB / 512)) ] || p+=("size: '$(blk_attr "$DEV" size)'")
+dut_wake_workers "$DEV"
 [ "$DUT" = loop ] || kthread_present "$DUT$n-q0" || p+=("no kernel thread named $DUT$n-q0")
 result "sysfs backing_file/offset/sizelimit/size and kthread $DUT$n-q0 of the bound device" ${#p[@]} "${p[@]}"
 

@@ -136,7 +136,10 @@ uniq=$(printf '%s\n' "${devs[@]}" | sort -u | wc -l)
 [ "$uniq" = 8 ] || p+=("$uniq distinct devices")
 [ "$nl" -ge 8 ] || p+=("aloopctl list shows $nl devices")
 if [ "$DUT" = aloop ]; then
-	for d in "${devs[@]}"; do kthread_present "$DUT$(devnum "$d")-q0" || p+=("no kthread for $d"); done
+	for d in "${devs[@]}"; do
+		dut_wake_workers "$d"
+		kthread_present "$DUT$(devnum "$d")-q0" || p+=("no kthread for $d")
+	done
 fi
 result "8 devices attached at once (${devs[*]})" ${#p[@]} "${p[@]}"
 for i in 0 1 2 3 4 5 6 7; do

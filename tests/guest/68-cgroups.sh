@@ -243,6 +243,8 @@ if [ "$DUT" = aloop ]; then
 	p=() n=$(devnum "$dev") k=0
 	cg_new mem memory.max=64M
 	cg_run mem dd if=/dev/zero of="$dev" bs=1M count=8 oflag=direct status=none
+	# the cgroup's writes went to its lane: the root's reads start them
+	dut_wake_workers "$dev"
 	while read -r pid comm; do
 		[[ $comm =~ ^$DUT$n-q[0-9]+$ ]] || continue
 		k=$((k + 1))

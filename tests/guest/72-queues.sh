@@ -18,7 +18,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 26
+plan 27
 
 NOTDUT="queues are an aloop extension (DUT=$DUT)"
 QPARAM=/sys/module/aloop/parameters/queues
@@ -82,6 +82,7 @@ cfg_check() {
 	if [ "$(ioc1_of "$o")" != OK ]; then
 		fail "$d" "configure $dev $*: $o"; return
 	fi
+	dut_wake_workers "$dev"
 	info=$(ioc info "$dev")
 	got="sysfs queues=$(dut_attr "$dev" queues) info nr_queues=$(kv nr_queues "$info") threads: $(qthreads "$dev")"
 	thr=$(want_threads "$dev" "$exp")
@@ -103,8 +104,10 @@ if [ "$DUT" = aloop ]; then
 		e=$(min 2 "$NCPU")
 		dev=$(free_dev)
 		o1=$(ioc configure "$dev" "$F" --queues 0)
+		dut_wake_workers "$dev"
 		g1="$(dut_attr "$dev" queues) $(qthreads "$dev")"; detach "$dev"
 		o2=$(ioc configure "$dev" "$F")
+		dut_wake_workers "$dev"
 		g2="$(dut_attr "$dev" queues) $(qthreads "$dev")"; detach "$dev"
 		echo 0 >"$QPARAM"
 		w="$e $(want_threads "$dev" "$e")"
@@ -135,6 +138,7 @@ if [ "$DUT" = aloop ]; then
 	# workers on 7.3 (68-cgroups' kernel log, session 6).
 	dev=$(free_dev)
 	o=$(ioc configure "$dev" "$F" --queues 2)
+	dut_wake_workers "$dev"
 	sleep 1
 	st=
 	for c in $(qthreads "$dev"); do
@@ -146,9 +150,40 @@ if [ "$DUT" = aloop ]; then
 	w=$(want_threads "$dev" "$(min 2 "$NCPU")" | sed 's/\([^ ]*\)/\1:S/g')
 	check_eq "an idle bound device's workers sleep in S, not D" \
 		"OK $w" "$(ioc1_of "$o") $st"
+	# Workers live while there is work (issue 22: an idle device costs
+	# no thread): started by a queue's first request, stopped after
+	# worker_idle_ms without one, started again by the next.
+	d="worker_idle_ms=300: idle workers exit, the next requests start new ones (worker_starts), data written then reads back"
+	IDLEP=/sys/module/$DUT/parameters/worker_idle_ms
+	if [ -w "$IDLEP" ]; then
+		old=$(cat "$IDLEP"); echo 300 >"$IDLEP"
+		p=() dev=$(free_dev)
+		o=$(ioc configure "$dev" "$F" --queues 2)
+		[ "$(ioc1_of "$o")" = OK ] || p+=("configure: $o")
+		w=$(want_threads "$dev" "$(min 2 "$NCPU")")
+		dut_wake_workers "$dev"
+		t=$(qthreads "$dev") s1=$(dut_attr "$dev" worker_starts)
+		[ "$t" = "$w" ] || p+=("after a read on every CPU: threads '$t', want '$w'")
+		wait_for 10 _no_qthreads "$dev" || p+=("idle for 10 s: threads '$(qthreads "$dev")' still there")
+		data=$D/idle.data; mkrand "$data" $MiB
+		dd if="$data" of="$dev" bs=64k seek=16 oflag=direct conv=fsync status=none 2>/dev/null ||
+			p+=("write after the workers exited failed")
+		dut_wake_workers "$dev"
+		t=$(qthreads "$dev") s2=$(dut_attr "$dev" worker_starts)
+		[ "$t" = "$w" ] || p+=("after new requests: threads '$t', want '$w'")
+		[ "$((s2 - s1))" -ge "$(min 2 "$NCPU")" ] || p+=("worker_starts $s1 -> $s2")
+		cmp -s "$data" <(dd if="$dev" bs=64k skip=16 count=16 iflag=direct status=none) ||
+			p+=("1 MiB written through restarted workers reads back different")
+		echo "$old" >"$IDLEP"
+		detach "$dev"
+		result "$d" ${#p[@]} "${p[@]}"
+	else
+		fail "$d" "$IDLEP not writable"
+	fi
 else
-	skip_n 12 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
-		"--queues 0" "module parameter" "--queues 65" "--queues 200" "size" "reserved" "idle workers"
+	skip_n 13 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
+		"--queues 0" "module parameter" "--queues 65" "--queues 200" "size" "reserved" "idle workers" \
+		"worker_idle_ms"
 fi
 
 # --------------------------------------------------------------- fio verify
@@ -178,6 +213,7 @@ aloop_verify() {
 	dev=$(free_dev) && o=$(bind "$dev" "$F" "$dio" --queues "$q") || { fail "$d" "$dev $o"; return; }
 	before=$(ioc info "$dev")
 	k=$(dut_attr "$dev" queues)
+	dut_wake_workers "$dev"
 	for ((i = 0; i < k; i++)); do
 		p=$(pid_of "$DUT$(devnum "$dev")-q$i"); c0[$i]="$p $(vcsw "$p")"
 	done

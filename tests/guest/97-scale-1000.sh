@@ -39,6 +39,9 @@ kmem() {
 		  v["Slab:"], v["Percpu:"], v["VmallocUsed:"]}' /proc/meminfo
 }
 ntasks() { find /proc -maxdepth 1 -name '[0-9]*' | wc -l; }
+# shellcheck disable=SC2009 # the names are wanted
+qworkers() { ps -eo comm= | grep -cE '^aloop[0-9]+-q[0-9]+$'; }
+no_qworkers() { [ "$(qworkers)" = 0 ]; }
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 
@@ -69,7 +72,12 @@ measure() {
 		fi
 	done
 	t1=$(now)
+	# idle: udev done with every device's events, and aloop's queue
+	# workers (started by udev's probe reads) gone after worker_idle_ms
+	udevadm settle -t 300 >/dev/null 2>&1
 	sleep 2
+	[ "$kind" = aloop ] && ! wait_for 60 no_qworkers &&
+		diag "aloop queue workers still running after 60 s: $(qworkers)"
 	read -r m1 s1 c1 v1 <<<"$(kmem)"
 	p1=$(ntasks)
 	if [ "$kind" = aloop ]; then

@@ -83,6 +83,18 @@ kthread_present() {
 	return 1
 }
 kthread_absent() { ! kthread_present "$1"; }
+# dut_wake_workers DEV: one 4 KiB direct read from every online CPU, so
+# that every hardware queue's worker runs: aloop starts a queue's worker
+# at its first request and stops it after worker_idle_ms (module
+# parameter, 10 s) without any.  No-op for stock loop's devices.
+dut_wake_workers() {
+	local c
+	[ "$DUT" = aloop ] || return 0
+	for ((c = 0; c < $(getconf _NPROCESSORS_ONLN); c++)); do
+		taskset -c "$c" dd if="$1" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null
+	done
+	return 0
+}
 
 # ------------------------------------------------------------ modules
 mod_is_loaded() { grep -q "^$1 " /proc/modules; }
