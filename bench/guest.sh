@@ -126,8 +126,8 @@ PARAMS=/sys/module/aloop/parameters
 for _ in $(seq 50); do [ -c /dev/aloop-control ] && break; sleep 0.1; done
 
 # Two drivers named aloop: this tree's (current) and, for aloop-release,
-# BENCH_RELEASE's, each with its own aloopctl (their UAPIs differ: the
-# release's ALOOP_GET_INFO has no thread counters).  Which one is loaded is
+# BENCH_RELEASE's, each with its own aloopctl (their UAPIs differ: no
+# ALOOP_CTL_ATTACH/FIND/DETACH in the release, other ALOOP_GET_INFO counters).  Which one is loaded is
 # read from the kernel (srcversion): attach runs in a subshell.
 REL_KO=${BENCH_RELEASE_KO:-} REL_CTL=${BENCH_RELEASE_CTL:-}
 CUR_SRCV=$(cat /sys/module/aloop/srcversion 2>/dev/null) REL_SRCV=
