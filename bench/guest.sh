@@ -159,7 +159,7 @@ use_driver() {
 	[ "$want" = release ] && ko=$REL_KO
 	# detach whatever the loaded driver still has bound, then unload it
 	for d in /sys/block/aloop*; do
-		[ -e "$d/aloop/backing_file" ] || continue
+		[ -n "$(cat "$d/aloop/backing_file" 2>/dev/null)" ] || continue
 		log "WARNING: ${d##*/} still bound before unloading the $have aloop: detaching it" >&2
 		"$([ "$have" = release ] && echo "$REL_CTL" || echo "$CTL")" detach "/dev/${d##*/}" >&2
 	done
