@@ -141,7 +141,7 @@ for spec in "${KLIST[@]}"; do
 		   module_build "$R/mod" "$R/build.log" "$R/src" &&
 		   make -s -C "$R/src" aloopctl >>"$R/build.log" 2>&1 &&
 		   cp "$R/src/aloopctl/aloopctl" "$R/bin/aloopctl"; then
-			echo "$REL_SHA $(git -C "$REPO" describe --always "$REL_SHA" 2>/dev/null)" >"$B/out/release.txt"
+			echo "$REL_SHA (BENCH_RELEASE=$BENCH_RELEASE)" >"$B/out/release.txt"
 		else
 			tail -n 30 "$R/build.log"
 			echo "bench: [$k] the release ($REL_SHA) did not build (log: $R/build.log): no aloop-release on $k" >&2
