@@ -15,6 +15,13 @@
 #   loop-dio   stock loop, losetup --direct-io=on
 #   aloop-buf  aloopctl attach, then aloopctl set DEV --direct-io=off
 #   aloop-dio  aloopctl attach (direct I/O is aloop's default)
+#   aloop-release  (optional) "today's release": the same as aloop-dio with
+#              the module and aloopctl of BENCH_RELEASE (bench/run.sh
+#              builds them).  Both modules are named aloop, so the mode
+#              detaches every aloop device, unloads the current module,
+#              loads the release's and attaches with the release's
+#              aloopctl; its detach puts the current module back (default
+#              parameters, as every other mode's detach leaves them)
 #
 # Repetition r runs every mode once (ABAB... interleaving; the order is
 # rotated by one mode per repetition so no mode is always first after the
@@ -57,14 +64,18 @@
 #   NNNN.fincore     fincore --bytes of the backing file (memory runs)
 #   NNNN.aloop.json  aloopctl status --json after the run (aloop modes;
 #                    the meta file gets the device's counters over the
-#                    run: aloop_reqs_dio, _reqs_nowait, _reqs_worker, ...)
+#                    run: aloop_reqs_dio, _reqs_nowait, _reqs_worker, ...;
+#                    the release's: _reqs_inline, _reqs_worker, ...; and
+#                    which module served it: aloop_module=current|release,
+#                    aloop_srcversion)
 # and OUTDIR/env.txt (conditions), dmesg.txt, taint-start/end and, last,
 # `done`.  bench/report.py turns that into the tables.
 #
 # Environment (set by bench/run.sh; defaults in bench/defaults.env): BENCH_REPS BENCH_MODES BENCH_FILE_MB
 # BENCH_SPARSE_MB BENCH_MEM_MB BENCH_DEV_IOS BENCH_PSYNC_IOS BENCH_FS_MB
 # BENCH_FS_RAND_MB BENCH_SPARSE_IOS BENCH_QUICK BENCH_WORKLOADS
-# BENCH_FAST_MB BENCH_FAST_MODES BENCH_FAST_IOS BENCH_PERF.  A hung run
+# BENCH_FAST_MB BENCH_FAST_MODES BENCH_FAST_IOS BENCH_PERF, and for
+# aloop-release BENCH_RELEASE_KO BENCH_RELEASE_CTL BENCH_RELEASE_REV.  A hung run
 # is caught by the host's timeout on the whole boot (no timeout(1) here: it
 # would be one more process inside the measured window).
 set -u
@@ -113,6 +124,56 @@ modprobe loop 2>/dev/null || log "WARNING: modprobe loop failed"
 insmod "$KO" || die "insmod $KO failed"
 PARAMS=/sys/module/aloop/parameters
 for _ in $(seq 50); do [ -c /dev/aloop-control ] && break; sleep 0.1; done
+
+# Two drivers named aloop: this tree's (current) and, for aloop-release,
+# BENCH_RELEASE's, each with its own aloopctl (their UAPIs differ: no
+# ALOOP_CTL_ATTACH/FIND/DETACH in the release, other ALOOP_GET_INFO counters).  Which one is loaded is
+# read from the kernel (srcversion): attach runs in a subshell.
+REL_KO=${BENCH_RELEASE_KO:-} REL_CTL=${BENCH_RELEASE_CTL:-}
+CUR_SRCV=$(cat /sys/module/aloop/srcversion 2>/dev/null) REL_SRCV=
+case " $BENCH_MODES $BENCH_FAST_MODES " in *" aloop-release "*)
+	[ -f "$REL_KO" ] && [ -x "$REL_CTL" ] ||
+		die "aloop-release: no release module/aloopctl (BENCH_RELEASE_KO=$REL_KO BENCH_RELEASE_CTL=$REL_CTL)"
+	REL_SRCV=$(modinfo -F srcversion "$REL_KO" 2>/dev/null)
+	[ -n "$CUR_SRCV" ] && [ -n "$REL_SRCV" ] || die "aloop-release: no srcversion (/sys/module/aloop/srcversion or modinfo $REL_KO)"
+	[ "$CUR_SRCV" != "$REL_SRCV" ] ||
+		log "WARNING: aloop-release: the release's module has the sources of the current one" ;;
+esac
+ctl_of() { case $1 in aloop-release) echo "$REL_CTL" ;; *) echo "$CTL" ;; esac; }
+# loaded_driver: current, release, none or unknown
+loaded_driver() {
+	local v
+	[ -d /sys/module/aloop ] || { echo none; return; }
+	v=$(cat /sys/module/aloop/srcversion 2>/dev/null)
+	if [ "$v" = "$CUR_SRCV" ]; then echo current
+	elif [ -n "$v" ] && [ "$v" = "$REL_SRCV" ]; then echo release
+	else echo unknown
+	fi
+}
+# use_driver current|release: make it the loaded aloop module (logs to
+# stderr: attach's output is the device)
+use_driver() {
+	local want=$1 ko=$KO have d i
+	have=$(loaded_driver)
+	[ "$have" = "$want" ] && return 0
+	[ "$want" = release ] && ko=$REL_KO
+	# detach whatever the loaded driver still has bound, then unload it
+	for d in /sys/block/aloop*; do
+		[ -n "$(cat "$d/aloop/backing_file" 2>/dev/null)" ] || continue
+		log "WARNING: ${d##*/} still bound before unloading the $have aloop: detaching it" >&2
+		"$([ "$have" = release ] && echo "$REL_CTL" || echo "$CTL")" detach "/dev/${d##*/}" >&2
+	done
+	udevadm settle 2>/dev/null
+	for i in $(seq 50); do
+		[ -d /sys/module/aloop ] || break
+		rmmod aloop 2>/dev/null && break
+		sleep 0.1
+	done
+	[ ! -d /sys/module/aloop ] || { log "rmmod aloop ($have) failed" >&2; return 1; }
+	insmod "$ko" >&2 || { log "insmod $ko failed" >&2; return 1; }
+	for i in $(seq 50); do [ -c /dev/aloop-control ] && break; sleep 0.1; done
+	[ -c /dev/aloop-control ] || { log "no /dev/aloop-control after loading the $want aloop" >&2; return 1; }
+}
 
 # ------------------------------------------------ fio in a tmpfs
 # The guest's root is the host's, over 9p, and `drop_caches` evicts it: a
@@ -183,6 +244,12 @@ FILE=$BACK/main.img SPARSE=$BACK/sparse.img FSRAW=$BACK/fsraw
 	echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 	echo "aloop_dio_param=$(cat /sys/module/aloop/parameters/dio 2>/dev/null)"
 	echo "aloop_version=$(cat /sys/module/aloop/version 2>/dev/null)"
+	echo "aloop_srcversion=$(cat /sys/module/aloop/srcversion 2>/dev/null)"
+	if [ -n "$REL_KO" ]; then
+		echo "release_rev=${BENCH_RELEASE_REV:-}"
+		echo "release_version=$(modinfo -F version "$REL_KO" 2>/dev/null)"
+		echo "release_srcversion=$(modinfo -F srcversion "$REL_KO" 2>/dev/null)"
+	fi
 	echo "cmdline=$(cat /proc/cmdline)"
 } >"$OUT/env.txt"
 log "kernel $(uname -r), $NCPU vCPUs, $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) kB, $(fio --version), backing ext4 on $disk"
@@ -216,10 +283,17 @@ attach() {
 	raw)       echo "$f"; return 0 ;;
 	loop-buf)  dev=$(losetup --direct-io=off -f --show "$f") || return 1 ;;
 	loop-dio)  dev=$(losetup --direct-io=on -f --show "$f") || return 1 ;;
+	aloop-*)   use_driver "$([ "$mode" = aloop-release ] && echo release || echo current)" ||
+			   return 1 ;;
+	*) return 1 ;;
+	esac
+	case $mode in
+	loop-*) ;;
 	aloop-buf) dev=$("$CTLBIN" attach "$f") || return 1
 		   wait_blk "$dev"
 		   "$CTLBIN" set "$dev" --direct-io=off || { "$CTLBIN" detach "$dev"; return 1; } ;;
 	aloop-dio) dev=$("$CTLBIN" attach "$f") || return 1 ;;
+	aloop-release) dev=$("$REL_CTL" attach "$f") || return 1 ;;
 	aloop-dio1) dev=$("$CTLBIN" attach --queues 1 "$f") || return 1 ;;
 	aloop-worker) echo N >"$PARAMS/nowait" || return 1
 		   dev=$("$CTLBIN" attach "$f") || return 1 ;;
@@ -237,6 +311,10 @@ detach() {	# MODE DEV
 	case $1 in
 	raw) ;;
 	loop-*) losetup -d "$2" ;;
+	aloop-release) local rc=0
+		 "$REL_CTL" detach "$2" || rc=$?
+		 use_driver current || rc=1
+		 return $rc ;;
 	aloop-*) "$CTLBIN" detach "$2"
 		 echo Y >"$PARAMS/nowait"
 		 echo Y >"$PARAMS/sched_batch" 2>/dev/null
@@ -268,7 +346,8 @@ want_workload() {
 }
 
 SEQ=0
-ALO_COUNTERS="reqs_dio reqs_nowait reqs_worker nowait_again wakeups batches reqs_helper"
+# (the release has reqs_inline and no reqs_nowait, batches, reqs_helper)
+ALO_COUNTERS="reqs_dio reqs_nowait reqs_worker nowait_again wakeups batches reqs_helper reqs_inline"
 # counter DEV NAME: an aloop counter of DEV ("" when unreadable)
 counter() { cat "/sys/block/${1#/dev/}/aloop/$2" 2>/dev/null; }
 # fio options of every run, and the libaio QD16 ones (in AIO) for DEV
@@ -284,6 +363,9 @@ new_run() {	# REP POS MODE WORKLOAD DEV KIND
 	meta "seq=$SEQ" "rep=$1" "pos=$2" "mode=$3" "workload=$4" "dev=$5" "kind=$6" \
 		"dio=${ds%% *}" "dio_reason=${ds#* }" "want_dio=$(want_dio "$3")" \
 		"lbs=$(blockdev --getss "$5" 2>/dev/null || echo '-')"
+	case $3 in aloop-*)
+		meta "aloop_module=$(loaded_driver)" "aloop_srcversion=$(cat /sys/module/aloop/srcversion 2>/dev/null)" ;;
+	esac
 }
 
 # fio_run REP POS MODE WORKLOAD DEV FIO-ARGS...
@@ -314,7 +396,7 @@ fio_run() {
 	printf '%s\n' "${S1[@]}" >"$RUNS/$ID.stat1"
 	meta "rc=$rc" "t0=$t0" "t1=$t1"
 	[ -s "$RUNS/$ID.fio.err" ] || rm -f "$RUNS/$ID.fio.err"
-	case $mode in aloop-*) "$CTLBIN" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null
+	case $mode in aloop-*) "$(ctl_of "$mode")" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null
 		for k in $ALO_COUNTERS; do
 			v=$(counter "$dev" "$k")
 			[ -z "$v" ] || [ -z "${C0[$k]:-}" ] || v=$((v - C0[$k]))
@@ -382,7 +464,7 @@ mem_run() {
 	fincore --bytes --noheadings --raw --output RES,PAGES,SIZE "$FILE" >"$RUNS/$ID.fincore" 2>&1
 	exec {hold}<&-
 	meta "rc=$rc" "read_mb=$BENCH_MEM_MB"
-	case $mode in aloop-*) "$CTLBIN" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null ;; esac
+	case $mode in aloop-*) "$(ctl_of "$mode")" status --json "$dev" >"$RUNS/$ID.aloop.json" 2>/dev/null ;; esac
 	log "  rep $rep $mode mem-seqread: backing file resident $(awk '{printf "%.1f MiB", $1/1048576}' "$RUNS/$ID.fincore")"
 }
 

@@ -35,9 +35,11 @@ import tempfile
 # nowait=N): what the IOCB_NOWAIT tries bring; aloop-poll: workers that
 # spin poll_us for more work before they sleep: what polling brings
 # (and costs: the CPU columns); aloop-nobatch: workers SCHED_NORMAL
-# (module parameter sched_batch=N): what SCHED_BATCH brings
-MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-dio1", "aloop-worker",
-         "aloop-poll", "aloop-nobatch"]
+# (module parameter sched_batch=N): what SCHED_BATCH brings;
+# aloop-release: aloop-dio with the module and aloopctl of BENCH_RELEASE
+# ("today's release", inline submission from ->queue_rq)
+MODES = ["raw", "loop-buf", "loop-dio", "aloop-buf", "aloop-dio", "aloop-release", "aloop-dio1",
+         "aloop-worker", "aloop-poll", "aloop-nobatch"]
 WORKLOADS = [
     ("dev-randread-qd16", "device 4k randread, libaio QD16, jobs=vCPUs"),
     ("dev-randwrite-qd16", "device 4k randwrite, libaio QD16, jobs=vCPUs"),
@@ -73,6 +75,7 @@ SEED = {
 CTX_RAW_MAX_FRACTION = 0.25    # raw ctx/IO at QD16 < 1/4 of loop-buf's
 RESIDENT_BUF_MIN = 0.50        # buffered modes: > 50% of the read in the backing file's cache
 RESIDENT_DIO_MAX = 0.10        # aloop-dio: < 10%
+RELEASE_MIN = 0.95             # issue 19: no workload below 0.95x today's release (paired median)
 SPREAD_MIN = 0.02              # all modes within 2% = the instrument measures nothing
 
 
@@ -215,6 +218,7 @@ def load_samples(out, user_hz):
                 "meminfo_before_kb": {k: m0.get(k) for k in ("Buffers", "Cached", "MemFree", "Shmem")},
                 "meminfo_after_kb": {k: m1.get(k) for k in ("Buffers", "Cached", "MemFree", "Shmem")},
             })
+            s.update(aloop_meta(m))
             mem.append(s)
             continue
         try:
@@ -257,8 +261,26 @@ def load_samples(out, user_hz):
             pass
         if "sparse_allocated_after" in m:
             s["sparse_allocated_after"] = int(m["sparse_allocated_after"])
+        s.update(aloop_meta(m))
         samples.append(s)
     return samples, mem, perf
+
+
+def aloop_meta(m):
+    """Which module served an aloop run, and its counters over the run
+    (the release has reqs_inline, the current tree reqs_nowait ...)."""
+    r = {}
+    for k in ("aloop_module", "aloop_srcversion"):
+        if m.get(k):
+            r[k] = m[k]
+    cnt = {k[6:]: int(v) for k, v in m.items()
+           if k.startswith("aloop_reqs_") or k in ("aloop_wakeups", "aloop_nowait_again", "aloop_batches")
+           if v.lstrip("-").isdigit()}
+    if cnt:
+        r["aloop_counters"] = cnt
+    if "reqs_inline" in cnt and "reqs_worker" in cnt and cnt["reqs_inline"] + cnt["reqs_worker"]:
+        r["inline_share"] = cnt["reqs_inline"] / float(cnt["reqs_inline"] + cnt["reqs_worker"])
+    return r
 
 
 def stats(vals):
@@ -331,7 +353,7 @@ def summarize(run):
                 continue
             summary[w][m] = {k: stats([s.get(k) for s in ss])
                              for k in ("iops", "ctx_per_io", "sys_us_per_io", "busy_us_per_io", "fio_ctx",
-                                       "reqs_per_wakeup")}
+                                       "reqs_per_wakeup", "inline_share")}
     memsum = {}
     for m in modes:
         ss = [s for s in mem if s["mode"] == m]
@@ -384,6 +406,8 @@ def compute_ratios(summary, workloads):
             "aloop-dio/aloop-dio1": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-dio1")),
             "aloop-dio/aloop-worker": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-worker")),
             "aloop-poll/raw": ratio(med(summary, w, "aloop-poll"), med(summary, w, "raw")),
+            "aloop-dio/aloop-release": ratio(med(summary, w, "aloop-dio"), med(summary, w, "aloop-release")),
+            "aloop-release/raw": ratio(med(summary, w, "aloop-release"), med(summary, w, "raw")),
             "ctx aloop-dio/loop-dio": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "loop-dio", "ctx_per_io")),
             "ctx loop-dio/loop-buf": ratio(med(summary, w, "loop-dio", "ctx_per_io"), med(summary, w, "loop-buf", "ctx_per_io")),
             "ctx aloop-dio/aloop-buf": ratio(med(summary, w, "aloop-dio", "ctx_per_io"), med(summary, w, "aloop-buf", "ctx_per_io")),
@@ -393,7 +417,8 @@ def compute_ratios(summary, workloads):
 
 
 PAIRED = [("aloop-dio", "raw"), ("aloop-dio", "loop-dio"), ("aloop-dio", "aloop-worker"),
-          ("aloop-poll", "raw"), ("aloop-nobatch", "raw"), ("aloop-dio", "aloop-nobatch"), ("loop-dio", "raw")]
+          ("aloop-poll", "raw"), ("aloop-nobatch", "raw"), ("aloop-dio", "aloop-nobatch"), ("loop-dio", "raw"),
+          ("aloop-dio", "aloop-release"), ("aloop-release", "raw")]
 
 
 def paired_ratios(samples, workloads):
@@ -473,6 +498,19 @@ def instrument_checks(run, summary, memsum):
            for s in samples + mem if s["dio"] != s["want_dio"]]
     check("every run used the I/O mode it is named after", not bad,
           "; ".join(bad[:8]) if bad else "dio state read from sysfs at the start of each run")
+
+    if "aloop-release" in modes:
+        ran = [s for s in samples + mem if (s["mode"] or "").startswith("aloop-")]
+        srcv = {"current": env.get("aloop_srcversion"), "release": env.get("release_srcversion")}
+        bad = ["%s/%s rep %d: module %s (srcversion %s)" % (s["mode"], s["workload"], s["rep"],
+                                                            s.get("aloop_module"), s.get("aloop_srcversion"))
+               for s in ran
+               if s.get("aloop_module") != ("release" if s["mode"] == "aloop-release" else "current")
+               or not s.get("aloop_srcversion")
+               or s.get("aloop_srcversion") != srcv[s.get("aloop_module")]]
+        check("every aloop run was served by its module", not bad,
+              "; ".join(bad[:8]) if bad else "%d runs; srcversion %s (current), %s (release)"
+              % (len(ran), srcv["current"], srcv["release"]))
 
     unw = [int(env.get("prefill_unwritten_extents", "0") or 0),
            int(env.get("unwritten_extents_end", "0") or 0)]
@@ -574,6 +612,9 @@ def conditions(a, run):
             "mem_read_mib": read_mib,
         },
         "aloop_version": env.get("aloop_version"), "aloop_dio_param": env.get("aloop_dio_param"),
+        "release": {"rev": read_text(os.path.join(out, "release.txt")).strip() or env.get("release_rev"),
+                    "version": env.get("release_version"), "srcversion": env.get("release_srcversion"),
+                    "current_srcversion": env.get("aloop_srcversion")} if env.get("release_rev") else None,
         "git": read_text(os.path.join(out, "git.txt")).strip(),
         "bench_seconds": env.get("bench_seconds"), "user_hz": user_hz,
         "guest_cpu_model": env.get("cpu_model"),
@@ -673,6 +714,10 @@ def main():
                    run["read_mib"], run["mem"], run["perf"], paired)
     doc = document(a, cond, instrument_ok, checks, klog, summary, ratios, memsum, run)
     doc["paired_ratios"] = paired
+    if "aloop-release" in run["modes"]:
+        doc["release_comparison"] = {"min": RELEASE_MIN,
+                                     "workloads": release_comparison(run["workloads"], summary, ratios,
+                                                                     paired)}
     with open(jpath, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)
         f.write("\n")
@@ -751,17 +796,21 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     for w in workloads:
         p("| %s | " % w + " | ".join(iops_cell((summary[w].get(m) or {}).get("iops")) for m in modes) + " |")
     p("")
+    if "aloop-release" in modes:
+        render_release(p, cond, workloads, summary, ratios, paired)
     p("## Ratios of median IOPS (the figures that matter)")
     p("")
     cols = ["aloop-dio/raw", "aloop-dio/loop-dio", "aloop-dio/aloop-buf", "loop-dio/raw", "loop-buf/raw",
             "loop-dio/loop-buf", "aloop-dio1/raw", "aloop-dio/aloop-dio1", "aloop-dio/aloop-worker",
             "aloop-poll/raw"]
+    if "aloop-release" in modes:
+        cols += ["aloop-dio/aloop-release", "aloop-release/raw"]
     p("| workload | " + " | ".join(cols) + " |")
     p("|---" * (len(cols) + 1) + "|")
     for w in workloads:
         p("| %s | " % w + " | ".join(fmt_r(ratios[w][c]) for c in cols) + " |")
     p("")
-    pcols = ["%s/%s" % ab for ab in PAIRED]
+    pcols = ["%s/%s" % ab for ab in PAIRED if "aloop-release" in modes or "aloop-release" not in ab]
     if paired and any(paired[w][c] for w in workloads for c in pcols):
         p("## Paired ratios — median (min–max) over repetitions of the ratio within each repetition")
         p("")
@@ -874,6 +923,10 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     p("- Guest kernel %s; %s; aloop %s (dio=%s); tree %s." % (cond["kernel"], cond["fio"],
                                                              cond["aloop_version"], cond["aloop_dio_param"],
                                                              cond["git"] or "?"))
+    if cond.get("release"):
+        p("- aloop-release: %s, aloop %s, srcversion %s (this tree's module: %s)."
+          % (cond["release"]["rev"], cond["release"]["version"], cond["release"]["srcversion"],
+             cond["release"]["current_srcversion"]))
     p("- Backing: one %d MiB file on %s, pre-filled by a %s; the same file for every mode in one boot. "
       "Sparse case: a fresh %d MiB sparse file per run." % (cond["file_mib"], cond["backing"],
                                                             cond["prefill"], cond["sparse_mib"]))
@@ -917,6 +970,71 @@ def render_md(a, cond, modes, workloads, summary, ratios, memsum, checks, instru
     p("Workloads: " + "; ".join("`%s` %s" % (w, wdesc[w]) for w in workloads) + ".")
     p("")
     return "\n".join(L)
+
+
+def release_comparison(workloads, summary, ratios, paired):
+    """Issue 19's acceptance: per workload, aloop-dio / aloop-release paired
+    within each repetition, median over the repetitions, against 0.95."""
+    rows = {}
+    for w in workloads:
+        st = (paired or {}).get(w, {}).get("aloop-dio/aloop-release")
+        if not st and ratios[w].get("aloop-dio/aloop-release") is None:
+            continue
+        rows[w] = {
+            "aloop_dio_iops": med(summary, w, "aloop-dio"),
+            "aloop_release_iops": med(summary, w, "aloop-release"),
+            "paired": st,
+            "ratio_of_medians": ratios[w].get("aloop-dio/aloop-release"),
+            "ok": None if not st else st["median"] >= RELEASE_MIN,
+            "release_inline_share": med(summary, w, "aloop-release", "inline_share"),
+            "ctx_per_io": [med(summary, w, "aloop-dio", "ctx_per_io"),
+                           med(summary, w, "aloop-release", "ctx_per_io")],
+        }
+    return rows
+
+
+def render_release(p, cond, workloads, summary, ratios, paired):
+    """The table of aloop-dio against today's release (aloop-release)."""
+    rows = release_comparison(workloads, summary, ratios, paired)
+    rel = cond.get("release") or {}
+    p("## Against today's release: aloop-dio / aloop-release (issue 19: no workload below %.2f×)"
+      % RELEASE_MIN)
+    p("")
+    p("aloop-release is aloop-dio with the module and aloopctl of %s (module srcversion %s; this "
+      "tree's: %s), swapped in and out in the same boot. The verdict reads the **paired** ratio: "
+      "aloop-dio ÷ aloop-release within each repetition, median over the repetitions."
+      % (rel.get("rev") or "?", rel.get("srcversion") or "?", rel.get("current_srcversion") or "?"))
+    p("")
+    p("| workload | aloop-dio IOPS | aloop-release IOPS | paired ratio, median (min–max) | pairs "
+      "| ratio of medians | ≥ %.2f | ctx/IO dio / release | release: share inline |" % RELEASE_MIN)
+    p("|---|---|---|---|---|---|---|---|---|")
+    for w, r in rows.items():
+        st = r["paired"]
+        p("| %s | %s | %s | %s | %d | %s | %s | %s / %s | %s |" % (
+            w, fmt_n(r["aloop_dio_iops"]), fmt_n(r["aloop_release_iops"]),
+            "%s (%s–%s)" % (fmt_r(st["median"]), fmt_r(st["min"]), fmt_r(st["max"])) if st else "–",
+            st["n"] if st else 0, fmt_r(r["ratio_of_medians"]),
+            {True: "yes", False: "**NO**", None: "–"}[r["ok"]],
+            fmt_n(r["ctx_per_io"][0]), fmt_n(r["ctx_per_io"][1]),
+            "–" if r["release_inline_share"] is None else "%.0f%%" % (100 * r["release_inline_share"])))
+    p("")
+    judged = {w: r for w, r in rows.items() if r["ok"] is not None}
+    below = ["%s %.2f" % (w, r["paired"]["median"]) for w, r in judged.items() if not r["ok"]]
+    if not judged:
+        p("No paired sample: no verdict.")
+    elif below:
+        p("**Below %.2f× the release: %s** (%d of %d workloads)." % (RELEASE_MIN, ", ".join(below),
+                                                                     len(below), len(judged)))
+    else:
+        lo = min(judged, key=lambda w: judged[w]["paired"]["median"])
+        p("Every workload at ≥ %.2f× the release (lowest: %s, %.2f)."
+          % (RELEASE_MIN, lo, judged[lo]["paired"]["median"]))
+    npairs = min([r["paired"]["n"] for r in judged.values()], default=0)
+    if judged and npairs < 5:
+        p("")
+        p("Fewer than 5 pairs per workload (%d): indicative only; the acceptance asks for medians of ≥ 5."
+          % npairs)
+    p("")
 
 
 def render_perf(p, perf):

@@ -32,6 +32,11 @@
 #                        perf record -a -g: CPU per I/O by kernel layer
 #                        (needs perf in the guest: linux-perf)
 #   BENCH_WORKLOADS="dev-* mem-seqread"   only these workloads (globs)
+#   BENCH_RELEASE=REV    the commit of the aloop-release mode (in BENCH_MODES
+#                        or BENCH_FAST_MODES: "today's release", its module
+#                        and aloopctl built from `git archive REV` in
+#                        build/bench/<kver>/release); default the parent of
+#                        713c59b, the last tree with inline submission
 #   BENCH_VM_TIMEOUT=S   seconds per guest boot (default 1500 QUICK, 7200)
 #   ALOOP_VM_MEM=2G ALOOP_VM_CPUS=2 ALOOP_KVM=1 ALOOP_SKIP_SETUP=1
 #   BENCH_RESULTS=DIR    where the results go (default bench/results)
@@ -86,6 +91,25 @@ say "kernels: $(for s in "${KLIST[@]}"; do kernel_load "$s"; printf '%s ' "$K_RE
 
 make -s aloopctl >/dev/null || { echo "bench: make aloopctl failed" >&2; exit 1; }
 
+# without_mode MODE WORDS...: WORDS without MODE
+without_mode() { local m=$1 w o=(); shift; for w in "$@"; do [ "$w" = "$m" ] || o+=("$w"); done; echo "${o[*]}"; }
+# The aloop-release mode: the driver of BENCH_RELEASE, another module also
+# named aloop (bench/guest.sh swaps the two).  Only when a mode asks for it.
+REL_SHA=
+case " $BENCH_MODES $BENCH_FAST_MODES " in
+*" aloop-release "*)
+	if REL_SHA=$(git -C "$REPO" rev-parse -q --verify "$BENCH_RELEASE^{commit}" 2>/dev/null); then
+		say "aloop-release: $BENCH_RELEASE = $REL_SHA ($(git -C "$REPO" log -1 --format=%s "$REL_SHA" | cut -c1-60))"
+	else
+		REL_SHA=
+		say "SKIP aloop-release: BENCH_RELEASE=$BENCH_RELEASE is no commit of this repository (a shallow clone?); the other modes run"
+		# shellcheck disable=SC2086 # word lists
+		BENCH_MODES=$(without_mode aloop-release $BENCH_MODES)
+		# shellcheck disable=SC2086
+		BENCH_FAST_MODES=$(without_mode aloop-release $BENCH_FAST_MODES)
+	fi ;;
+esac
+
 mkdir -p "$BENCH_RESULTS"
 VMDIR=
 MON=
@@ -108,6 +132,26 @@ for spec in "${KLIST[@]}"; do
 	fi
 	cp aloopctl/aloopctl "$B/bin/aloopctl"
 	git -C "$REPO" describe --always --dirty >"$B/out/git.txt" 2>/dev/null || true
+	modes=$BENCH_MODES fast_modes=$BENCH_FAST_MODES R=$B/release
+	if [ -n "$REL_SHA" ]; then
+		say "[$k] building the release's aloop.ko and aloopctl ($REL_SHA) in $R"
+		rm -rf "$R"
+		mkdir -p "$R/src" "$R/bin"
+		if git -C "$REPO" archive "$REL_SHA" | tar -x -C "$R/src" &&
+		   module_build "$R/mod" "$R/build.log" "$R/src" &&
+		   make -s -C "$R/src" aloopctl >>"$R/build.log" 2>&1 &&
+		   cp "$R/src/aloopctl/aloopctl" "$R/bin/aloopctl"; then
+			echo "$REL_SHA (BENCH_RELEASE=$BENCH_RELEASE)" >"$B/out/release.txt"
+		else
+			tail -n 30 "$R/build.log"
+			echo "bench: [$k] the release ($REL_SHA) did not build (log: $R/build.log): no aloop-release on $k" >&2
+			rc=1
+			# shellcheck disable=SC2086
+			modes=$(without_mode aloop-release $modes)
+			# shellcheck disable=SC2086
+			fast_modes=$(without_mode aloop-release $fast_modes)
+		fi
+	fi
 
 	VMDIR=$(mktemp -d "$REPO/build/bench/vm.XXXXXX")
 	# backing file + sparse file + fs harness files + ext4 overhead
@@ -136,14 +180,15 @@ for spec in "${KLIST[@]}"; do
 	t0=$(date +%s)
 	vm_boot --results "$B/out" --disk "$VMDIR/disk.img:aloop-bench" --cache "$cache" \
 		--timeout "$BENCH_VM_TIMEOUT" --log "$B/vng.log" --prefix "[$k] | " "${CLOCK_OPTS[@]}" \
-		-- env BENCH_QUICK="$QUICK" BENCH_REPS="$REPS" BENCH_MODES="$BENCH_MODES" \
+		-- env BENCH_QUICK="$QUICK" BENCH_REPS="$REPS" BENCH_MODES="$modes" \
 		BENCH_WORKLOADS="$BENCH_WORKLOADS" BENCH_FILE_MB="$BENCH_FILE_MB" \
 		BENCH_SPARSE_MB="$BENCH_SPARSE_MB" BENCH_MEM_MB="$BENCH_MEM_MB" \
 		BENCH_DEV_IOS="$BENCH_DEV_IOS" BENCH_PSYNC_IOS="$BENCH_PSYNC_IOS" \
 		BENCH_FS_MB="$BENCH_FS_MB" BENCH_FS_RAND_MB="$BENCH_FS_RAND_MB" \
-		BENCH_SPARSE_IOS="$BENCH_SPARSE_IOS" BENCH_FAST_MODES="$BENCH_FAST_MODES" \
+		BENCH_SPARSE_IOS="$BENCH_SPARSE_IOS" BENCH_FAST_MODES="$fast_modes" \
 		BENCH_FAST_MB="$BENCH_FAST_MB" BENCH_FAST_IOS="$BENCH_FAST_IOS" BENCH_PERF="$BENCH_PERF" \
-		BENCH_POLL_US="$BENCH_POLL_US" \
+		BENCH_POLL_US="$BENCH_POLL_US" BENCH_RELEASE_KO="${REL_SHA:+$R/mod/aloop.ko}" \
+		BENCH_RELEASE_CTL="${REL_SHA:+$R/bin/aloopctl}" BENCH_RELEASE_REV="$REL_SHA" \
 		"$REPO/bench/guest.sh" "$B/mod/aloop.ko" "$B/bin/aloopctl" "$VM_RESULTS"
 	echo $? >"$B/vng.rc"
 	echo $((t0 + VM_WAITED)) >"$B/out/vm.start"

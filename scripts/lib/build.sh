@@ -3,8 +3,9 @@
 #
 # Building aloop.ko for the kernel of kernel_find / kernel_load:
 #
-#   module_build BDIR LOG
-#       copy the module's sources into BDIR (build/<kver> for check and
+#   module_build BDIR LOG [SRC]
+#       copy the module's sources (of the tree SRC, default the repository:
+#       bench's aloop-release mode builds an older commit's) into BDIR (build/<kver> for check and
 #       demo, a private build/bench/<kver>/mod for bench) and build there
 #       from scratch with W=1, so that every warning shows in LOG: on the
 #       host, or chrooted in K_ROOT (the trixie root's gcc-14 for 7.x),
@@ -14,12 +15,12 @@
 #   module_warnings LOG   the compiler's warnings in LOG (at most 20 lines)
 
 module_build() {
-	local bdir=$1 log=$2 lock
+	local bdir=$1 log=$2 src=${3:-$REPO} lock
 	mkdir -p "$bdir" || return 1
 	lock=$(dirname "$bdir")/.build-$(basename "$bdir").lock
 	(
 		flock 9
-		cd "$REPO" &&
+		cd "$src" &&
 		rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 			--exclude='.*.cmd' --exclude='*.cmd' --exclude='*.symvers' --exclude='modules.order' \
 			--exclude='aloop_probes.h' --exclude='*.d' --exclude='*.log' \
