@@ -34,9 +34,10 @@
 #   ALOOP_PKG_NOBOOT=1 ...     prepare the roots, boot nothing
 #   ALOOP_PKG_UPGRADE=0 ...    no upgrade step in the trixie guest
 #
-# About 3-5 minutes per guest under TCG (the trixie guest's upgrade step
-# ~10 more: a DKMS build in the guest), plus preparing each root and
-# the wait for the VM lock.  The .debs: build/deb (ALOOP_DEB_DIR), made
+# About 3-5 minutes per guest under TCG, plus preparing each root and
+# the wait for the VM lock; the trixie guest's upgrade step ~20 more (a
+# DKMS build in the guest: its apt-get install took 17.5 minutes on a
+# 2-core host beside a niced kernel build, the boot 19.5 minutes).  The .debs: build/deb (ALOOP_DEB_DIR), made
 # by `make deb` when missing.  KTAP on stdout, "# N passed, M failed"
 # last; exit 1 on failure.
 set -u
