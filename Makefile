@@ -16,7 +16,7 @@
 #   make lint               shellcheck on the scripts, pyflakes on the Python
 #   make tools              aloopctl and the guest tests' helper programs
 #   make deb                aloop-dkms + aloop-utils .debs in build/deb/, lintian
-#   make check-deb          the package tests (chroots, guests; ~40 min)
+#   make check-deb          the package tests (chroots, guests; ~60 min)
 #   make header-matrix      W=1 build against Debian's headers packages (as root)
 
 VERSION   := $(shell cat $(CURDIR)/VERSION 2>/dev/null)
@@ -265,7 +265,8 @@ deb:
 # The package tests (tests/pkg/, as root): make deb, the packages'
 # contents and lintian; install, a second kernel and purge in bookworm
 # and trixie chroots; a guest booted from the trixie root with the
-# packages installed (waits for the VM lock).  About 40 minutes.
+# packages installed, which then upgrades them with a device bound (a
+# DKMS build under TCG; waits for the VM lock).  About an hour.
 check-deb:
 	@rc=0; for t in test_deb test_chroot test_guest; do \
 		ALOOP_DEB_REBUILD=0 tests/pkg/$$t.sh || rc=1; \

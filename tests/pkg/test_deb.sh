@@ -9,7 +9,8 @@
 #                Makefile, the kernel code, the UAPI header, the probes)
 #                and no build artifact (.o .ko .cmd .mod aloop_probes.h)
 #                nor anything of the test harness; postinst/prerm that
-#                call dkms (dh_dkms)
+#                call dkms (dh_dkms), then the postinst's upgrade note
+#                (loaded module != installed one), which unloads nothing
 #   aloop-utils  /usr/sbin/aloopctl (linked against libkmod), its man
 #                page, bash completion, the udev rule,
 #                aloop-restore.service, <linux/aloop.h>;
@@ -84,6 +85,15 @@ grep -q 'common.postinst' "$PKG_WORK/dkms-ctl/postinst" 2>/dev/null &&
 	grep -q "dkms remove -m \$DKMS_NAME -v \$DKMS_VERSION --all" "$PKG_WORK/dkms-ctl/prerm" 2>/dev/null
 result $? "aloop-dkms: postinst builds through dkms, prerm removes every kernel's (dh_dkms)" \
 	"$(cat "$PKG_WORK/dkms-ctl/postinst" "$PKG_WORK/dkms-ctl/prerm" 2>&1 | head -n 40)"
+# the upgrade note (debian/aloop-dkms.postinst) after dh_dkms's part,
+# so that it compares with the module just built; it never unloads
+pi=$PKG_WORK/dkms-ctl/postinst
+end=$(grep -n '^# End automatically added section' "$pi" 2>/dev/null | head -n 1 | cut -d: -f1)
+note=$(grep -n '^	aloop_note || true' "$pi" 2>/dev/null | head -n 1 | cut -d: -f1)
+sh -n "$pi" 2>/dev/null && [ -n "$end" ] && [ -n "$note" ] && [ "$note" -gt "$end" ] &&
+	! grep -Eq '^[^#"]*\b(rmmod|modprobe +-r)\b' "$pi"
+result $? "aloop-dkms: postinst parses, its upgrade note runs after dh_dkms's build and unloads nothing" \
+	"sh -n: $(sh -n "$pi" 2>&1)" "end of dh_dkms's part: line ${end:-?}, the note: line ${note:-?}"
 
 # ----------------------------------------------------------- aloop-utils
 ut=$(contents "$DEB_UTILS")

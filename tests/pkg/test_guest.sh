@@ -17,15 +17,27 @@
 # that series boots with the copy as / under virtme-ng (scripts/lib/vm.sh:
 # one guest at a time, under /tmp/aloop-vm.lock) and runs
 # tests/guest/88-deb.sh: with the module not loaded, aloopctl attach
-# loads the DKMS build by itself.  The guest's KTAP is a subtest; its
+# loads the DKMS build by itself.  The trixie guest then runs
+# tests/guest/88-deb-upgrade.sh: a second, newer pair of .debs, built
+# here from a copy of the tree with VERSION+upgradetest1 (VERSION,
+# dkms.conf, a debian/changelog entry; one more modinfo tag in
+# src/aloop_main.c, so that the srcversion differs too; the tree itself
+# is not touched), waits in the root's /root/upgrade; with a device bound
+# the guest installs it (DKMS builds the new module under TCG: minutes),
+# checks that the device and its data are untouched, the postinst's note
+# and aloopctl doctor's "loaded X, installed Y", then reloads aloop and
+# checks the new module.  Each guest file's KTAP is a subtest; the
 # kernel log is scanned (scripts/lib/kernel-log-patterns).
 #
 #   tests/pkg/test_guest.sh                     (every guest: 3 boots)
 #   ALOOP_PKG_GUESTS=trixie tests/pkg/test_guest.sh
 #   ALOOP_PKG_NOBOOT=1 ...     prepare the roots, boot nothing
+#   ALOOP_PKG_UPGRADE=0 ...    no upgrade step in the trixie guest
 #
 # About 3-5 minutes per guest under TCG, plus preparing each root and
-# the wait for the VM lock.  The .debs: build/deb (ALOOP_DEB_DIR), made
+# the wait for the VM lock; the trixie guest's upgrade step ~20 more (a
+# DKMS build in the guest: its apt-get install took 17.5 minutes on a
+# 2-core host beside a niced kernel build, the boot 19.5 minutes).  The .debs: build/deb (ALOOP_DEB_DIR), made
 # by `make deb` when missing.  KTAP on stdout, "# N passed, M failed"
 # last; exit 1 on failure.
 set -u
@@ -36,6 +48,8 @@ ktap_defer_plan
 . tests/pkg/lib.sh
 
 : "${ALOOP_PKG_GUESTS:=trixie bookworm:6.1 bookworm:6.12}"
+: "${ALOOP_PKG_UPGRADE:=1}"
+UP_VERSION=$VERSION+upgradetest1
 result() { ktap_result "$@"; }	# STATUS DESC [DIAG...]
 
 [ "$(id -u)" = 0 ] || { ktap_skip "package guest tests" "not root"; ktap_finish; }
@@ -67,6 +81,36 @@ install_debs() {	# ROOT SUITE
 		"/tmp/$(basename "$DEB_DKMS")" "/tmp/$(basename "$DEB_UTILS")"
 }
 
+# upgrade_debs DIR: the newer pair (UP_VERSION) in DIR, made by `make
+# deb` in a copy of the tree's files (those make deb takes) under
+# $PKG_WORK, with VERSION, dkms.conf and debian/changelog saying
+# UP_VERSION and one more modinfo tag (a srcversion of its own: a
+# version alone changes no source file); no build-time tests
+# (nocheck: the tree's own make deb runs them)
+upgrade_debs() {
+	local d=$1 src=$PKG_WORK/upgrade-src/aloop-$UP_VERSION who
+	rm -rf "$PKG_WORK/upgrade-src" && mkdir -p "$src" "$d" || return 1
+	git ls-files -z --cached --others --exclude-standard |
+		tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src" || return 1
+	echo "$UP_VERSION" >"$src/VERSION"
+	sed -i "s/^PACKAGE_VERSION=.*/PACKAGE_VERSION=\"$UP_VERSION\"/" "$src/dkms.conf"
+	who=$(sed -n 's/^ -- \(.*>\)  .*/\1/p' "$src/debian/changelog" | head -n 1)
+	{
+		printf 'aloop (%s) unstable; urgency=medium\n\n' "$UP_VERSION"
+		printf '  * Upgrade test build (tests/pkg/test_guest.sh), never released.\n\n'
+		printf ' -- %s  %s\n\n' "$who" "$(date -R)"
+		cat debian/changelog
+	} >"$src/debian/changelog"
+	printf '\n/* upgrade test build (tests/pkg/test_guest.sh) */\nMODULE_INFO(aloop_upgrade_test, "%s");\n' \
+		"$UP_VERSION" >>"$src/src/aloop_main.c"
+	grep -qx "$UP_VERSION" "$src/VERSION" && grep -q "^PACKAGE_VERSION=\"$UP_VERSION\"$" "$src/dkms.conf" ||
+		return 1
+	DEB_BUILD_OPTIONS=nocheck nice -n 10 make -C "$src" --no-print-directory deb \
+		DEB_DIR="$PKG_WORK/upgrade-src/deb" || return 1
+	cp "$PKG_WORK/upgrade-src/deb/aloop-dkms_${UP_VERSION}_all.deb" \
+		"$PKG_WORK/upgrade-src/deb/aloop-utils_${UP_VERSION}"_*.deb "$d/"
+}
+
 # prepare SUITE: a root with the packages installed in ROOTS[SUITE]
 declare -A ROOTS
 prepare() {
@@ -82,6 +126,9 @@ prepare() {
 		pkg_apt_setup "$r" trixie
 		step "trixie: apt-get update" trixie-update chr "$r" apt-get update -q &&
 			install_debs "$r" trixie || return 1
+		[ "$ALOOP_PKG_UPGRADE" = 0 ] ||
+			step "trixie: newer .debs ($UP_VERSION, from a copy of the tree) in the root's /root/upgrade" \
+				upgrade-debs upgrade_debs "$r/root/upgrade"
 		;;
 	bookworm)
 		pkg_bookworm_base || { ktap_fail "bookworm: base root $ALOOP_BOOKWORM_ROOT"; return 1; }
@@ -105,32 +152,49 @@ prepare() {
 	ROOTS[$s]=$r
 }
 
-# boot SUITE ROOT K: boot K with ROOT as /, run 88-deb.sh in it
+# subtest SUITE K RES NAME: guest file NAME's KTAP (RES/NAME.ktap) as a
+# subtest, then one result for it: exit 0, no failure, no SKIP
+subtest() {
+	local s=$1 k=$2 res=$3 f=$4 last skips l
+	if [ -s "$res/$f.ktap" ]; then
+		ktap_print "# Subtest: $f ($s/$k)"
+		while IFS= read -r l; do
+			ktap_print "    $l"
+		done <"$res/$f.ktap"
+		last=$(tail -n 1 "$res/$f.ktap")
+		skips=$(grep -c '# SKIP' "$res/$f.ktap")
+		[ "$(cat "$res/$f.rc" 2>/dev/null)" = 0 ] && [ "$skips" = 0 ] &&
+			[[ $last =~ ^#\ [0-9]+\ passed,\ 0\ failed$ ]]
+		result $? "$s/$k: tests/guest/$f.sh (${last#\# }, $skips skipped)" \
+			"$(cat "$res/$f.stderr" 2>/dev/null)"
+	else
+		ktap_fail "$s/$k: tests/guest/$f.sh" "no output; console:" \
+			"$(tail_of "$LOG/console-$s-$k.log" 30)"
+	fi
+}
+
+# boot SUITE ROOT K FILE...: boot K with ROOT as /, run the guest files
+# (tests/guest/FILE.sh) in it, one after the other
 boot() {
-	local s=$1 r=$2 k=$3 res=$PKG_WORK/results-$1-$3 last skips st
+	local s=$1 r=$2 k=$3 res=$PKG_WORK/results-$1-$3 st f cmd timeout=900
+	shift 3
 	mkdir -p "$res"
+	cmd="cd '$REPO'"
+	for f; do
+		cmd+="; tests/guest/$f.sh >'$VM_RESULTS/$f.ktap' 2>'$VM_RESULTS/$f.stderr'; echo \$? >'$VM_RESULTS/$f.rc'"
+		[ "$f" != 88-deb-upgrade ] || timeout=2700	# a DKMS build under TCG
+	done
+	cmd+="; dmesg >'$VM_RESULTS/dmesg.txt' 2>&1; sync"
 	# shellcheck disable=SC2034 # read by vm_boot (scripts/lib/vm.sh)
 	K_IMG=$r/boot/vmlinuz-$k K_ROOT=$r K_KDIR='' K_REL=$k
-	vm_boot --results "$res" --timeout 900 --log "$LOG/console-$s-$k.log" --quiet -- \
-		/bin/bash -c "cd '$REPO' && tests/guest/88-deb.sh >'$VM_RESULTS/88-deb.ktap' 2>'$VM_RESULTS/88-deb.stderr'; echo \$? >'$VM_RESULTS/88-deb.rc'; dmesg >'$VM_RESULTS/dmesg.txt' 2>&1; sync"
+	vm_boot --results "$res" --timeout "$timeout" --log "$LOG/console-$s-$k.log" --quiet -- \
+		/bin/bash -c "$cmd"
 	st=$?
 	result "$st" "$s/$k: boot with the root as / (vng; waited ${VM_WAITED:-?}s for the VM lock, ran ${VM_SECONDS:-?}s)" \
 		"$(tail_of "$LOG/console-$s-$k.log" 30)"
-	if [ -s "$res/88-deb.ktap" ]; then
-		ktap_print "# Subtest: 88-deb ($s/$k)"
-		while IFS= read -r l; do
-			ktap_print "    $l"
-		done <"$res/88-deb.ktap"
-		last=$(tail -n 1 "$res/88-deb.ktap")
-		skips=$(grep -c '# SKIP' "$res/88-deb.ktap")
-		[ "$(cat "$res/88-deb.rc" 2>/dev/null)" = 0 ] && [ "$skips" = 0 ] &&
-			[[ $last =~ ^#\ [0-9]+\ passed,\ 0\ failed$ ]]
-		result $? "$s/$k: tests/guest/88-deb.sh (${last#\# }, $skips skipped)" \
-			"$(cat "$res/88-deb.stderr" 2>/dev/null)"
-	else
-		ktap_fail "$s/$k: tests/guest/88-deb.sh" "no output; console:" \
-			"$(tail_of "$LOG/console-$s-$k.log" 30)"
-	fi
+	for f; do
+		subtest "$s" "$k" "$res" "$f"
+	done
 	klog_scan "$res/dmesg.txt"
 	result $? "$s/$k: guest kernel log: no WARNING/BUG/Oops/lockdep/KASAN line" \
 		"${KLOG_REPORT:-no kernel log}"
@@ -158,10 +222,12 @@ for g in $ALOOP_PKG_GUESTS; do
 	fi
 	find "$r/lib/modules/$k/updates/dkms" -name 'aloop.ko*' 2>/dev/null | grep -q .
 	result $? "$g: DKMS installed aloop for $k" "$(chr "$r" dkms status 2>&1)" || continue
+	files=(88-deb)
+	[ "$s" != trixie ] || [ "$ALOOP_PKG_UPGRADE" = 0 ] || files+=(88-deb-upgrade)
 	if [ "${ALOOP_PKG_NOBOOT:-0}" = 1 ]; then
-		ktap_skip "$g: boot $k, tests/guest/88-deb.sh" "ALOOP_PKG_NOBOOT=1"
+		ktap_skip "$g: boot $k, tests/guest/{$(IFS=,; echo "${files[*]}")}.sh" "ALOOP_PKG_NOBOOT=1"
 	else
-		boot "$s" "$r" "$k"
+		boot "$s" "$r" "$k" "${files[@]}"
 	fi
 done
 ktap_finish
