@@ -717,8 +717,8 @@ static int alo_queue_thread(void *data)
 			idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
 			/* A no-op while armed: alo_idle_fn() looks again. */
 			if (arm && idle)
-				queue_delayed_work(system_wq, &aq->idle_work,
-						   idle);
+				queue_delayed_work(system_freezable_wq,
+						   &aq->idle_work, idle);
 			if (!freezing(current))
 				schedule();
 			__set_current_state(TASK_RUNNING);
@@ -746,7 +746,12 @@ static int alo_queue_thread(void *data)
 /*
  * Start the worker of @aq (aloop_io_wq, which has a rescuer).  Without
  * one (no memory for a thread) serve the queue from here, blocking, until
- * it is empty: the next request tries again.
+ * it is empty: the next request tries again.  kthread_create() waits for
+ * kthreadd's GFP_KERNEL allocations, as a stock loop device's first
+ * request waits for its workqueue's pool to create a kworker (loop's
+ * workqueue has no rescuer); a device in use keeps its workers
+ * (worker_idle_ms), so this is paid after idleness only.  Freezable idle
+ * work: no worker is stopped while the system suspends.
  */
 static void alo_start_fn(struct work_struct *work)
 {
@@ -806,7 +811,7 @@ static void alo_idle_fn(struct work_struct *work)
 		aq->task = NULL;
 		aq->sleeping = false;
 	} else {
-		queue_delayed_work(system_wq, &aq->idle_work,
+		queue_delayed_work(system_freezable_wq, &aq->idle_work,
 				   aq->idle_since + idle - jiffies);
 	}
 	spin_unlock_irq(&aq->lock);
