@@ -43,7 +43,7 @@ for p in qemu-system-x86 qemu-utils fio e2fsprogs xfsprogs util-linux \
 	 linux-image-amd64 linux-headers-amd64 busybox-static fdisk \
 	 dkms debootstrap rsync libc6-dev linux-libc-dev gnuplot-nox gcc-multilib \
 	 binutils xz-utils btrfs-progs shellcheck pyflakes3 libkmod-dev \
-	 dpkg-dev debhelper dh-dkms lintian stress-ng dmsetup; do
+	 dpkg-dev debhelper dh-dkms lintian stress-ng dmsetup openssl; do
 	dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 have_vng=0; command -v vng >/dev/null 2>&1 && have_vng=1

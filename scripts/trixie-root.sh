@@ -28,7 +28,7 @@ export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 PKGS=(fio e2fsprogs xfsprogs util-linux util-linux-extra mount fdisk kmod
       make gcc gcc-multilib libc6-dev binutils python3 libsmartcols1 procps
       udev dkms busybox-static xz-utils zstd coreutils diffutils btrfs-progs
-      stress-ng dmsetup)
+      stress-ng dmsetup openssl)
 # from -backports, in step with the kernel: linux-perf for `make bench
 # BENCH_PERF=1` (perf there is perf_<kernel series>)
 KPKGS=(linux-image-amd64 linux-headers-amd64 linux-perf)
