@@ -49,14 +49,9 @@ DESCS=("before: aloopctl attach binds a file with the installed module, version 
        "the file attached again on the new module reads back identical"
        "aloopctl doctor after the switch: ok 'loaded ${NEW:-?}, installed ${NEW:-?}', exit 0")
 
-# shellcheck disable=SC2016 # dpkg-query's ${Status}
-n=$(dpkg-query -W -f='${Status}\n' aloop-dkms aloop-utils 2>/dev/null |
-	grep -c '^install ok installed$')
-why=
-if [ "$DUT" != aloop ]; then
-	why="the packages are aloop's (DUT=$DUT)"
-elif [ "$n" != 2 ]; then
-	why="aloop-dkms and aloop-utils are not installed in this root (tests/pkg/test_guest.sh boots one that has them)"
+why=$(deb_skip_reason)
+if [ -n "$why" ]; then
+	:
 elif [ -z "$DEB_DKMS" ] || [ -z "$DEB_UTILS" ] || [ -z "$NEW" ]; then
 	why="no newer aloop-dkms/aloop-utils .debs in $ALOOP_UPGRADE_DEBS (tests/pkg/test_guest.sh puts them in the trixie root)"
 elif [ "$NEW" = "$OLD" ]; then

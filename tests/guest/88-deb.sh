@@ -33,15 +33,7 @@ DESCS=("dkms status: aloop/$VERSION installed for $K"
        "aloopctl detach"
        "as nobody without the module: no autoload, the plain error")
 
-# shellcheck disable=SC2016 # dpkg-query's ${Status}
-n=$(dpkg-query -W -f='${Status}\n' aloop-dkms aloop-utils 2>/dev/null |
-	grep -c '^install ok installed$')
-why=
-if [ "$DUT" != aloop ]; then
-	why="the packages are aloop's (DUT=$DUT)"
-elif [ "$n" != 2 ]; then
-	why="aloop-dkms and aloop-utils are not installed in this root (tests/pkg/test_guest.sh boots one that has them)"
-fi
+why=$(deb_skip_reason)
 if [ -n "$why" ]; then
 	skip_n 7 "$why" "${DESCS[@]}"
 	finish

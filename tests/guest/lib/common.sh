@@ -83,6 +83,20 @@ kthread_present() {
 	return 1
 }
 kthread_absent() { ! kthread_present "$1"; }
+
+# deb_skip_reason: why this root cannot run the Debian package tests
+# (88-deb*), empty when aloop-dkms and aloop-utils are installed
+deb_skip_reason() {
+	local n
+	# shellcheck disable=SC2016 # dpkg-query's ${Status}
+	n=$(dpkg-query -W -f='${Status}\n' aloop-dkms aloop-utils 2>/dev/null |
+		grep -c '^install ok installed$')
+	if [ "$DUT" != aloop ]; then
+		echo "the packages are aloop's (DUT=$DUT)"
+	elif [ "$n" != 2 ]; then
+		echo "aloop-dkms and aloop-utils are not installed in this root (tests/pkg/test_guest.sh boots one that has them)"
+	fi
+}
 # dut_wake_workers DEV: one 4 KiB direct read from every online CPU, so
 # that every hardware queue's worker runs: aloop starts a queue's worker
 # at its first request and stops it after worker_idle_ms (module
