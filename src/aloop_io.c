@@ -519,22 +519,34 @@ static void alo_handle_list(struct aloop_device *lo, struct list_head *list,
 	current->flags = (current->flags & ~pf) | orig;
 }
 
+/*
+ * Serve the requests queued on @src (under aq->lock), blocking, until it
+ * stays empty; *@busy says whether a list is being served.
+ */
+static void alo_drain(struct alo_queue *aq, struct list_head *src,
+		      bool *busy, atomic64_t *counter)
+{
+	LIST_HEAD(list);
+
+	for (;;) {
+		spin_lock_irq(&aq->lock);
+		list_splice_init(src, &list);
+		*busy = !list_empty(&list);
+		spin_unlock_irq(&aq->lock);
+		if (list_empty(&list))
+			return;	/* the queue may be freed from now on */
+		alo_handle_list(aq->lo, &list, counter);
+	}
+}
+
 /* The blocking helper of a queue: what the worker could not submit. */
 static void alo_blocking_fn(struct work_struct *work)
 {
 	struct alo_queue *aq = container_of(work, struct alo_queue,
 					    blocking_work);
-	LIST_HEAD(list);
 
-	for (;;) {
-		spin_lock_irq(&aq->lock);
-		list_splice_init(&aq->blocking, &list);
-		aq->helper_running = !list_empty(&list);
-		spin_unlock_irq(&aq->lock);
-		if (list_empty(&list))
-			return;	/* the queue may be freed from now on */
-		alo_handle_list(aq->lo, &list, &aq->lo->reqs_helper);
-	}
+	alo_drain(aq, &aq->blocking, &aq->helper_running,
+		  &aq->lo->reqs_helper);
 }
 
 /* Hand @cmd to its queue's blocking helper.  Any context. */
@@ -760,7 +772,6 @@ static void alo_start_fn(struct work_struct *work)
 	struct aloop_device *lo = aq->lo;
 	const struct cpumask *cpus;
 	struct task_struct *task;
-	LIST_HEAD(list);
 
 	/* Default priority, like loop's kworkers. */
 	task = kthread_create(alo_queue_thread, aq, ALOOP_NAME "%d-q%u",
@@ -782,17 +793,8 @@ static void alo_start_fn(struct work_struct *work)
 	}
 	pr_warn_ratelimited("%s: no queue worker (%ld): served from a work item\n",
 			    lo->disk->disk_name, PTR_ERR(task));
-	for (;;) {
-		spin_lock_irq(&aq->lock);
-		list_splice_init(&aq->cmds, &list);
-		if (list_empty(&list)) {
-			aq->starting = false;
-			spin_unlock_irq(&aq->lock);
-			return;
-		}
-		spin_unlock_irq(&aq->lock);
-		alo_handle_list(lo, &list, &lo->reqs_worker);
-	}
+	/* starting stays true while it serves: no second start_work. */
+	alo_drain(aq, &aq->cmds, &aq->starting, &lo->reqs_worker);
 }
 
 /* Stop the worker of @aq if it slept for worker_idle_ms, else look again. */
