@@ -161,7 +161,7 @@ use_driver() {
 	for d in /sys/block/aloop*; do
 		[ -n "$(cat "$d/aloop/backing_file" 2>/dev/null)" ] || continue
 		log "WARNING: ${d##*/} still bound before unloading the $have aloop: detaching it" >&2
-		"$([ "$have" = release ] && echo "$REL_CTL" || echo "$CTL")" detach "/dev/${d##*/}" >&2
+		"$(ctl_of "aloop-$have")" detach "/dev/${d##*/}" >&2
 	done
 	udevadm settle 2>/dev/null
 	for i in $(seq 50); do

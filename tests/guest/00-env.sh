@@ -43,10 +43,7 @@ check "stock loop module loads, /dev/loop-control appears" stock_load
 
 # The helper against stock loop: the reference every errno test uses.
 r1=$(ioc1 ctl-add "$STOCK_CTL" 250); r2=$(ioc1 ctl-add "$STOCK_CTL" 250)
-udev_settle
-for _ in 1 2 3 4 5 6 7 8 9 10; do	# udev may still hold it: EBUSY
-	r3=$(ioc1 ctl-remove "$STOCK_CTL" 250); [ "$r3" = EBUSY ] || break; sleep 0.3
-done
+r3=$(ctl_remove_settled "$STOCK_CTL" 250)	# udev may still hold it: EBUSY
 r4=$(ioc1 ctl-remove "$STOCK_CTL" 250)
 check_eq "helper: stock LOOP_CTL_ADD/ADD/REMOVE/REMOVE of index 250" \
 	"OK EEXIST OK ENODEV" "$r1 $r2 $r3 $r4"

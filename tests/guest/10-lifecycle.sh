@@ -108,18 +108,8 @@ fi
 st=$(dev_state "$(dutdev 42)")
 ioc clr-fd "$(dutdev 42)" >/dev/null; ioc clr-fd "$(stockdev 242)" >/dev/null
 # The clear emits a change uevent and udev's probe opens the device for a moment; REMOVE of an
-# open device is EBUSY on both drivers (CI, 6.12: one EBUSY here), so settle and allow a few tries.
-udev_settle
-remove_settled() { # CTL N: OK, or the last error after 10 tries 0.2 s apart
-	local r i
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		r=$(ioc1 ctl-remove "$1" "$2")
-		[ "$r" = EBUSY ] || break
-		sleep 0.2; udev_settle
-	done
-	echo "$r"
-}
-r1=$(remove_settled "$DUT_CTL" 42); r2=$(remove_settled "$STOCK_CTL" 242)
+# open device is EBUSY on both drivers (CI, 6.12: one EBUSY here).
+r1=$(ctl_remove_settled "$DUT_CTL" 42); r2=$(ctl_remove_settled "$STOCK_CTL" 242)
 if [ "${st%% *}" = bound ] && [ "$r1" = OK ]; then
 	ok "bound device survives the refused REMOVE; REMOVE works after LOOP_CLR_FD"
 else

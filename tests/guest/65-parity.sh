@@ -710,14 +710,7 @@ autoprobe() {	# NAME MAJOR MINOR: prints "size=... sysfs=yes|no"
 	sz=$(timeout 10 blockdev --getsize64 "$node" 2>&1)
 	echo "size=$sz sysfs=$([ -e "/sys/block/$1" ] && echo yes || echo no)"
 }
-remove_idx() {	# CTL INDEX
-	local i
-	udev_settle
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		[ "$(ioc1 ctl-remove "$1" "$2")" = EBUSY ] || break
-		sleep 0.3
-	done
-}
+remove_idx() { ctl_remove_settled "$1" "$2" >/dev/null; }	# CTL INDEX
 if [ -z "$dmaj" ] || [ -z "$n" ]; then
 	fail "$d" "no block major for $DUT in /proc/devices ('$dmaj') or no free index ('$n')"
 else

@@ -102,9 +102,10 @@ deb_skip_reason() {
 # at its first request and stops it after worker_idle_ms (module
 # parameter, 10 s) without any.  No-op for stock loop's devices.
 dut_wake_workers() {
-	local c
+	local c n
 	[ "$DUT" = aloop ] || return 0
-	for ((c = 0; c < $(getconf _NPROCESSORS_ONLN); c++)); do
+	n=$(getconf _NPROCESSORS_ONLN)
+	for ((c = 0; c < n; c++)); do
 		taskset -c "$c" dd if="$1" of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null
 	done
 	return 0

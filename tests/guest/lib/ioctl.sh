@@ -81,6 +81,20 @@ udev_settle() {
 	return 0
 }
 
+# ctl_remove_settled CTL N: LOOP_CTL_REMOVE of index N, retried while
+# udev's probe still holds the device open (EBUSY on both drivers; 10
+# tries 0.3 s apart); prints the helper's first word
+ctl_remove_settled() {
+	local r _
+	udev_settle
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		r=$(ioc1 ctl-remove "$1" "$2")
+		[ "$r" = EBUSY ] || break
+		sleep 0.3
+	done
+	echo "$r"
+}
+
 # dev_state DEV: "unbound", or "bound <offset> <sizelimit> <file>"
 dev_state() {
 	local o; o=$(ioc get-status "$1")
