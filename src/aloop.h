@@ -155,6 +155,7 @@ extern unsigned int aloop_worker_idle_ms;
 extern bool aloop_sched_batch;
 extern struct workqueue_struct *aloop_lane_wq;
 extern struct workqueue_struct *aloop_io_wq;
+extern atomic_t aloop_fail_worker_start;
 extern int aloop_part_shift;
 
 /* aloop_dev.c */

@@ -774,8 +774,12 @@ static void alo_start_fn(struct work_struct *work)
 	struct task_struct *task;
 
 	/* Default priority, like loop's kworkers. */
-	task = kthread_create(alo_queue_thread, aq, ALOOP_NAME "%d-q%u",
-			      lo->number, aq->index);
+	if (atomic_add_unless(&aloop_fail_worker_start, -1, 0))
+		task = ERR_PTR(-ENOMEM);	/* debugfs test hook */
+	else
+		task = kthread_create(alo_queue_thread, aq,
+				      ALOOP_NAME "%d-q%u", lo->number,
+				      aq->index);
 	if (!IS_ERR(task)) {
 		cpus = alo_queue_cpus(lo, aq->index);
 		if (cpus && cpumask_intersects(cpus, cpu_online_mask))
@@ -796,6 +800,13 @@ static void alo_start_fn(struct work_struct *work)
 	/* starting stays true while it serves: no second start_work. */
 	alo_drain(aq, &aq->cmds, &aq->starting, &lo->reqs_worker);
 }
+
+/*
+ * Test hook, debugfs aloop/fail_worker_start: the next N thread creations
+ * fail, so the tests reach the no-thread path above (failslab cannot aim
+ * at one kthread, and distro kernels have no fault injection).
+ */
+atomic_t aloop_fail_worker_start = ATOMIC_INIT(0);
 
 /* Stop the worker of @aq if it slept for worker_idle_ms, else look again. */
 static void alo_idle_fn(struct work_struct *work)

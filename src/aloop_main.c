@@ -4,6 +4,7 @@
  * /dev/aloop-control misc device (loop's LOOP_CTL_* ABI).
  */
 #include <linux/compat.h>
+#include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
@@ -103,6 +104,8 @@ MODULE_PARM_DESC(dio, "Use direct I/O whenever the backing file allows it (defau
 struct workqueue_struct *aloop_lane_wq;
 
 struct workqueue_struct *aloop_io_wq;
+
+static struct dentry *aloop_debugfs_dir;
 
 bool aloop_nowait = true;
 module_param_named(nowait, aloop_nowait, bool, 0644);
@@ -782,6 +785,10 @@ static int __init aloop_init(void)
 			pr_warn("cannot create %s%u: %d\n", aloop_names->blkdev,
 				i, err);
 	}
+	/* Test hooks only; nothing depends on debugfs being there. */
+	aloop_debugfs_dir = debugfs_create_dir(ALOOP_NAME, NULL);
+	debugfs_create_atomic_t("fail_worker_start", 0600, aloop_debugfs_dir,
+				&aloop_fail_worker_start);
 	if (aloop_loop_compat)
 		pr_info("version %s loaded in place of loop (loop_compat): major %d, /dev/%s\n",
 			ALOOP_VERSION, aloop_major, aloop_misc.name);
@@ -812,6 +819,7 @@ static void __exit aloop_exit(void)
 	 * reference and an open one is owned by fops, so we cannot get here
 	 * otherwise.
 	 */
+	debugfs_remove_recursive(aloop_debugfs_dir);
 	unregister_blkdev(aloop_major, aloop_names->blkdev);
 	misc_deregister(&aloop_misc);
 	idr_for_each_entry(&aloop_index_idr, lo, id)

@@ -18,7 +18,7 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-plan 27
+plan 28
 
 NOTDUT="queues are an aloop extension (DUT=$DUT)"
 QPARAM=/sys/module/aloop/parameters/queues
@@ -182,10 +182,49 @@ if [ "$DUT" = aloop ]; then
 	else
 		fail "$d" "$IDLEP not writable"
 	fi
+	# No thread can be created (debugfs aloop/fail_worker_start fails
+	# the next N): start_work serves the queue itself, blocking, and the
+	# next request after that tries again.
+	d="no queue worker can be created: the queue is served from a work item, data intact; then workers start again"
+	FI=/sys/kernel/debug/$DUT/fail_worker_start
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	if [ -w "$FI" ]; then
+		p=() dev=$(free_dev) name=$(devname "$dev")
+		o=$(ioc configure "$dev" "$F" --queues 2)
+		[ "$(ioc1_of "$o") $(sysdio "$dev")" = "OK 1" ] || p+=("configure: $o, dio $(sysdio "$dev")")
+		echo 1000 >"$FI"
+		s1=$(dut_attr "$dev" worker_starts)
+		data=$D/nothread.data; mkrand "$data" $MiB
+		dd if="$data" of="$dev" bs=64k seek=32 oflag=direct conv=fsync status=none 2>/dev/null ||
+			p+=("direct write with no worker failed")
+		dd if="$data" of="$dev" bs=64k seek=48 conv=fsync status=none 2>/dev/null ||
+			p+=("buffered write with no worker failed")
+		dut_wake_workers "$dev"
+		t=$(qthreads "$dev") s2=$(dut_attr "$dev" worker_starts) left=$(cat "$FI")
+		[ -z "$t" ] || p+=("threads '$t' while none can be created")
+		[ "$s2" = "$s1" ] || p+=("worker_starts $s1 -> $s2 while none can be created")
+		[ "$left" -lt 1000 ] || p+=("the hook was never reached (still $left)")
+		dmesg | grep -q "$name: no queue worker (-12): served from a work item" ||
+			p+=("no 'no queue worker' line in the kernel log")
+		cmp -s "$data" <(dd if="$dev" bs=64k skip=32 count=16 iflag=direct status=none) ||
+			p+=("1 MiB written (dio) with no worker reads back different")
+		echo 0 >"$FI"
+		dut_wake_workers "$dev"
+		w=$(want_threads "$dev" "$(min 2 "$NCPU")")
+		t=$(qthreads "$dev")
+		[ "$t" = "$w" ] || p+=("hook cleared: threads '$t', want '$w'")
+		echo 3 >/proc/sys/vm/drop_caches
+		cmp -s "$data" <(dd if="$dev" bs=64k skip=48 count=16 iflag=direct status=none) ||
+			p+=("1 MiB written (buffered) with no worker reads back different through workers")
+		detach "$dev"
+		result "$d" ${#p[@]} "${p[@]}"
+	else
+		skip "$d" "no $FI (debugfs not mounted or not built in)"
+	fi
 else
-	skip_n 13 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
+	skip_n 14 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
 		"--queues 0" "module parameter" "--queues 65" "--queues 200" "size" "reserved" "idle workers" \
-		"worker_idle_ms"
+		"worker_idle_ms" "no worker"
 fi
 
 # --------------------------------------------------------------- fio verify
