@@ -188,10 +188,14 @@ if [ "$DUT" = aloop ]; then
 	d="no queue worker can be created: the queue is served from a work item, data intact; then workers start again"
 	FI=/sys/kernel/debug/$DUT/fail_worker_start
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
-	if [ -w "$FI" ]; then
+	if [ -w "$FI" ] && [ -w "$IDLEP" ]; then
+		old=$(cat "$IDLEP"); echo 5000 >"$IDLEP"
 		p=() dev=$(free_dev) name=$(devname "$dev")
 		o=$(ioc configure "$dev" "$F" --queues 2)
 		[ "$(ioc1_of "$o") $(sysdio "$dev")" = "OK 1" ] || p+=("configure: $o, dio $(sysdio "$dev")")
+		# udev's probe may have started workers: let them exit first
+		udevadm settle -t 10 2>/dev/null
+		wait_for 20 _no_qthreads "$dev" || p+=("idle for 20 s: threads '$(qthreads "$dev")' still there")
 		echo 1000 >"$FI"
 		s1=$(dut_attr "$dev" worker_starts)
 		data=$D/nothread.data; mkrand "$data" $MiB
@@ -216,10 +220,11 @@ if [ "$DUT" = aloop ]; then
 		echo 3 >/proc/sys/vm/drop_caches
 		cmp -s "$data" <(dd if="$dev" bs=64k skip=48 count=16 iflag=direct status=none) ||
 			p+=("1 MiB written (buffered) with no worker reads back different through workers")
+		echo "$old" >"$IDLEP"
 		detach "$dev"
 		result "$d" ${#p[@]} "${p[@]}"
 	else
-		skip "$d" "no $FI (debugfs not mounted or not built in)"
+		skip "$d" "no $FI (debugfs not mounted or not built in) or $IDLEP not writable"
 	fi
 else
 	skip_n 14 "$NOTDUT" "default" "--queues 1" "--queues 2" "--queues 4" "--queues 64" \
