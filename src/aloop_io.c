@@ -701,13 +701,14 @@ static int alo_queue_thread(void *data)
 	struct alo_queue *aq = data;
 	unsigned long idle;
 	LIST_HEAD(list);
-	bool arm;
+	bool mine;
 
 	/* For its whole life: see alo_handle_list(). */
 	current->flags |= PF_LOCAL_THROTTLE | PF_MEMALLOC_NOIO;
 	/* Like loop's workqueue: no backing I/O while suspending. */
 	set_freezable();
 	for (;;) {
+		idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
 		spin_lock_irq(&aq->lock);
 		/* Stopped for idleness: the queue's next worker takes over. */
 		if (aq->task != current) {
@@ -723,18 +724,30 @@ static int alo_queue_thread(void *data)
 			/* ->queue_rq wakes us only from here on. */
 			aq->sleeping = true;
 			aq->idle_since = jiffies;
-			arm = !aq->stopping;
-			set_current_state(TASK_INTERRUPTIBLE);
-			spin_unlock_irq(&aq->lock);
-			idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
-			/* A no-op while armed: alo_idle_fn() looks again. */
-			if (arm && idle)
+			/*
+			 * Armed under the lock: alo_stop_queues() sets
+			 * stopping, then cancels; an arm after its cancel
+			 * would leave a timer in the freed queue array.  A
+			 * no-op while armed: alo_idle_fn() looks again.
+			 */
+			if (idle && !aq->stopping)
 				queue_delayed_work(system_freezable_wq,
 						   &aq->idle_work, idle);
+			set_current_state(TASK_INTERRUPTIBLE);
+			spin_unlock_irq(&aq->lock);
 			if (!freezing(current))
 				schedule();
 			__set_current_state(TASK_RUNNING);
-			try_to_freeze();
+			/*
+			 * Not once taken off the queue: alo_idle_fn() may be
+			 * about to kthread_stop() us, which cannot wake a
+			 * frozen task, and the freezer would wait for it.
+			 */
+			spin_lock_irq(&aq->lock);
+			mine = aq->task == current;
+			spin_unlock_irq(&aq->lock);
+			if (mine)
+				try_to_freeze();
 			continue;
 		}
 		spin_unlock_irq(&aq->lock);
@@ -819,13 +832,20 @@ static void alo_idle_fn(struct work_struct *work)
 	spin_lock_irq(&aq->lock);
 	if (!aq->task || aq->stopping || !idle || !aq->sleeping) {
 		/* Gone, busy (it arms us again when it sleeps), or kept. */
-	} else if (time_after_eq(jiffies, aq->idle_since + idle)) {
+	} else if (time_before(jiffies, aq->idle_since + idle)) {
+		queue_delayed_work(system_freezable_wq, &aq->idle_work,
+				   aq->idle_since + idle - jiffies);
+	} else if (freezing(aq->task)) {
+		/*
+		 * Not while it freezes (until thaw): kthread_stop()
+		 * cannot wake a frozen task, and this work would keep
+		 * the freezer waiting.
+		 */
+		queue_delayed_work(system_freezable_wq, &aq->idle_work, idle);
+	} else {
 		task = aq->task;
 		aq->task = NULL;
 		aq->sleeping = false;
-	} else {
-		queue_delayed_work(system_freezable_wq, &aq->idle_work,
-				   aq->idle_since + idle - jiffies);
 	}
 	spin_unlock_irq(&aq->lock);
 	/* It waits for this (alo_queue_thread()), so it is still there. */
