@@ -53,6 +53,12 @@
 #                         lane's classes); named files run whatever their
 #                         class; the names "dkms" and "durability" select
 #                         those stages (run when ALOOP_TESTS is empty)
+#                         NAME@SCHED runs NAME with the I/O scheduler
+#                         SCHED on every aloop disk (tests/guest/run.sh)
+#   ALOOP_SCHED_MATRIX="mq-deadline bfq kyber"   on the debug lane (the
+#                         default there; empty elsewhere), a whole-suite
+#                         run also runs the data tests under each
+#                         scheduler (ALOOP_SCHED_TESTS, tests/guest/run.sh)
 #   ALOOP_DKMS=0 / ALOOP_DURABILITY=0   skip those stages
 #   ALOOP_DURABILITY_KERNELS="6.12"   kernels (KERNELS tokens, or "all")
 #                         whose durability stage runs (two boots each)
@@ -268,8 +274,8 @@ for tok in $KERNELS; do
 	vm_timeout=$ALOOP_VM_TIMEOUT
 	# The debug kernel (KASAN, lockdep) runs a few times slower: every
 	# file's timeout times 4 there.
-	tscale=1
-	[ "$tok" != debug ] || tscale=4
+	tscale=1 smatrix=
+	[ "$tok" != debug ] || tscale=4 smatrix=${ALOOP_SCHED_MATRIX-mq-deadline bfq kyber}
 	say "[$K_REL] lane $tok: guest test classes $classes (ALOOP_LANES)"
 	kdir=$LOGDIR/$k bdir=$REPO/build/$k
 	mkdir -p "$kdir/results"
@@ -332,7 +338,7 @@ for tok in $KERNELS; do
 		--disk "$VMDIR/vda.img:aloop-ext4" --disk "$VMDIR/vdb.img:aloop-xfs" \
 		--disk "$VMDIR/vdc.img:aloop-4k:,logical_block_size=4096,physical_block_size=4096" \
 		-- env DUT="$DUT" ALOOP_TESTS="$tests" ALOOP_CLASSES="$classes" ALOOP_LANE="$tok" \
-		ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" ALOOP_TIMEOUT_SCALE="$tscale" "${GUEST_ENV[@]}" "$REPO/tests/guest/run.sh" "$ko" "$VM_RESULTS"
+		ALOOP_TEST_TIMEOUT="$ALOOP_TEST_TIMEOUT" ALOOP_TIMEOUT_SCALE="$tscale" ALOOP_SCHED_MATRIX="$smatrix" "${GUEST_ENV[@]}" "$REPO/tests/guest/run.sh" "$ko" "$VM_RESULTS"
 	echo $? >"$kdir/vng.rc"
 	rm -rf "$VMDIR"; VMDIR=
 	report_guest "$k" "$kdir"

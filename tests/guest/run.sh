@@ -28,7 +28,11 @@
 # A skipped file's result is "1..0 # SKIP reason" (KTAP).
 #
 # Environment: ALOOP_TESTS (space-separated names/globs, e.g. "00-env
-# 30-*"; default all), ALOOP_CLASSES (the classes this lane runs, e.g.
+# 30-*"; default all; NAME@SCHED runs NAME with the I/O scheduler SCHED
+# on every aloop disk: a udev rule sets it on add and change, and a
+# sampler says how many of the bound disks' samples had it; the results
+# are NAME@SCHED.ktap, ...: the scheduler matrix, see docs/testing.md),
+# ALOOP_CLASSES (the classes this lane runs, e.g.
 # "quick long"; default all: a file's "# aloop-class: quick|long|stress"
 # line, quick when it has none; a file of another class is a SKIP result
 # unless ALOOP_TESTS names it), ALOOP_LANE (the lane's name, for that SKIP
@@ -152,25 +156,74 @@ tests=()
 declare -A seen=()
 read -ra pats <<<"${ALOOP_TESTS:-*}"	# no pathname expansion
 for pat in "${pats[@]}"; do
+	at=
+	case $pat in *@*) at=@${pat##*@} pat=${pat%@*} ;; esac
 	for t in "$REPO"/tests/guest/[0-9][0-9]-*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
 		# shellcheck disable=SC2254
 		case $name in $pat|$pat.sh) ;; *) continue ;; esac
+		name+=$at
 		[ -z "${seen[$name]:-}" ] || continue
 		seen[$name]=1
 		tests+=("$name")
 	done
 done
+# A whole-suite run (no ALOOP_TESTS) with ALOOP_SCHED_MATRIX="mq-deadline
+# bfq kyber" (the debug lane's default, scripts/check.sh) runs the data
+# tests again under each: ALOOP_SCHED_TESTS (default 30-data 70-dio
+# 72-queues 68-cgroups), as NAME@SCHED.
+if [ -z "$ALOOP_TESTS" ]; then
+	for sc in ${ALOOP_SCHED_MATRIX:-}; do
+		for t in ${ALOOP_SCHED_TESTS:-30-data 70-dio 72-queues 68-cgroups}; do
+			[ -f "$REPO/tests/guest/$t.sh" ] && tests+=("$t@$sc")
+		done
+	done
+fi
 # The DKMS step last: it loads the module with modprobe, not insmod.
 [ "${ALOOP_DKMS:-0}" != 1 ] || tests+=(dkms)
 printf '%s\n' "${tests[@]}" >"$RES/tests.list"
 
-script_of() {	# NAME: the script of a step
+script_of() {	# NAME[@SCHED]: the script of a step
 	case $1 in
 	dkms) echo "$REPO/tests/dkms/guest-dkms.sh" ;;
-	*) echo "$REPO/tests/guest/$1.sh" ;;
+	*) echo "$REPO/tests/guest/${1%@*}.sh" ;;
 	esac
+}
+
+# The scheduler matrix (NAME@SCHED): every aloop disk gets SCHED from udev
+# when it appears and when it is bound (change); sched_sample counts, every
+# 0.5 s, the bound aloop disks and those under SCHED.
+SCHED_RULE=/run/udev/rules.d/60-aloop-test-sched.rules
+SCHED_PID=
+sched_on() {	# SCHED
+	modprobe -q "$1-iosched" 2>/dev/null
+	mkdir -p "${SCHED_RULE%/*}"
+	printf 'ACTION=="add|change", SUBSYSTEM=="block", KERNEL=="%s[0-9]*", ENV{DEVTYPE}=="disk", ATTR{queue/scheduler}="%s"\n' \
+		"$DUT" "$1" >"$SCHED_RULE"
+	udevadm control --reload 2>/dev/null
+	sched_sample "$1" >"$RES/.sched-samples" 2>/dev/null &
+	SCHED_PID=$!
+}
+sched_sample() {	# SCHED: "bound with-SCHED" lines
+	local d b w
+	while :; do
+		b=0 w=0
+		for d in /sys/block/"$DUT"[0-9]*; do
+			[ "$(cat "$d/size" 2>/dev/null)" != 0 ] || continue
+			b=$((b + 1))
+			grep -q "\[$1\]" "$d/queue/scheduler" 2>/dev/null && w=$((w + 1))
+		done
+		echo "$b $w"
+		sleep 0.5
+	done
+}
+sched_off() {	# NAME SCHED: remove the rule, log the samples
+	kill "$SCHED_PID" 2>/dev/null; wait "$SCHED_PID" 2>/dev/null
+	rm -f "$SCHED_RULE"; udevadm control --reload 2>/dev/null
+	awk -v n="$1" -v s="$2" '{b += $1; w += $2} END {
+		printf "%s: %d of %d samples of bound %s disks had %s\n", n, w, b, ENVIRON["DUT"], s }' \
+		"$RES/.sched-samples" | tee -a "$RES/sched-matrix.txt" | sed "s/^/[guest $(date +%T)] /"
 }
 log "running ${#tests[@]} test files: ${tests[*]}"
 # Mounts over the module tree or modprobe.d (87 and 89 mount views there
@@ -261,12 +314,15 @@ for name in "${tests[@]}"; do
 	echo "$tmo" >"$RES/$name.timeout"
 	log "=== $name"
 	echo "aloop-test: === start $name" >/dev/kmsg 2>/dev/null
+	sched=
+	[[ $name != *@* ]] || { sched=${name##*@}; sched_on "$sched"; }
 	start=$(date +%s)
 	# Each test runs in its own process group so timeout kills it all.
 	timeout -k 20 "$tmo" bash "$f" \
 		>"$RES/$name.ktap" 2>"$RES/$name.stderr" </dev/null
 	rc=$?
 	end=$(date +%s)
+	[ -z "$sched" ] || sched_off "$name" "$sched"
 	echo "aloop-test: === end $name (exit $rc)" >/dev/kmsg 2>/dev/null
 	echo "$rc" >"$RES/$name.rc"
 	echo "$((end - start))" >"$RES/$name.time"
