@@ -52,6 +52,8 @@ want_threads() {
 _no_qthreads() { [ -z "$(qthreads "$1")" ]; }
 # pid_of COMM: pid of the (kernel) thread named COMM
 pid_of() { ps -eo pid=,comm= | awk -v c="$1" '$2 == c {print $1; exit}'; }
+# reads_back DATA DEV SKIP: DATA (1 MiB) is on DEV at SKIP 64 KiB blocks
+reads_back() { cmp -s "$1" <(dd if="$2" bs=64k skip="$3" count=16 iflag=direct status=none); }
 vcsw() { awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 sysdio() {	# DEV: its dio attribute (aloop or stock loop)
 	local n; n=$(devname "$1")
@@ -174,7 +176,7 @@ if [ "$DUT" = aloop ]; then
 		t=$(qthreads "$dev") s2=$(dut_attr "$dev" worker_starts)
 		[ "$t" = "$w" ] || p+=("after new requests: threads '$t', want '$w'")
 		[ "$((s2 - s1))" -ge "$(min 2 "$NCPU")" ] || p+=("worker_starts $s1 -> $s2")
-		cmp -s "$data" <(dd if="$dev" bs=64k skip=16 count=16 iflag=direct status=none) ||
+		reads_back "$data" "$dev" 16 ||
 			p+=("1 MiB written through restarted workers reads back different")
 		echo "$old" >"$IDLEP"
 		detach "$dev"
@@ -210,7 +212,7 @@ if [ "$DUT" = aloop ]; then
 		[ "$left" -lt 1000 ] || p+=("the hook was never reached (still $left)")
 		dmesg | grep -q "$name: no queue worker (-12): served from a work item" ||
 			p+=("no 'no queue worker' line in the kernel log")
-		cmp -s "$data" <(dd if="$dev" bs=64k skip=32 count=16 iflag=direct status=none) ||
+		reads_back "$data" "$dev" 32 ||
 			p+=("1 MiB written (dio) with no worker reads back different")
 		echo 0 >"$FI"
 		dut_wake_workers "$dev"
@@ -218,7 +220,7 @@ if [ "$DUT" = aloop ]; then
 		t=$(qthreads "$dev")
 		[ "$t" = "$w" ] || p+=("hook cleared: threads '$t', want '$w'")
 		echo 3 >/proc/sys/vm/drop_caches
-		cmp -s "$data" <(dd if="$dev" bs=64k skip=48 count=16 iflag=direct status=none) ||
+		reads_back "$data" "$dev" 48 ||
 			p+=("1 MiB written (buffered) with no worker reads back different through workers")
 		echo "$old" >"$IDLEP"
 		detach "$dev"
