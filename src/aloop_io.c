@@ -708,7 +708,6 @@ static int alo_queue_thread(void *data)
 	/* Like loop's workqueue: no backing I/O while suspending. */
 	set_freezable();
 	for (;;) {
-		idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
 		spin_lock_irq(&aq->lock);
 		/* Stopped for idleness: the queue's next worker takes over. */
 		if (aq->task != current) {
@@ -724,6 +723,7 @@ static int alo_queue_thread(void *data)
 			/* ->queue_rq wakes us only from here on. */
 			aq->sleeping = true;
 			aq->idle_since = jiffies;
+			idle = msecs_to_jiffies(READ_ONCE(aloop_worker_idle_ms));
 			/*
 			 * Armed under the lock: alo_stop_queues() sets
 			 * stopping, then cancels; an arm after its cancel
