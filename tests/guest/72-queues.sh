@@ -188,8 +188,7 @@ if [ "$DUT" = aloop ]; then
 	# the next N): start_work serves the queue itself, blocking, and the
 	# next request after that tries again.
 	d="no queue worker can be created: the queue is served from a work item, data intact; then workers start again"
-	FI=/sys/kernel/debug/$DUT/fail_worker_start
-	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+	FI=$(debugfs_dir)/$DUT/fail_worker_start
 	if [ -w "$FI" ] && [ -w "$IDLEP" ]; then
 		old=$(cat "$IDLEP"); echo 5000 >"$IDLEP"
 		p=() dev=$(free_dev) name=$(devname "$dev")

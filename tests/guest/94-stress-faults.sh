@@ -307,10 +307,9 @@ else
 fi
 
 # ================================================== allocation faults
-DBG=/sys/kernel/debug
-mountpoint -q $DBG || mount -t debugfs debugfs $DBG 2>/dev/null
+DBG=$(debugfs_dir)
 FS=$DBG/failslab FP=$DBG/fail_page_alloc
-if [ ! -e $FS/probability ] || [ ! -e $FP/probability ] || [ ! -e /proc/self/make-it-fail ]; then
+if [ ! -e "$FS"/probability ] || [ ! -e "$FP"/probability ] || [ ! -e /proc/self/make-it-fail ]; then
 	why="kernel $(uname -r) lacks CONFIG_FAULT_INJECTION/CONFIG_FAILSLAB/CONFIG_FAIL_PAGE_ALLOC (no $FS, $FP or /proc/self/make-it-fail)"
 	skip_n 5 "$why" "aloop configure under failslab" "stock configure under failslab" \
 		"aloop I/O under failslab" "stock I/O under failslab" "unload, kmemleak"
@@ -325,9 +324,9 @@ inject_on() {	# PROBABILITY
 		echo -1 >"$f/times"; echo 0 >"$f/space"; echo 0 >"$f/verbose"
 		echo N >"$f/ignore-gfp-wait" 2>/dev/null
 	done
-	echo N >$FP/ignore-gfp-highmem 2>/dev/null; echo 0 >$FP/min-order 2>/dev/null
+	echo N >"$FP"/ignore-gfp-highmem 2>/dev/null; echo 0 >"$FP"/min-order 2>/dev/null
 }
-inject_off() { echo 0 >$FS/probability; echo 0 >$FP/probability; }
+inject_off() { echo 0 >"$FS"/probability; echo 0 >"$FP"/probability; }
 on_exit inject_off
 
 # fi.py CTL PREFIX IDX FILE ROUNDS [WORKER-COMM...]: configure, I/O, clear
@@ -424,9 +423,9 @@ ioc ctl-remove "$STOCK_CTL" 240 >/dev/null
 p=()
 dut_detach_all; udev_settle
 o=$(mod_unload) || p+=("rmmod $DUT: $o")
-if [ -w $DBG/kmemleak ]; then
-	echo scan >$DBG/kmemleak; sleep 5; echo scan >$DBG/kmemleak
-	leak=$(grep -B2 -A20 'unreferenced object' $DBG/kmemleak | grep -B12 -A12 -w "$DUT" | head -n 40)
+if [ -w "$DBG"/kmemleak ]; then
+	echo scan >"$DBG"/kmemleak; sleep 5; echo scan >"$DBG"/kmemleak
+	leak=$(grep -B2 -A20 'unreferenced object' "$DBG"/kmemleak | grep -B12 -A12 -w "$DUT" | head -n 40)
 	[ -z "$leak" ] || p+=("kmemleak:" "$leak")
 else
 	diag "no kmemleak in this kernel"

@@ -111,6 +111,13 @@ dut_wake_workers() {
 	return 0
 }
 
+# debugfs_dir: debugfs's mount point, mounted if it was not
+debugfs_dir() {
+	local d=/sys/kernel/debug
+	mountpoint -q "$d" || mount -t debugfs debugfs "$d" 2>/dev/null
+	echo "$d"
+}
+
 # ------------------------------------------------------------ modules
 mod_is_loaded() { grep -q "^$1 " /proc/modules; }
 dut_loaded() { mod_is_loaded "$DUT"; }
